@@ -2,16 +2,33 @@ package remote
 
 import (
 	"context"
-	"iter"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
+	"runtime"
+	"strings"
+	"sync/atomic"
 	"time"
 )
 
-// CONTRACT STUB: the signatures below are the agreed API of package remote.
-// Bodies are being implemented; callers may compile against them now.
+// Version is the chatvault version sent in the User-Agent header. The main
+// package sets it at start-up; it is read when a Client is built.
+var Version = "dev"
+
+// DefaultBaseURL is the API root used when WithBaseURL is not given.
+const DefaultBaseURL = "https://chat.twilio.com"
+
+// DefaultTimeout bounds one HTTP request (one attempt, body included) unless
+// WithTimeout says otherwise.
+const DefaultTimeout = 30 * time.Second
 
 // Credentials authenticate to the API: AccountSID with AuthToken, or
 // APIKey (SK…) with APISecret. AccountSID is always needed for API keys too.
+// When APIKey or APISecret is set the key pair is used and AuthToken is
+// ignored.
 type Credentials struct {
 	AccountSID string
 	AuthToken  string
@@ -19,123 +36,263 @@ type Credentials struct {
 	APISecret  string
 }
 
-// Limits bound what the client asks of the service. The zero value of a field
-// means its default (see DefaultLimits).
-type Limits struct {
-	MaxInFlight      int           // requests in flight at once; default 32
-	ChannelWriteRate float64       // writes per second to one channel; default 25 (below the service's 30)
-	ServiceWriteRate float64       // service-scoped writes per second (channel create/delete, users); default 25
-	MaxRetries       int           // attempts after the first for retryable failures; default 8
-	MinBackoff       time.Duration // first backoff; default 200ms
-	MaxBackoff       time.Duration // backoff cap; default 10s
+// usesAPIKey reports whether the API key pair, not the auth token, is used.
+func (cr Credentials) usesAPIKey() bool { return cr.APIKey != "" || cr.APISecret != "" }
+
+// validate checks the shape of the credentials. Its errors name the field
+// and what is wrong with it, never the value: a secret pasted into the wrong
+// field must not end up on a terminal or in a log.
+func (cr Credentials) validate() error {
+	if err := checkSIDShape("account SID", "AC", cr.AccountSID); err != nil {
+		return err
+	}
+	if cr.usesAPIKey() {
+		if err := checkSIDShape("API key", "SK", cr.APIKey); err != nil {
+			return err
+		}
+		return checkSecret("API secret", cr.APISecret, "the API key")
+	}
+	return checkSecret("auth token", cr.AuthToken, "the account SID")
+}
+
+// checkSIDShape checks sid against ^XX[0-9a-fA-F]{32}$ with XX = prefix.
+func checkSIDShape(what, prefix, sid string) error {
+	if sid == "" {
+		return fmt.Errorf("%s is missing: give the %s… SID from the Twilio console", what, prefix)
+	}
+	if !isSID(prefix, sid) {
+		return fmt.Errorf("%s is malformed (%d characters): expected %q followed by 32 hexadecimal digits", what, len(sid), prefix)
+	}
+	return nil
+}
+
+// isSID reports whether s is prefix followed by 32 hexadecimal digits.
+func isSID(prefix, s string) bool {
+	if len(s) != len(prefix)+32 || !strings.HasPrefix(s, prefix) {
+		return false
+	}
+	for _, r := range s[len(prefix):] {
+		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'f' || 'A' <= r && r <= 'F') {
+			return false
+		}
+	}
+	return true
+}
+
+// checkSecret rejects an empty secret or one carrying whitespace or control
+// characters (typically a newline read from a file along with it).
+func checkSecret(what, secret, pairedWith string) error {
+	if secret == "" {
+		return fmt.Errorf("%s is missing: it is required with %s", what, pairedWith)
+	}
+	if strings.ContainsFunc(secret, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return fmt.Errorf("%s contains whitespace or control characters: check for a stray newline or space around it", what)
+	}
+	return nil
 }
 
 // Option configures a Client.
 type Option func(*Client) error
 
-func WithBaseURL(u string) Option          { panic("unimplemented") }
-func WithHTTPClient(h *http.Client) Option { panic("unimplemented") }
-func WithTimeout(d time.Duration) Option   { panic("unimplemented") }
-func WithLimits(l Limits) Option           { panic("unimplemented") }
+// WithBaseURL sets the API root (default https://chat.twilio.com). Plain
+// http:// is accepted only for loopback hosts (127.0.0.0/8, ::1, localhost),
+// such as a local emulator. A path prefix is kept; a query, fragment or user
+// information is refused.
+func WithBaseURL(u string) Option {
+	return func(c *Client) error {
+		base, err := parseBaseURL(u)
+		if err != nil {
+			return err
+		}
+		c.base = base
+		return nil
+	}
+}
+
+// WithHTTPClient replaces the HTTP client that sends the requests. Its
+// redirect policy and transport are used as given; the default client does not
+// follow redirects.
+func WithHTTPClient(h *http.Client) Option {
+	return func(c *Client) error {
+		if h == nil {
+			return errors.New("WithHTTPClient: the HTTP client is nil")
+		}
+		c.http = h
+		return nil
+	}
+}
+
+// WithTimeout bounds each HTTP request, from sending it to reading the whole
+// answer (default 30s). Zero means no per-request bound; the context still
+// applies.
+func WithTimeout(d time.Duration) Option {
+	return func(c *Client) error {
+		if d < 0 {
+			return fmt.Errorf("WithTimeout: timeout %s is negative: use 0 for none or a positive duration", d)
+		}
+		c.timeout = d
+		return nil
+	}
+}
+
+// WithLimits sets the client's limits; zero fields take their defaults. The
+// limits are validated (see Limits.Validate).
+func WithLimits(l Limits) Option {
+	return func(c *Client) error {
+		if err := l.Validate(); err != nil {
+			return err
+		}
+		c.limits = l.withDefaults()
+		return nil
+	}
+}
 
 // WithWebhooks sets the X-Twilio-Webhook-Enabled header sent on every write.
 // The default is false: chatvault's writes fire no webhooks.
-func WithWebhooks(enabled bool) Option { panic("unimplemented") }
+func WithWebhooks(enabled bool) Option {
+	return func(c *Client) error {
+		c.webhooks = enabled
+		return nil
+	}
+}
+
+// WithLogger makes the client report retries and back-offs at debug level.
+// The default discards everything. Credentials are never logged.
+func WithLogger(l *slog.Logger) Option {
+	return func(c *Client) error {
+		if l == nil {
+			l = slog.New(slog.DiscardHandler)
+		}
+		c.log = l
+		return nil
+	}
+}
 
 // Client talks to the Chat v2 REST API. It is safe for concurrent use.
-type Client struct{}
+type Client struct {
+	user, pass string // HTTP Basic credentials
+	base       *url.URL
+	baseStr    string // base without a trailing slash
+	http       *http.Client
+	timeout    time.Duration
+	limits     Limits
+	webhooks   bool
+	userAgent  string
+	log        *slog.Logger
 
-func NewClient(creds Credentials, opts ...Option) (*Client, error) { panic("unimplemented") }
+	sem         chan struct{} // one token per request in flight
+	channelRate *limiterSet   // per service+channel writes
+	serviceRate *limiterSet   // per service service-scoped writes
 
-// Page is one page of a list.
-type Page[T any] struct {
-	Items       []T
-	NextPageURL string // "" on the last page
-}
+	// sleep waits d or until ctx is done; tests replace it.
+	sleep func(ctx context.Context, d time.Duration) error
+	// jitter returns a number in [0, 1); tests replace it.
+	jitter func() float64
 
-// Requests returns how many HTTP requests the client has sent (retries included).
-func (c *Client) Requests() int64 { panic("unimplemented") }
-
-func (c *Client) ListServices(ctx context.Context) iter.Seq2[*Service, error] { panic("unimplemented") }
-func (c *Client) FetchService(ctx context.Context, sid string) (*Service, error) {
-	panic("unimplemented")
-}
-func (c *Client) CreateService(ctx context.Context, p ServiceParams) (*Service, error) {
-	panic("unimplemented")
-}
-
-func (c *Client) ListRoles(ctx context.Context, service string) iter.Seq2[*Role, error] {
-	panic("unimplemented")
-}
-
-func (c *Client) ListUsers(ctx context.Context, service string) iter.Seq2[*User, error] {
-	panic("unimplemented")
-}
-func (c *Client) FetchUser(ctx context.Context, service, sidOrIdentity string) (*User, error) {
-	panic("unimplemented")
-}
-func (c *Client) CreateUser(ctx context.Context, service string, p UserParams) (*User, error) {
-	panic("unimplemented")
+	requests atomic.Int64
+	writes   atomic.Int64
 }
 
-// ListChannels lists channels of the given types; no types means both
-// "public" and "private" (the API's own default is public only).
-func (c *Client) ListChannels(ctx context.Context, service string, types ...string) iter.Seq2[*Channel, error] {
-	panic("unimplemented")
-}
-func (c *Client) FetchChannel(ctx context.Context, service, sidOrUniqueName string) (*Channel, error) {
-	panic("unimplemented")
-}
-func (c *Client) CreateChannel(ctx context.Context, service string, p ChannelParams) (*Channel, error) {
-	panic("unimplemented")
-}
-func (c *Client) UpdateChannel(ctx context.Context, service, channel string, p ChannelParams) (*Channel, error) {
-	panic("unimplemented")
-}
-func (c *Client) DeleteChannel(ctx context.Context, service, channel string) error {
-	panic("unimplemented")
-}
-
-func (c *Client) ListMembers(ctx context.Context, service, channel string, o ListOptions) iter.Seq2[*Member, error] {
-	panic("unimplemented")
-}
-
-// MembersPage fetches one page: pageURL "" means the first page built from o,
-// otherwise pageURL (a next_page_url) is fetched verbatim.
-func (c *Client) MembersPage(ctx context.Context, service, channel string, o ListOptions, pageURL string) (*Page[*Member], error) {
-	panic("unimplemented")
-}
-func (c *Client) FetchMember(ctx context.Context, service, channel, sidOrIdentity string) (*Member, error) {
-	panic("unimplemented")
-}
-func (c *Client) CreateMember(ctx context.Context, service, channel string, p MemberParams) (*Member, error) {
-	panic("unimplemented")
-}
-func (c *Client) UpdateMember(ctx context.Context, service, channel, member string, p MemberParams) (*Member, error) {
-	panic("unimplemented")
-}
-func (c *Client) DeleteMember(ctx context.Context, service, channel, member string) error {
-	panic("unimplemented")
-}
-
-func (c *Client) ListMessages(ctx context.Context, service, channel string, o ListOptions) iter.Seq2[*Message, error] {
-	panic("unimplemented")
+// NewClient checks the credentials and options and builds a Client. It sends
+// no request.
+func NewClient(creds Credentials, opts ...Option) (*Client, error) {
+	if err := creds.validate(); err != nil {
+		return nil, err
+	}
+	c := &Client{
+		timeout: DefaultTimeout,
+		limits:  DefaultLimits(),
+		log:     slog.New(slog.DiscardHandler),
+		sleep:   sleepCtx,
+		jitter:  randFloat,
+	}
+	if creds.usesAPIKey() {
+		c.user, c.pass = creds.APIKey, creds.APISecret
+	} else {
+		c.user, c.pass = creds.AccountSID, creds.AuthToken
+	}
+	base, err := parseBaseURL(DefaultBaseURL)
+	if err != nil {
+		return nil, err
+	}
+	c.base = base
+	for _, opt := range opts {
+		if opt == nil {
+			continue
+		}
+		if err := opt(c); err != nil {
+			return nil, err
+		}
+	}
+	c.baseStr = strings.TrimSuffix(c.base.String(), "/")
+	if c.http == nil {
+		c.http = defaultHTTPClient(c.limits.MaxInFlight)
+	}
+	c.userAgent = fmt.Sprintf("chatvault/%s (go; %s/%s)", Version, runtime.GOOS, runtime.GOARCH)
+	c.sem = make(chan struct{}, c.limits.MaxInFlight)
+	c.channelRate = newLimiterSet(c.limits.ChannelWriteRate)
+	c.serviceRate = newLimiterSet(c.limits.ServiceWriteRate)
+	return c, nil
 }
 
-// MessagesPage fetches one page: pageURL "" means the first page built from o,
-// otherwise pageURL (a next_page_url) is fetched verbatim.
-func (c *Client) MessagesPage(ctx context.Context, service, channel string, o ListOptions, pageURL string) (*Page[*Message], error) {
-	panic("unimplemented")
+// defaultHTTPClient keeps as many idle connections as requests may be in
+// flight, and does not follow redirects: the API does not redirect, and a
+// followed redirect would re-send a write.
+func defaultHTTPClient(maxInFlight int) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = maxInFlight
+	return &http.Client{
+		Transport: t,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
 }
-func (c *Client) FetchMessage(ctx context.Context, service, channel, sid string) (*Message, error) {
-	panic("unimplemented")
+
+// parseBaseURL validates an API root. Its errors show the URL with any
+// password redacted.
+func parseBaseURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("base URL is not a valid URL (%v): give one like %s", err, DefaultBaseURL)
+	}
+	shown := u.Redacted()
+	switch {
+	case u.Scheme != "https" && u.Scheme != "http":
+		return nil, fmt.Errorf("base URL %q must start with https:// (like %s)", shown, DefaultBaseURL)
+	case u.Host == "" || u.Hostname() == "":
+		return nil, fmt.Errorf("base URL %q has no host: give one like %s", shown, DefaultBaseURL)
+	case u.User != nil:
+		return nil, fmt.Errorf("base URL %q must not contain credentials: pass them as credentials instead", shown)
+	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return nil, fmt.Errorf("base URL %q must not have a query or fragment", shown)
+	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+		return nil, fmt.Errorf("base URL %q uses plain http, which is allowed only for loopback hosts (127.0.0.0/8, ::1, localhost): use https", shown)
+	}
+	return u, nil
 }
-func (c *Client) CreateMessage(ctx context.Context, service, channel string, p MessageParams) (*Message, error) {
-	panic("unimplemented")
+
+// isLoopback reports whether host is localhost or a loopback IP address.
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
-func (c *Client) UpdateMessage(ctx context.Context, service, channel, sid string, p MessageParams) (*Message, error) {
-	panic("unimplemented")
-}
-func (c *Client) DeleteMessage(ctx context.Context, service, channel, sid string) error {
-	panic("unimplemented")
-}
+
+// Requests returns how many HTTP requests the client has sent (retries
+// included). A request counts once it is handed to the HTTP transport, even
+// if the connection then fails.
+func (c *Client) Requests() int64 { return c.requests.Load() }
+
+// Writes returns how many of those requests were writes (POST or DELETE),
+// retries included.
+func (c *Client) Writes() int64 { return c.writes.Load() }
+
+// BaseURL returns the API root the client talks to.
+func (c *Client) BaseURL() string { return c.baseStr }

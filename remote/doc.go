@@ -1,0 +1,98 @@
+// Package remote is chatvault's client for the Twilio Programmable Chat v2
+// REST API (https://chat.twilio.com/v2). It reads services, roles, users,
+// channels, members and messages for backups, and writes channels, members
+// and messages for restores. It knows nothing of the archive.
+//
+// # Shape
+//
+// NewClient takes Credentials (AccountSID with AuthToken, or an SK API key
+// with its secret; the key pair wins when both are given) and options:
+// WithBaseURL, WithHTTPClient, WithTimeout, WithLimits, WithWebhooks,
+// WithLogger. Credentials and the base URL are checked before any request:
+// http:// is accepted only for loopback hosts, so a local emulator works but
+// credentials never cross a network in clear text. Error messages name the
+// field at fault and never its value.
+//
+// Every method takes a context first. Fetch and write methods return the
+// decoded resource; list methods return an iter.Seq2[*T, error] that follows
+// meta.next_page_url until it is null, and stops cleanly when the consumer
+// breaks out of the loop. MessagesPage, MembersPage and ChannelsPage fetch
+// one page at a time for walks that must resume: they return the
+// next_page_url to continue from, and accept one back. A next_page_url is
+// followed verbatim, but only on the base URL's scheme, host and port: the
+// client will not send credentials to a host an answer names. Channel lists
+// ask for both public and private channels, since the API's default is public
+// only.
+//
+// Identifiers in paths (channel unique names, member and user identities) are
+// escaped with url.PathEscape, so "team/ops" addresses one channel.
+//
+// Every decoded resource keeps Raw, the exact bytes of its JSON object in the
+// answer, so fields this package does not model survive a backup. Dates sent
+// to the API are RFC 3339 in UTC, whole seconds.
+//
+// # Errors
+//
+// A non-2xx answer is an *APIError (method, path, status, Twilio code,
+// message, more_info, details); its body is read through a 64 KiB limit and
+// never echoed unless it is Twilio's JSON error shape. errors.Is matches it
+// against ErrNotFound (404), ErrAuthentication (401, and 403 unless the code
+// is one of Chat's own 50xxx codes, which Chat uses for counter limits),
+// ErrRateLimited (429) and ErrConflict (codes 50201, 50404, 50307). Error
+// strings carry the method and the URL path, never the query string or a
+// credential.
+//
+// # Retries and unknown outcomes
+//
+// One helper, Client.do, sends every request and is the only place that
+// retries. Each attempt waits for its rate limiter, then for a slot among
+// the requests in flight, then is sent with the per-request timeout.
+//
+//   - 429 is retried for every method: Twilio does not carry out a request
+//     it answers 429.
+//   - GET is also retried after a 5xx answer, a transport error or a timeout.
+//   - A write (POST or DELETE) is retried after a transport error only when
+//     the request was never written to the connection (as told by
+//     net/http/httptrace), e.g. a refused dial. Once written, a lost
+//     connection, timeout or 5xx answer gives an *UnknownOutcomeError
+//     (errors.Is(err, ErrUnknownOutcome)) at once, and the write is not sent
+//     again: the service may have carried it out, and only the caller can
+//     check (for example by listing the channel's messages) before sending it
+//     again. A 2xx answer to a write that cannot be decoded is reported the
+//     same way. The client never re-sends a write on its own because the
+//     Chat API has no idempotency keys; resending would duplicate messages.
+//
+// Waits between attempts honour Retry-After (delay-seconds or an HTTP date)
+// when the service sends one, up to five minutes (a longer one ends the
+// retries); otherwise they back off exponentially with jitter between
+// Limits.MinBackoff and Limits.MaxBackoff. After Limits.MaxRetries retries
+// the last failure is returned, wrapped so errors.Is and errors.As still see
+// it. Cancelling the context ends any wait at once.
+//
+// # Limits
+//
+// Limits (see DefaultLimits and Limits.Validate) bound the load the client
+// puts on the service:
+//
+//   - MaxInFlight: a semaphore over requests in flight, held only while a
+//     request is on the wire, never during a back-off.
+//   - ChannelWriteRate: one token bucket per service and channel paces the
+//     writes the service counts per channel: channel update, and member and
+//     message create, update and delete. The service allows 30 per second;
+//     the default is 25.
+//   - ServiceWriteRate: one bucket per service paces channel create and
+//     delete and user create.
+//
+// The buckets hold a single token, so writes are spaced evenly. They are
+// keyed by the identifiers the caller passes: a channel written to by SID and
+// by unique name in the same run gets two buckets, so callers should address
+// a channel one way. Buckets are kept for the client's life.
+//
+// Requests and Writes count the HTTP requests handed to the transport,
+// retries included.
+//
+// # Logging
+//
+// The package prints nothing. WithLogger receives debug records of retries;
+// they carry the method, path, attempt, delay and error, never credentials.
+package remote

@@ -1,0 +1,189 @@
+// Package emulator is a local, stateful stand-in for the Twilio Programmable
+// Chat v2 REST API, used by `chatvault emulate`, by `chatvault demo`, and by
+// tests and benchmarks of the client. It is held to the published OpenAPI
+// description (testdata/twilio_chat_v2.json) on its own and never imports
+// package remote, so it can catch the client's mistakes instead of sharing
+// them.
+//
+// # Use
+//
+// New builds the state from a Config; Start listens and serves in the
+// background; Info gives what `chatvault emulate` prints; SetFaults changes
+// the fault switches while serving; Shutdown stops (it closes connections
+// that never sent a request at once, answers requests still waiting out the
+// latency with 503, and waits for the rest). Handler serves the same
+// API for an httptest server; without Start, the URLs in answers are built
+// from each request's Host header.
+//
+// # State
+//
+// services[0] holds generated history and services[1] is empty; both have
+// the four default roles ("service admin", "service user" of type
+// deployment, "channel admin", "channel user" of type channel) with their
+// own RL SIDs. Services created through the API get the same roles.
+//
+// A world lock guards the list of services; each service has its own
+// RWMutex guarding its users, channels, members and messages. Reads take
+// the read lock and render straight from the state, so they run in
+// parallel; writes take the write lock for a few microseconds. Messages are
+// stored by value in a per-channel slice kept in index order, with a map
+// from SID to index: about 150 bytes a message plus its text, so a million
+// messages seed in well under a second and take about 200 MB of heap. JSON
+// is rendered by hand-written appenders in a fixed field order, so the same
+// state always gives the same bytes.
+//
+// # Generated history
+//
+// Everything is drawn from PCG generators (math/rand/v2) seeded with
+// Config.Seed, one stream per concern: the account SID, the auth token (32
+// hex digits) and the service and role SIDs come from one stream, so they
+// do not change with Channels or Messages; the history from a second; the
+// SIDs of resources created through the API from a third (the same only
+// when the same requests arrive in the same order); the fault decisions
+// from a fourth. Each channel's messages come from a generator of their own
+// drawn in order, so channels are filled in parallel and the result is
+// still byte-for-byte the same for the same seed.
+//
+// The history has twelve users (one a service admin) and Config.Channels
+// channels named like "general-3", about 30% private, with friendly names
+// in several scripts, JSON attributes (some "{}") and a creator or
+// "system". Each channel has 2 to 8 members; about 60% have a read position
+// (last_consumed_message_index and last_consumption_timestamp), the others
+// null. Each channel has Config.Messages ± 20% messages from its members
+// (and sometimes "system") with emoji, CJK, right-to-left and escaped text,
+// some (about 4%) empty bodies, about 28% non-empty attributes, 2% media messages,
+// 5% edited (date_updated later, last_updated_by set, was_edited true), and
+// about 3% gaps in index where messages were deleted; sometimes the newest
+// messages were deleted too, so the next index skips. Dates start at
+// 2025-01-01T00:00:00Z: channels are spread over 30 days and each channel's
+// messages over at most about 240 days, rising with the index.
+//
+// # Requests
+//
+// Only HTTP Basic with the printed AccountSID:AuthToken is accepted
+// (compared in constant time); anything else gets 401 code 20003. Paths are
+// those of the spec: Services (list, create, fetch), Roles (list), Users
+// (list, create, fetch by SID or identity), Channels (list, create, fetch,
+// update, delete, by SID or unique name), Members (list, create, fetch,
+// update, delete, by SID or identity) and Messages (list, create, fetch,
+// update, delete, by IM SID only). Other paths get 404 code 20404, and
+// other methods on a served path 405 code 20004 with an Allow header. Path
+// segments are unescaped one by one, so a unique name or identity may hold
+// an escaped "/".
+//
+// Create and update parameters are form fields, read from the body (and the
+// query string). Dates are RFC 3339 with any offset and optional fraction,
+// or without an offset (taken as UTC); they are kept in whole seconds and
+// written back in UTC with a Z. Attributes must be valid JSON of at most 16
+// KiB and are kept byte for byte; an empty Attributes resets them to "{}".
+// Channel FriendlyName and UniqueName are limited to 64 characters on
+// create and 256 on update. MediaSid must look like an ME SID; as there is
+// no media store, the media object (size, content type, file name) is
+// derived from the SID. An update that sends none of its parameters is
+// refused with 20161. X-Twilio-Webhook-Enabled may be "true" or "false" on
+// any write; anything else is refused with 400. No webhook is ever called.
+//
+// # Paging
+//
+// PageSize defaults to 50. A PageSize above the maximum of 100 is lowered
+// to 100 rather than refused, because twilio-go sends page sizes of up to
+// 1000; meta.page_size and the page URLs then say 100. Zero, negative or
+// non-numeric sizes are refused (400, code 20001). Without PageToken, Page
+// is taken as an offset of Page×PageSize. A page token names a position:
+// "PT<k>" is "the items after k" and "PB<k>" "the items before k" in the
+// list's order, where k is the message index or the creation sequence
+// number of a service, user, channel or member. So next_page_url and
+// previous_page_url stay correct while items are added or deleted: no item
+// is skipped or repeated, and a message created during a walk appears at
+// its end. A malformed token gets 400 code 21481. Page URLs are absolute,
+// use SIDs (never unique names), keep the list's filters (Type, Identity,
+// Order) and are null where there is no next or previous page. Channels,
+// members, users and services are listed in creation order, roles in their
+// fixed order, messages by index (Order asc, the default, or desc). Channels
+// are listed public only unless Type says otherwise, as the real API does.
+//
+// # Behaviour the API does not document, as the emulator decides it
+//
+//   - A resource created without DateCreated is dated now (Config.Now); its
+//     date_updated is DateUpdated if sent, otherwise its date_created. An
+//     update sets date_updated to DateUpdated if sent, otherwise to now.
+//   - A message is created with was_edited true only when DateUpdated is
+//     later than DateCreated. An update that sends Body or Attributes sets
+//     was_edited to whether the new date_updated is later than date_created;
+//     other updates (From, LastUpdatedBy, dates) leave it alone.
+//     last_updated_by is null until LastUpdatedBy is sent; an empty
+//     LastUpdatedBy makes it null again.
+//   - From defaults to "system", and so does an empty From; CreatedBy the
+//     same. Body missing or empty is "". Empty FriendlyName or UniqueName
+//     is null; setting UniqueName to "" frees the name.
+//   - Indexes: the next index in a channel is one more than the highest ever
+//     assigned there, so deletions leave gaps and an index is never reused.
+//   - messages_count and members_count are the current numbers (a delete
+//     lowers them). A new message does not change the channel's
+//     date_updated. links.last_message is the URL of the message with the
+//     highest index, or null.
+//   - Deleting a channel deletes its members and messages; users stay, with
+//     joined_channels_count lowered.
+//   - Adding a member whose user does not exist creates the user (default
+//     service role). LastConsumedMessageIndex and LastConsumptionTimestamp
+//     are set independently; an empty value of either makes it null.
+//   - A user's RoleSid must be a deployment role of the service and a
+//     member's a channel role (400 codes 50100 and 50101 otherwise).
+//   - is_online and is_notifiable are always null: reachability is off.
+//
+// HTTP statuses of Twilio codes whose status Twilio does not state:
+// 409 for 50201, 50307 and 50404 (already exists); 404 for 50050, 50200,
+// 50300, 50402 and 50500 (not found); 400 for the malformed-parameter codes
+// 50000, 50003, 50004, 50100, 50101, 50204, 50206, 50303, 50304, 50306,
+// 50308, 50309, 50405, 50406 and 50510, for 20161, and for the emulator's
+// own 20001 (bad PageSize, Page, Order, Type or webhook header).
+//
+// # Faults
+//
+// Each API request goes through, in order: the concurrency limit, the
+// latency, authentication, routing, the write count and webhook header
+// check, the fault rate, the handler (where the per-channel write rate is
+// applied after the channel is found), and the lost-response rate.
+//
+//   - MaxConcurrency N: a request arriving while N are in flight is answered
+//     429 code 20429 at once, without the latency and without taking a place.
+//   - Latency: every admitted request waits that long before it is handled;
+//     the wait ends early if the client goes away (no answer) or the server
+//     shuts down (503).
+//   - WriteRate N: POST and DELETE on members and messages and POST on a
+//     channel (update) spend from the channel's allowance of N writes a
+//     second (a token bucket holding up to N, on the Config.Now clock);
+//     a write beyond it gets 429 code 50063 and is not carried out. Channel
+//     create and delete, users and services are not limited. Changing the
+//     rate with SetFaults gives every channel a full allowance.
+//   - FaultRate F: that fraction of API requests is answered 500 (20500) or
+//     503 (20503) without acting.
+//   - LostResponseRate F: that fraction of successful writes is carried out
+//     and then the connection is closed without an answer (the connection
+//     is hijacked and closed; if it cannot be, the handler aborts).
+//
+// No Retry-After or Twilio-Concurrent-Requests header is sent: Twilio does
+// not document them for Chat.
+//
+// # Stats
+//
+// GET /emulator/stats needs no credentials, is never faulted or counted,
+// and returns Stats as JSON. requests counts every API request by method
+// and path template ("GET /v2/Services/{sid}/Channels"; unknown paths as
+// "GET (unknown path)"); status counts answers by status code (lost
+// responses have none and are counted in lost_responses); writes counts
+// POST and DELETE requests that passed authentication and routing (a served
+// path and method), whatever came of them afterwards (a refused header, a
+// fault, a rate limit, a 4xx, success); webhooks_enabled_writes counts those
+// that carried
+// X-Twilio-Webhook-Enabled: true; in_flight is the number of API requests
+// being served.
+//
+// # Caveats
+//
+// The emulator does not enforce permissions, members-per-channel or
+// channels-per-user limits, or body length; it serves no bindings,
+// invites, channel webhooks, user channels, credentials, or role and user
+// updates; it never calls webhooks. Generated history is limited to 10
+// million messages (Channels × Messages). State lives in memory only.
+package emulator

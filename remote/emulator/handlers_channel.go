@@ -1,0 +1,265 @@
+package emulator
+
+import (
+	"net/http"
+	"strconv"
+)
+
+// channelOf finds the channel a path names (SID or unique name). The caller
+// holds svc.mu.
+func channelOf(svc *service, ref string) (*channel, *apiError) {
+	if ch := svc.channel(ref); ch != nil {
+		return ch, nil
+	}
+	return nil, notFound(codeChannelNotFound, "Channel "+strconv.Quote(ref)+" was not found in service "+svc.sid.format("IS")+"; check the CH SID or unique name")
+}
+
+// channelKey names a channel's write allowance.
+func channelKey(svc *service, ch *channel) string { return string(svc.sid[:]) + string(ch.sid[:]) }
+
+// allowWrite applies WriteRate to a write in ch. The caller holds svc.mu.
+func (s *Server) allowWrite(c *call, svc *service, ch *channel) *apiError {
+	if s.limiters.allow(channelKey(svc, ch), c.faults.writeRate, s.now()) {
+		return nil
+	}
+	return newAPIError(http.StatusTooManyRequests, codeChannelRateExceeded,
+		"Channel "+ch.sid.format("CH")+" received more than "+strconv.Itoa(c.faults.writeRate)+" writes in a second; the write was not carried out, slow down and retry")
+}
+
+func channelPath(svc *service, ch *channel) string {
+	return "/v2/Services/" + svc.sid.format("IS") + "/Channels/" + ch.sid.format("CH")
+}
+
+func (s *Server) listChannels(c *call) answer {
+	svc, e := s.serviceOf(c.rt.svc)
+	if e != nil {
+		return errAnswer(e)
+	}
+	q := c.r.URL.Query()
+	pq, e := parsePageQuery(q)
+	if e != nil {
+		return errAnswer(e)
+	}
+	// The API lists public channels only unless Type says otherwise.
+	wantPublic, wantPrivate := true, false
+	var filters [][2]string
+	if types, ok := q["Type"]; ok {
+		wantPublic = false
+		for _, t := range types {
+			switch t {
+			case "public":
+				wantPublic = true
+			case "private":
+				wantPrivate = true
+			default:
+				return errAnswer(badRequest(codeInvalidParameter, "Type "+strconv.Quote(t)+" is not a channel type; send Type=public and/or Type=private"))
+			}
+			filters = append(filters, [2]string{"Type", t})
+		}
+	}
+
+	svc.mu.RLock()
+	defer svc.mu.RUnlock()
+	chans := svc.channels
+	if !wantPublic || !wantPrivate {
+		chans = make([]*channel, 0, len(svc.channels))
+		for _, ch := range svc.channels {
+			if (ch.private && wantPrivate) || (!ch.private && wantPublic) {
+				chans = append(chans, ch)
+			}
+		}
+	}
+	path := "/v2/Services/" + svc.sid.format("IS") + "/Channels"
+	return list(c, path, "channels", filters, pq, len(chans),
+		func(i int) int64 { return int64(chans[i].seq) },
+		func(b []byte, i int) []byte { return appendChannelJSON(b, c.u, s.account, svc, chans[i]) })
+}
+
+func (s *Server) fetchChannel(c *call) answer {
+	svc, e := s.serviceOf(c.rt.svc)
+	if e != nil {
+		return errAnswer(e)
+	}
+	svc.mu.RLock()
+	defer svc.mu.RUnlock()
+	ch, e := channelOf(svc, c.rt.ch)
+	if e != nil {
+		return errAnswer(e)
+	}
+	return answer{status: http.StatusOK, body: appendChannelJSON(nil, c.u, s.account, svc, ch)}
+}
+
+// channelParams are the parsed parameters of a channel create or update.
+type channelParams struct {
+	friendlyName, uniqueName, attrs, createdBy string
+	fnSent, unSent, attrsSent, cbSent          bool
+	private, typeSent                          bool
+	created, updated                           int64
+	createdSent, updatedSent                   bool
+}
+
+// parseChannelParams reads the parameters; limit is the name length limit
+// (64 on create, 256 on update).
+func parseChannelParams(f form, create bool) (channelParams, *apiError) {
+	var p channelParams
+	var e *apiError
+	limit := maxNameLenUpdate
+	if create {
+		limit = maxNameLenCreate
+	}
+	if p.friendlyName, p.fnSent, e = f.name("FriendlyName", limit, codeFriendlyNameTooLong); e != nil {
+		return p, e
+	}
+	if p.uniqueName, p.unSent, e = f.name("UniqueName", limit, codeUniqueNameTooLong); e != nil {
+		return p, e
+	}
+	if _, looks := parseSID("CH", p.uniqueName); looks {
+		return p, badRequest(codeUniqueNameLooksLikeCH, "UniqueName "+strconv.Quote(p.uniqueName)+" looks like a channel SID, which the API refuses; choose another unique name")
+	}
+	if p.attrs, p.attrsSent, e = f.attributes(); e != nil {
+		return p, e
+	}
+	if create {
+		if t, ok := f.get("Type"); ok {
+			switch t {
+			case "public":
+			case "private":
+				p.private = true
+			default:
+				return p, badRequest(codeInvalidParameter, "Type "+strconv.Quote(t)+" is not a channel type; send public or private")
+			}
+			p.typeSent = true
+		}
+	}
+	if p.created, p.createdSent, e = f.date("DateCreated", codeDateCreatedInvalid); e != nil {
+		return p, e
+	}
+	if p.updated, p.updatedSent, e = f.date("DateUpdated", codeDateUpdatedInvalid); e != nil {
+		return p, e
+	}
+	p.createdBy, p.cbSent = f.get("CreatedBy")
+	return p, nil
+}
+
+func (s *Server) createChannel(c *call) answer {
+	svc, e := s.serviceOf(c.rt.svc)
+	if e != nil {
+		return errAnswer(e)
+	}
+	p, e := parseChannelParams(c.form, true)
+	if e != nil {
+		return errAnswer(e)
+	}
+	svc.mu.Lock()
+	defer svc.mu.Unlock()
+	if p.uniqueName != "" && svc.channelsByUnique[p.uniqueName] != nil {
+		return errAnswer(conflict(codeUniqueNameExists, "Channel with unique name "+strconv.Quote(p.uniqueName)+" already exists in service "+svc.sid.format("IS")+"; choose another name or fetch that channel"))
+	}
+	ch := newChannel(s.uniqueChannelSID(svc))
+	ch.private = p.private
+	if p.friendlyName != "" {
+		ch.friendlyName = some(p.friendlyName)
+	}
+	if p.uniqueName != "" {
+		ch.uniqueName = some(p.uniqueName)
+	}
+	ch.attrs = "{}"
+	if p.attrsSent {
+		ch.attrs = p.attrs
+	}
+	ch.createdBy = "system"
+	if p.createdBy != "" {
+		ch.createdBy = p.createdBy
+	}
+	ch.created = s.nowUnix()
+	if p.createdSent {
+		ch.created = p.created
+	}
+	ch.updated = ch.created
+	if p.updatedSent {
+		ch.updated = p.updated
+	}
+	svc.addChannel(ch)
+	return answer{status: http.StatusCreated, body: appendChannelJSON(nil, c.u, s.account, svc, ch)}
+}
+
+func (s *Server) updateChannel(c *call) answer {
+	svc, e := s.serviceOf(c.rt.svc)
+	if e != nil {
+		return errAnswer(e)
+	}
+	p, perr := parseChannelParams(c.form, false)
+	svc.mu.Lock()
+	defer svc.mu.Unlock()
+	ch, e := channelOf(svc, c.rt.ch)
+	if e != nil {
+		return errAnswer(e)
+	}
+	if e := s.allowWrite(c, svc, ch); e != nil {
+		return errAnswer(e)
+	}
+	if perr != nil {
+		return errAnswer(perr)
+	}
+	if !(p.fnSent || p.unSent || p.attrsSent || p.createdSent || p.updatedSent || p.cbSent) {
+		return errAnswer(noUpdateParameters("channel", "FriendlyName, UniqueName, Attributes, DateCreated, DateUpdated or CreatedBy"))
+	}
+	if p.unSent && p.uniqueName != "" {
+		if other := svc.channelsByUnique[p.uniqueName]; other != nil && other != ch {
+			return errAnswer(conflict(codeUniqueNameExists, "Channel with unique name "+strconv.Quote(p.uniqueName)+" already exists in service "+svc.sid.format("IS")+"; choose another name"))
+		}
+	}
+	if p.fnSent {
+		ch.friendlyName = nullString{}
+		if p.friendlyName != "" {
+			ch.friendlyName = some(p.friendlyName)
+		}
+	}
+	if p.unSent {
+		if ch.uniqueName.valid {
+			delete(svc.channelsByUnique, ch.uniqueName.s)
+		}
+		ch.uniqueName = nullString{}
+		if p.uniqueName != "" {
+			ch.uniqueName = some(p.uniqueName)
+			svc.channelsByUnique[p.uniqueName] = ch
+		}
+	}
+	if p.attrsSent {
+		ch.attrs = p.attrs
+	}
+	if p.cbSent {
+		ch.createdBy = "system"
+		if p.createdBy != "" {
+			ch.createdBy = p.createdBy
+		}
+	}
+	if p.createdSent {
+		ch.created = p.created
+	}
+	ch.updated = s.nowUnix()
+	if p.updatedSent {
+		ch.updated = p.updated
+	}
+	return answer{status: http.StatusOK, body: appendChannelJSON(nil, c.u, s.account, svc, ch)}
+}
+
+func noUpdateParameters(what, params string) *apiError {
+	return badRequest(codeNoUpdateParameters, "Update of "+what+" has no parameters to change; send at least one of "+params)
+}
+
+func (s *Server) deleteChannel(c *call) answer {
+	svc, e := s.serviceOf(c.rt.svc)
+	if e != nil {
+		return errAnswer(e)
+	}
+	svc.mu.Lock()
+	defer svc.mu.Unlock()
+	ch, e := channelOf(svc, c.rt.ch)
+	if e != nil {
+		return errAnswer(e)
+	}
+	svc.removeChannel(ch)
+	s.limiters.forget(channelKey(svc, ch))
+	return answer{status: http.StatusNoContent}
+}

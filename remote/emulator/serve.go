@@ -1,0 +1,395 @@
+package emulator
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// statsPath serves the counters; it needs no credentials and is never
+// subject to faults or counted.
+const statsPath = "/emulator/stats"
+
+// routeKind is one of the API paths the emulator serves.
+type routeKind int
+
+const (
+	routeUnknown routeKind = iota
+	routeServices
+	routeService
+	routeRoles
+	routeUsers
+	routeUser
+	routeChannels
+	routeChannel
+	routeMembers
+	routeMember
+	routeMessages
+	routeMessage
+)
+
+// routeInfo is the path template (as counted in Stats) and the methods of
+// each route.
+var routeInfo = [...]struct {
+	template string
+	methods  string // as sent in Allow
+}{
+	routeUnknown:  {"(unknown path)", ""},
+	routeServices: {"/v2/Services", "GET, POST"},
+	routeService:  {"/v2/Services/{sid}", "GET"},
+	routeRoles:    {"/v2/Services/{sid}/Roles", "GET"},
+	routeUsers:    {"/v2/Services/{sid}/Users", "GET, POST"},
+	routeUser:     {"/v2/Services/{sid}/Users/{sid}", "GET"},
+	routeChannels: {"/v2/Services/{sid}/Channels", "GET, POST"},
+	routeChannel:  {"/v2/Services/{sid}/Channels/{sid}", "GET, POST, DELETE"},
+	routeMembers:  {"/v2/Services/{sid}/Channels/{sid}/Members", "GET, POST"},
+	routeMember:   {"/v2/Services/{sid}/Channels/{sid}/Members/{sid}", "GET, POST, DELETE"},
+	routeMessages: {"/v2/Services/{sid}/Channels/{sid}/Messages", "GET, POST"},
+	routeMessage:  {"/v2/Services/{sid}/Channels/{sid}/Messages/{sid}", "GET, POST, DELETE"},
+}
+
+// route is a matched request path. svc, ch and leaf are the unescaped path
+// references ({ServiceSid}, {ChannelSid}, and the last {Sid}).
+type route struct {
+	kind          routeKind
+	svc, ch, leaf string
+}
+
+func (rt route) allows(method string) bool {
+	for m := range strings.SplitSeq(routeInfo[rt.kind].methods, ", ") {
+		if m == method {
+			return true
+		}
+	}
+	return false
+}
+
+// statsKey is "METHOD /template"; methods outside HTTP's usual set are
+// counted together so a client cannot grow the map without bound.
+func (rt route) statsKey(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodPost, http.MethodDelete, http.MethodPut,
+		http.MethodPatch, http.MethodHead, http.MethodOptions:
+	default:
+		method = "OTHER"
+	}
+	return method + " " + routeInfo[rt.kind].template
+}
+
+// matchRoute maps a request path onto a route. Path segments are
+// unescaped one by one, so a unique name or identity may contain an
+// escaped "/".
+func matchRoute(u *url.URL) route {
+	p := u.EscapedPath()
+	if !strings.HasPrefix(p, "/v2/") {
+		return route{}
+	}
+	raw := strings.Split(p[len("/v2/"):], "/")
+	segs := make([]string, len(raw))
+	for i, r := range raw {
+		v, err := url.PathUnescape(r)
+		if err != nil || v == "" {
+			return route{}
+		}
+		segs[i] = v
+	}
+	if segs[0] != "Services" {
+		return route{}
+	}
+	switch len(segs) {
+	case 1:
+		return route{kind: routeServices}
+	case 2:
+		return route{kind: routeService, svc: segs[1]}
+	case 3:
+		switch segs[2] {
+		case "Roles":
+			return route{kind: routeRoles, svc: segs[1]}
+		case "Users":
+			return route{kind: routeUsers, svc: segs[1]}
+		case "Channels":
+			return route{kind: routeChannels, svc: segs[1]}
+		}
+	case 4:
+		switch segs[2] {
+		case "Users":
+			return route{kind: routeUser, svc: segs[1], leaf: segs[3]}
+		case "Channels":
+			return route{kind: routeChannel, svc: segs[1], ch: segs[3]}
+		}
+	case 5:
+		if segs[2] == "Channels" {
+			switch segs[4] {
+			case "Members":
+				return route{kind: routeMembers, svc: segs[1], ch: segs[3]}
+			case "Messages":
+				return route{kind: routeMessages, svc: segs[1], ch: segs[3]}
+			}
+		}
+	case 6:
+		if segs[2] == "Channels" {
+			switch segs[4] {
+			case "Members":
+				return route{kind: routeMember, svc: segs[1], ch: segs[3], leaf: segs[5]}
+			case "Messages":
+				return route{kind: routeMessage, svc: segs[1], ch: segs[3], leaf: segs[5]}
+			}
+		}
+	}
+	return route{}
+}
+
+// answer is a handler's response, held back until the fault switches have
+// had their say.
+type answer struct {
+	status int
+	body   []byte
+}
+
+func errAnswer(e *apiError) answer { return answer{status: e.status, body: errorBody(e)} }
+
+// call is one API request being served.
+type call struct {
+	r      *http.Request
+	rt     route
+	form   form
+	u      urls
+	faults faultSettings
+}
+
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Path == statsPath {
+		s.serveStats(w, r)
+		return
+	}
+	rt := matchRoute(r.URL)
+	s.stats.request(rt.statsKey(r.Method))
+	fs := s.faults.get()
+
+	n := s.inFlight.Add(1)
+	if fs.maxConcurrency > 0 && n > int64(fs.maxConcurrency) {
+		// Refused at the door: answered at once, without the latency, and
+		// not holding a place while it is answered.
+		s.inFlight.Add(-1)
+		s.reply(w, errAnswer(newAPIError(http.StatusTooManyRequests, codeTooManyRequests,
+			"Too many concurrent requests: more than "+strconv.Itoa(fs.maxConcurrency)+" in flight; the request was not carried out, retry it later")))
+		return
+	}
+	defer s.inFlight.Add(-1)
+
+	if fs.latency > 0 {
+		switch s.sleep(r.Context(), fs.latency) {
+		case sleepClientGone:
+			return
+		case sleepShutdown:
+			s.reply(w, errAnswer(newAPIError(http.StatusServiceUnavailable, codeServiceUnavailable,
+				"The emulator is shutting down; the request was not carried out")))
+			return
+		}
+	}
+
+	if !s.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
+		s.reply(w, errAnswer(newAPIError(http.StatusUnauthorized, codeAuthenticate, "Authenticate")))
+		return
+	}
+	if rt.kind == routeUnknown {
+		s.reply(w, errAnswer(notFound(codeNotFound, "The requested resource "+r.URL.Path+" was not found; Chat v2 paths start with /v2/Services")))
+		return
+	}
+	if !rt.allows(r.Method) {
+		w.Header().Set("Allow", routeInfo[rt.kind].methods)
+		s.reply(w, errAnswer(newAPIError(http.StatusMethodNotAllowed, codeMethodNotAllowed,
+			"Method "+r.Method+" is not allowed on "+routeInfo[rt.kind].template+"; use "+routeInfo[rt.kind].methods)))
+		return
+	}
+
+	isWrite := r.Method == http.MethodPost || r.Method == http.MethodDelete
+	if isWrite {
+		hv, sent := r.Header[http.CanonicalHeaderKey("X-Twilio-Webhook-Enabled")]
+		s.stats.write(sent && len(hv) == 1 && hv[0] == "true")
+		if sent && (len(hv) != 1 || (hv[0] != "true" && hv[0] != "false")) {
+			s.reply(w, errAnswer(badRequest(codeInvalidParameter,
+				`X-Twilio-Webhook-Enabled must be "true" or "false"; send one of them or leave the header out`)))
+			return
+		}
+	}
+
+	if s.faults.hit(fs.faultRate) {
+		s.reply(w, errAnswer(s.faults.serverError()))
+		return
+	}
+
+	c := &call{r: r, rt: rt, u: urls{base: s.base(r)}, faults: fs}
+	if r.Method == http.MethodPost {
+		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+		if err := r.ParseForm(); err != nil {
+			if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
+				s.reply(w, errAnswer(newAPIError(http.StatusRequestEntityTooLarge, codeInvalidParameter,
+					"Request body is larger than "+strconv.Itoa(maxFormBytes)+" bytes; send smaller parameters")))
+				return
+			}
+			s.reply(w, errAnswer(badRequest(codeInvalidParameter,
+				"Request body is not valid application/x-www-form-urlencoded data; encode the parameters as a form")))
+			return
+		}
+		c.form = form(r.Form)
+	}
+	ans := s.dispatch(c)
+
+	if isWrite && ans.status < 300 && s.faults.hit(fs.lostResponseRate) {
+		s.stats.lostResponse()
+		s.dropConnection(w)
+		return
+	}
+	s.reply(w, ans)
+}
+
+// dispatch runs the handler of c's route and method.
+func (s *Server) dispatch(c *call) answer {
+	m := c.r.Method
+	switch c.rt.kind {
+	case routeServices:
+		if m == http.MethodPost {
+			return s.createService(c)
+		}
+		return s.listServices(c)
+	case routeService:
+		return s.fetchService(c)
+	case routeRoles:
+		return s.listRoles(c)
+	case routeUsers:
+		if m == http.MethodPost {
+			return s.createUser(c)
+		}
+		return s.listUsers(c)
+	case routeUser:
+		return s.fetchUser(c)
+	case routeChannels:
+		if m == http.MethodPost {
+			return s.createChannel(c)
+		}
+		return s.listChannels(c)
+	case routeChannel:
+		switch m {
+		case http.MethodPost:
+			return s.updateChannel(c)
+		case http.MethodDelete:
+			return s.deleteChannel(c)
+		}
+		return s.fetchChannel(c)
+	case routeMembers:
+		if m == http.MethodPost {
+			return s.createMember(c)
+		}
+		return s.listMembers(c)
+	case routeMember:
+		switch m {
+		case http.MethodPost:
+			return s.updateMember(c)
+		case http.MethodDelete:
+			return s.deleteMember(c)
+		}
+		return s.fetchMember(c)
+	case routeMessages:
+		if m == http.MethodPost {
+			return s.createMessage(c)
+		}
+		return s.listMessages(c)
+	case routeMessage:
+		switch m {
+		case http.MethodPost:
+			return s.updateMessage(c)
+		case http.MethodDelete:
+			return s.deleteMessage(c)
+		}
+		return s.fetchMessage(c)
+	}
+	return errAnswer(notFound(codeNotFound, "The requested resource was not found"))
+}
+
+// reply writes ans and counts its status.
+func (s *Server) reply(w http.ResponseWriter, ans answer) {
+	s.stats.answered(ans.status)
+	if ans.status == http.StatusNoContent {
+		w.WriteHeader(ans.status)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json; charset=utf-8")
+	h.Set("Content-Length", strconv.Itoa(len(ans.body)))
+	w.WriteHeader(ans.status)
+	_, _ = w.Write(ans.body) // the client may have gone; nothing to do about it
+}
+
+// dropConnection closes the client's connection without an answer.
+func (s *Server) dropConnection(w http.ResponseWriter) {
+	conn, _, err := http.NewResponseController(w).Hijack()
+	if err != nil {
+		// Not an HTTP/1 connection we can take over: abort the handler,
+		// which makes net/http close the connection (or reset the stream).
+		s.log.Debug("cannot hijack connection, aborting instead", "err", err)
+		panic(http.ErrAbortHandler)
+	}
+	_ = conn.Close() // the point is that the client sees nothing
+}
+
+// authorized checks HTTP Basic credentials in constant time.
+func (s *Server) authorized(r *http.Request) bool {
+	user, pass, ok := r.BasicAuth()
+	if !ok {
+		return false
+	}
+	got := user + ":" + pass
+	return subtle.ConstantTimeCompare([]byte(got), []byte(s.basicCreds)) == 1
+}
+
+type sleepResult int
+
+const (
+	sleepDone sleepResult = iota
+	sleepClientGone
+	sleepShutdown
+)
+
+// sleep waits d unless the request is cancelled or the server shuts down.
+func (s *Server) sleep(ctx context.Context, d time.Duration) sleepResult {
+	if h := s.testHookLatency.Load(); h != nil {
+		(*h)()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return sleepDone
+	case <-ctx.Done():
+		return sleepClientGone
+	case <-s.done:
+		return sleepShutdown
+	}
+}
+
+// serveStats answers GET /emulator/stats.
+func (s *Server) serveStats(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", "GET")
+		e := newAPIError(http.StatusMethodNotAllowed, codeMethodNotAllowed, "Method "+r.Method+" is not allowed on "+statsPath+"; use GET")
+		w.Header().Set("Content-Type", "application/json; charset=utf-8")
+		w.WriteHeader(e.status)
+		_, _ = w.Write(errorBody(e))
+		return
+	}
+	body, err := json.Marshal(s.Stats())
+	if err != nil { // maps of strings to integers always marshal
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	_, _ = w.Write(body)
+}

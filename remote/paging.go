@@ -1,0 +1,217 @@
+package remote
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Page is one page of a list.
+type Page[T any] struct {
+	Items       []T
+	NextPageURL string // "" on the last page
+}
+
+// maxPageSize is the largest PageSize the Chat v2 lists accept.
+const maxPageSize = 100
+
+// query turns o into the query of a list's first page. Order is accepted only
+// for messages, the one list that has it.
+func (o ListOptions) query(withOrder bool) (url.Values, error) {
+	q := url.Values{}
+	switch {
+	case o.PageSize == 0:
+		q.Set("PageSize", strconv.Itoa(maxPageSize))
+	case o.PageSize < 1 || o.PageSize > maxPageSize:
+		return nil, fmt.Errorf("page size %d is out of range: use 1 to %d, or 0 for %d", o.PageSize, maxPageSize, maxPageSize)
+	default:
+		q.Set("PageSize", strconv.Itoa(o.PageSize))
+	}
+	switch o.Order {
+	case "":
+	case "asc", "desc":
+		if !withOrder {
+			return nil, fmt.Errorf("order %q is not supported here: only messages can be listed in an order", o.Order)
+		}
+		q.Set("Order", o.Order)
+	default:
+		return nil, fmt.Errorf("order %q is not valid: use \"asc\", \"desc\" or \"\" (ascending)", o.Order)
+	}
+	return q, nil
+}
+
+// decodePage reads a list answer: {"<key>": [...], "meta": {"key": …,
+// "next_page_url": …}}. The records are read from the array that meta.key
+// names, or fallbackKey when the answer has no meta.key. Each record keeps
+// its own bytes as Raw: decoding into json.RawMessage copies them out of the
+// body.
+func decodePage[T any, P resource[T]](body []byte, fallbackKey string) (*Page[*T], error) {
+	var env map[string]json.RawMessage
+	if err := json.Unmarshal(body, &env); err != nil {
+		return nil, err
+	}
+	if env == nil {
+		return nil, errors.New("expected a JSON object")
+	}
+	var meta struct {
+		Key         string  `json:"key"`
+		NextPageURL *string `json:"next_page_url"`
+	}
+	if m, ok := env["meta"]; ok {
+		if err := json.Unmarshal(m, &meta); err != nil {
+			return nil, fmt.Errorf("meta: %w", err)
+		}
+	}
+	key := meta.Key
+	if key == "" {
+		key = fallbackKey
+	}
+	arr, ok := env[key]
+	if !ok {
+		return nil, fmt.Errorf("no %q array in it", key)
+	}
+	var raws []json.RawMessage
+	if err := json.Unmarshal(arr, &raws); err != nil {
+		return nil, fmt.Errorf("%q: %w", key, err)
+	}
+	p := &Page[*T]{Items: make([]*T, 0, len(raws))}
+	for i, raw := range raws {
+		v, err := decodeObject[T, P](raw)
+		if err != nil {
+			return nil, fmt.Errorf("%s[%d]: %w", key, i, err)
+		}
+		p.Items = append(p.Items, v)
+	}
+	if meta.NextPageURL != nil {
+		p.NextPageURL = *meta.NextPageURL
+	}
+	return p, nil
+}
+
+// pageCall builds the call that fetches a next_page_url verbatim. The URL
+// must be on the base URL's scheme and host (default ports filled in): the
+// client sends its credentials with every request and must not send them
+// elsewhere because an answer said so. A relative URL is resolved against
+// the base URL.
+func (c *Client) pageCall(raw string) (*call, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("next page URL is not a valid URL (%v): start the list again from its first page", err)
+	}
+	u = c.base.ResolveReference(u)
+	if u.User != nil {
+		return nil, errors.New("next page URL carries user information: refusing to follow it")
+	}
+	if !sameOrigin(u, c.base) {
+		return nil, fmt.Errorf("next page URL points at %s://%s, not at the API base %s://%s: refusing to send credentials there (check --base-url, or the proxy in front of the API)",
+			u.Scheme, u.Host, c.base.Scheme, c.base.Host)
+	}
+	u.Fragment, u.RawFragment = "", ""
+	return &call{method: http.MethodGet, url: u.String(), path: u.EscapedPath()}, nil
+}
+
+// sameOrigin reports whether a and b have the same scheme, host and port.
+func sameOrigin(a, b *url.URL) bool {
+	return strings.EqualFold(a.Scheme, b.Scheme) &&
+		strings.EqualFold(a.Hostname(), b.Hostname()) &&
+		portOf(a) == portOf(b)
+}
+
+func portOf(u *url.URL) string {
+	if p := u.Port(); p != "" {
+		return p
+	}
+	if strings.EqualFold(u.Scheme, "http") {
+		return "80"
+	}
+	return "443"
+}
+
+// lister describes one list endpoint.
+type lister struct {
+	first *call  // the first page
+	key   string // the records' array when meta.key is absent
+	what  string // plural for errors, e.g. "messages"
+}
+
+// getPage fetches the first page of l (pageURL "") or pageURL.
+func getPage[T any, P resource[T]](ctx context.Context, c *Client, l lister, pageURL string) (*Page[*T], error) {
+	r := l.first
+	if pageURL != "" {
+		var err error
+		if r, err = c.pageCall(pageURL); err != nil {
+			return nil, fmt.Errorf("list %s: %w", l.what, err)
+		}
+	}
+	body, err := c.do(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	p, err := decodePage[T, P](body, l.key)
+	if err != nil {
+		return nil, r.fail(fmt.Errorf("the answer is not a page of %s (%w): check that the base URL points at the Chat v2 API", l.what, err))
+	}
+	if p.NextPageURL != "" {
+		next, err := c.pageCall(p.NextPageURL)
+		if err != nil {
+			return nil, r.fail(err)
+		}
+		p.NextPageURL = next.url
+	}
+	return p, nil
+}
+
+// walk yields every record of l, page after page, following next_page_url
+// until it is null. It stops at the first error (yielded with a nil record)
+// or when the consumer stops. A URL met twice ends the walk with an error
+// rather than looping forever. setupErr, when not nil, is yielded alone.
+func walk[T any, P resource[T]](ctx context.Context, c *Client, l lister, setupErr error) iter.Seq2[*T, error] {
+	return func(yield func(*T, error) bool) {
+		if setupErr != nil {
+			yield(nil, setupErr)
+			return
+		}
+		seen := map[string]bool{l.first.url: true}
+		next := ""
+		for {
+			p, err := getPage[T, P](ctx, c, l, next)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			for _, v := range p.Items {
+				if !yield(v, nil) {
+					return
+				}
+			}
+			if p.NextPageURL == "" {
+				return
+			}
+			if seen[p.NextPageURL] {
+				yield(nil, fmt.Errorf("list %s: the service sent a next page URL already visited (%s): stopping instead of looping; retry the list later",
+					l.what, stripQuery(p.NextPageURL)))
+				return
+			}
+			seen[p.NextPageURL] = true
+			next = p.NextPageURL
+		}
+	}
+}
+
+// stripQuery returns raw without its query, for messages.
+func stripQuery(raw string) string {
+	if i := strings.IndexAny(raw, "?#"); i >= 0 {
+		return raw[:i]
+	}
+	return raw
+}

@@ -1,0 +1,275 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// maxBody bounds a successful answer. A page of 100 messages with 32 KiB
+// bodies is about 4 MiB; anything far larger is not the Chat API.
+const maxBody = 64 << 20
+
+// maxRetryAfter is the longest Retry-After the client waits for. A longer
+// request to wait ends the retries: the caller is better told to come back.
+const maxRetryAfter = 5 * time.Minute
+
+// call is one logical request, sent once or more by do.
+type call struct {
+	method  string
+	url     string // absolute
+	path    string // escaped URL path, for errors
+	form    url.Values
+	limiter *rate.Limiter // paces writes; nil for none
+}
+
+// write reports whether the call changes state on the service.
+func (r *call) write() bool { return r.method != http.MethodGet }
+
+// fail prefixes err with the method and path.
+func (r *call) fail(err error) error { return fmt.Errorf("%s %s: %w", r.method, r.path, err) }
+
+// newCall builds a call for path (escaped, starting with /v2/) under the base
+// URL.
+func (c *Client) newCall(method, path string, q url.Values) *call {
+	r := &call{method: method, url: c.baseStr + path, path: strings.TrimSuffix(c.base.EscapedPath(), "/") + path}
+	if len(q) > 0 {
+		r.url += "?" + q.Encode()
+	}
+	return r
+}
+
+// outcome is the result of one attempt.
+type outcome struct {
+	body          []byte
+	err           error
+	retry         bool          // err is worth another attempt
+	retryAfter    time.Duration // the service's Retry-After, when hasRetryAfter
+	hasRetryAfter bool
+}
+
+// do sends r, retrying what is safe to retry. It is the only place that
+// retries.
+//
+// Retried: 429 on any method (the service did not carry out the request);
+// on GET also 5xx answers, transport errors and per-request timeouts; on
+// writes, transport errors that happened before the request was written
+// (dial failures). A write that fails after it was written, or that gets a 5xx
+// answer, returns an *UnknownOutcomeError at once and is never re-sent.
+//
+// Between attempts it sleeps the Retry-After the service sent, or else an
+// exponential back-off with jitter between MinBackoff and MaxBackoff. It
+// returns promptly when ctx is done. The final error wraps the last failure,
+// so errors.Is and errors.As see the *APIError or *UnknownOutcomeError.
+func (c *Client) do(ctx context.Context, r *call) ([]byte, error) {
+	for attempt := 0; ; attempt++ {
+		o := c.attempt(ctx, r)
+		if o.err == nil {
+			return o.body, nil
+		}
+		if !o.retry {
+			if attempt > 0 {
+				return nil, fmt.Errorf("%w (after %d attempts)", o.err, attempt+1)
+			}
+			return nil, o.err
+		}
+		if attempt >= c.limits.MaxRetries {
+			return nil, fmt.Errorf("%w (gave up after %d attempts: try again later, or with lower concurrency)", o.err, attempt+1)
+		}
+		delay := c.backoff(attempt)
+		if o.hasRetryAfter {
+			if o.retryAfter > maxRetryAfter {
+				return nil, fmt.Errorf("%w (the service asked to wait %s before retrying: try again later)", o.err, o.retryAfter)
+			}
+			delay = o.retryAfter
+		}
+		c.log.DebugContext(ctx, "retrying request", "method", r.method, "path", r.path,
+			"attempt", attempt+1, "delay", delay, "error", o.err)
+		if err := c.sleep(ctx, delay); err != nil {
+			return nil, fmt.Errorf("%w; stopped while waiting to retry: %w", o.err, err)
+		}
+	}
+}
+
+// attempt sends r once: it waits for r's rate limiter and a slot among the
+// requests in flight, then sends and reads the answer.
+func (c *Client) attempt(ctx context.Context, r *call) outcome {
+	if err := ctx.Err(); err != nil {
+		return outcome{err: r.fail(err)}
+	}
+	if r.limiter != nil {
+		if err := r.limiter.Wait(ctx); err != nil {
+			if ctx.Err() != nil {
+				err = ctx.Err()
+			} else {
+				// Wait refuses up front when the deadline would pass first.
+				err = fmt.Errorf("waiting for the write rate limit would pass the deadline: %w", context.DeadlineExceeded)
+			}
+			return outcome{err: r.fail(err)}
+		}
+	}
+	select {
+	case c.sem <- struct{}{}:
+	case <-ctx.Done():
+		return outcome{err: r.fail(ctx.Err())}
+	}
+	defer func() { <-c.sem }()
+
+	actx, cancel := ctx, context.CancelFunc(func() {})
+	if c.timeout > 0 {
+		actx, cancel = context.WithTimeout(ctx, c.timeout)
+	}
+	defer cancel()
+	var wrote atomic.Bool
+	actx = httptrace.WithClientTrace(actx, &httptrace.ClientTrace{
+		// Called once the request was written, or failed part way: either
+		// way the service may have it.
+		WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) },
+	})
+
+	var body io.Reader
+	if r.method == http.MethodPost {
+		body = strings.NewReader(r.form.Encode())
+	}
+	req, err := http.NewRequestWithContext(actx, r.method, r.url, body)
+	if err != nil {
+		return outcome{err: r.fail(fmt.Errorf("building the request: %w", err))}
+	}
+	req.SetBasicAuth(c.user, c.pass)
+	req.Header.Set("User-Agent", c.userAgent)
+	req.Header.Set("Accept", "application/json")
+	if r.method == http.MethodPost {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if r.write() {
+		req.Header.Set("X-Twilio-Webhook-Enabled", strconv.FormatBool(c.webhooks))
+		c.writes.Add(1)
+	}
+	c.requests.Add(1)
+
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return c.transportFailure(ctx, r, err, wrote.Load())
+	}
+	defer resp.Body.Close()
+
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		ae := apiError(r.method, r.path, resp)
+		ra, hasRA := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+		switch {
+		case resp.StatusCode == http.StatusTooManyRequests:
+			return outcome{err: ae, retry: true, retryAfter: ra, hasRetryAfter: hasRA}
+		case resp.StatusCode >= 500 && r.write():
+			return outcome{err: &UnknownOutcomeError{Method: r.method, Path: r.path, Err: ae}}
+		case resp.StatusCode >= 500:
+			return outcome{err: ae, retry: true, retryAfter: ra, hasRetryAfter: hasRA}
+		}
+		return outcome{err: ae}
+	}
+
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if err != nil {
+		return c.transportFailure(ctx, r, fmt.Errorf("reading the answer: %w", err), true)
+	}
+	if len(data) > maxBody {
+		err := fmt.Errorf("the answer is larger than %d MiB, which the Chat API never sends: check the base URL", maxBody>>20)
+		if r.write() {
+			return outcome{err: &UnknownOutcomeError{Method: r.method, Path: r.path, Err: err}}
+		}
+		return outcome{err: r.fail(err)}
+	}
+	return outcome{body: data}
+}
+
+// transportFailure classifies an error from sending or reading: the caller's
+// cancellation ends the call; a write the service may have received has an
+// unknown outcome; anything else is retried.
+func (c *Client) transportFailure(ctx context.Context, r *call, err error, wrote bool) outcome {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err // its text repeats the URL, query included
+	}
+	if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("no answer within %s: %w", c.timeout, err)
+	}
+	switch {
+	case r.write() && wrote:
+		return outcome{err: &UnknownOutcomeError{Method: r.method, Path: r.path, Err: err}}
+	case ctx.Err() != nil:
+		if !errors.Is(err, ctx.Err()) {
+			err = fmt.Errorf("%w: %w", ctx.Err(), err)
+		}
+		return outcome{err: r.fail(err)}
+	}
+	return outcome{err: r.fail(err), retry: true}
+}
+
+// backoff returns the wait before retry number attempt+1: a random duration
+// between MinBackoff and min(MaxBackoff, MinBackoff·2^(attempt+1)).
+func (c *Client) backoff(attempt int) time.Duration {
+	return backoff(attempt, c.limits.MinBackoff, c.limits.MaxBackoff, c.jitter())
+}
+
+func backoff(attempt int, lo, hi time.Duration, jitter float64) time.Duration {
+	ceiling := hi
+	if attempt < 30 {
+		if d := lo << (attempt + 1); d > 0 && d < hi {
+			ceiling = d
+		}
+	}
+	if ceiling <= lo {
+		return lo
+	}
+	return lo + time.Duration(jitter*float64(ceiling-lo))
+}
+
+// parseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date.
+// A date in the past means no wait.
+func parseRetryAfter(v string, now time.Time) (time.Duration, bool) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0, false
+	}
+	if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if n < 0 {
+			return 0, false
+		}
+		if n > int64(maxRetryAfter/time.Second)*1000 {
+			n = int64(maxRetryAfter/time.Second) * 1000 // avoid overflow; far beyond the cap anyway
+		}
+		return time.Duration(n) * time.Second, true
+	}
+	t, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	return max(t.Sub(now), 0), true
+}
+
+// sleepCtx waits d or until ctx is done.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func randFloat() float64 { return rand.Float64() }
