@@ -1,0 +1,474 @@
+package store
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// maxProblems caps the list Check returns; the rest are counted.
+const maxProblems = 1000
+
+// Problem is one integrity problem found by Check.
+type Problem struct {
+	Where string `json:"where"` // bucket/key path, human-readable
+	What  string `json:"what"`
+}
+
+// Check verifies bbolt's page structure, every record's checksum and kind,
+// key shapes, that every version refers to a snapshot id that was handed
+// out (and, while that snapshot exists, belongs to the same service), and
+// that the stored per-channel message counts match the messages live at
+// every snapshot. It never modifies the file. It reads in one transaction:
+// on a read-write Archive that is a write transaction that is rolled back,
+// so queued writes wait until Check returns.
+func (a *Archive) Check() ([]Problem, error) {
+	c := &checker{a: a, snaps: map[uint64]Snapshot{}, bySvc: map[string][]uint64{}}
+	err := a.checkTx(func(tx *bolt.Tx) error {
+		if fi, err := os.Stat(a.path); err == nil && tx.Size() > fi.Size() {
+			c.add("file", "truncated: %d bytes, but its pages need %d", fi.Size(), tx.Size())
+			return nil
+		}
+		// Page bounds first, read from the file; then our walk, under
+		// guard; bbolt's check runs in a goroutine of its own where a
+		// memory fault could not be recovered, so it only runs when both
+		// got through every page.
+		f, err := os.Open(a.path)
+		if err != nil {
+			return fmt.Errorf("check archive %s: %v", a.path, err)
+		}
+		defer f.Close()
+		pageSize := uint64(a.db.Info().PageSize)
+		pw := &pageWalker{f: f, pageSize: pageSize, hwm: uint64(tx.Size()) / pageSize, seen: map[uint64]bool{},
+			add: func(where, what string) { c.add(where, "%s", what) }}
+		root := uint64(tx.Cursor().Bucket().Root())
+		pw.freelist(root)
+		pw.walk(root)
+		if pw.problems > 0 {
+			return nil
+		}
+		if err := guard(func() error { c.walk(tx); return nil }); err != nil {
+			c.add("file", "the check stopped at a damaged page: %v", err)
+			return nil
+		}
+		for err := range tx.Check() {
+			c.add("file", "bbolt structure: %v", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if c.more > 0 {
+		c.ps = append(c.ps, Problem{Where: "archive", What: fmt.Sprintf("%d more problems not listed", c.more)})
+	}
+	return c.ps, nil
+}
+
+// checkTx runs fn in a transaction in which bbolt's tx.Check is safe: a
+// read transaction when no writer can exist (read-only Archive), else a
+// write transaction that is always rolled back.
+func (a *Archive) checkTx(fn func(tx *bolt.Tx) error) error {
+	if a.ro {
+		return a.read(fn)
+	}
+	a.mu.RLock()
+	defer a.mu.RUnlock()
+	if a.db == nil {
+		return a.errClosed()
+	}
+	return a.errDamaged("checking", guard(func() error {
+		tx, err := a.db.Begin(true)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = tx.Rollback() }()
+		return fn(tx)
+	}))
+}
+
+type checker struct {
+	a     *Archive
+	ps    []Problem
+	more  int
+	seq   uint64
+	snaps map[uint64]Snapshot
+	bySvc map[string][]uint64
+}
+
+func (c *checker) add(where, format string, args ...any) {
+	if len(c.ps) >= maxProblems {
+		c.more++
+		return
+	}
+	c.ps = append(c.ps, Problem{Where: where, What: fmt.Sprintf(format, args...)})
+}
+
+func (c *checker) walk(tx *bolt.Tx) {
+	_ = tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+		switch string(name) {
+		case string(bktMeta), string(bktSnapshots), string(bktSvc), string(bktJournal):
+		default:
+			c.add(fmt.Sprintf("%q", name), "unexpected top-level bucket")
+		}
+		return nil
+	})
+	c.meta(tx.Bucket(bktMeta))
+	c.snapshots(tx.Bucket(bktSnapshots))
+	if b := tx.Bucket(bktSvc); b == nil {
+		c.add("svc", "bucket is missing")
+	} else {
+		c.services(b)
+	}
+	if b := tx.Bucket(bktJournal); b == nil {
+		c.add("journal", "bucket is missing")
+	} else {
+		c.journals(b)
+	}
+}
+
+func (c *checker) meta(b *bolt.Bucket) {
+	if b == nil {
+		c.add("meta", "bucket is missing")
+		return
+	}
+	if string(b.Get(keyMagic)) != magic {
+		c.add("meta/magic", "is %q, want %q", b.Get(keyMagic), magic)
+	}
+	if f := b.Get(keyFormat); len(f) != 4 {
+		c.add("meta/format", "is %d bytes, want 4", len(f))
+	} else if v := binary.BigEndian.Uint32(f); v == 0 || v > FormatVersion {
+		c.add("meta/format", "is %d, want 1..%d", v, FormatVersion)
+	}
+	if _, err := time.Parse(time.RFC3339, string(b.Get(keyCreated))); err != nil {
+		c.add("meta/created", "is not an RFC 3339 time: %v", err)
+	}
+	_ = b.ForEach(func(k, v []byte) error {
+		switch string(k) {
+		case string(keyMagic), string(keyFormat), string(keyCreated):
+		default:
+			c.add(fmt.Sprintf("meta/%q", k), "unexpected key")
+		}
+		return nil
+	})
+}
+
+func (c *checker) snapshots(b *bolt.Bucket) {
+	if b == nil {
+		c.add("snapshots", "bucket is missing")
+		return
+	}
+	c.seq = b.Sequence()
+	if c.seq > maxSnapID {
+		c.add("snapshots", "sequence %d is beyond the largest snapshot id %d", c.seq, uint64(maxSnapID))
+	}
+	_ = b.ForEach(func(k, v []byte) error {
+		where := fmt.Sprintf("snapshots/%x", k)
+		if len(k) == 8 {
+			where = fmt.Sprintf("snapshots/%d", binary.BigEndian.Uint64(k))
+		}
+		if v == nil {
+			c.add(where, "unexpected nested bucket")
+			return nil
+		}
+		s, err := decodeSnapshot(k, v)
+		if err != nil {
+			c.add(where, "corrupt: %v", err)
+			return nil
+		}
+		switch {
+		case s.ID == 0 || s.ID > c.seq:
+			c.add(where, "id %d was never handed out (sequence is %d)", s.ID, c.seq)
+		case validEntity("service", s.Service) != nil:
+			c.add(where, "bad service %q", s.Service)
+		case !s.Status.valid():
+			c.add(where, "unknown status %q", s.Status)
+		}
+		c.snaps[s.ID] = s
+		c.bySvc[s.Service] = append(c.bySvc[s.Service], s.ID)
+		return nil
+	})
+}
+
+// cversion is a version as Check saw it.
+type cversion struct {
+	snap  uint64
+	live  bool
+	count int // counts bucket only
+}
+
+// versions checks every key and record of a versioned bucket and reports
+// each entity's decodable versions (oldest first) to onEntity.
+func (c *checker) versions(l loc, b *bolt.Bucket, onEntity func(entity []byte, vs []cversion)) {
+	where := l.String()
+	var (
+		cur  []byte
+		have bool
+		vs   []cversion
+	)
+	flush := func() {
+		if have && onEntity != nil {
+			onEntity(cur, vs)
+		}
+		vs = vs[:0]
+	}
+	cu := b.Cursor()
+	for k, v := cu.First(); k != nil; k, v = cu.Next() {
+		if v == nil {
+			c.add(where+fmt.Sprintf("/%q", k), "unexpected nested bucket")
+			continue
+		}
+		e, snap, ok := splitVersionKey(k)
+		if !ok {
+			c.add(l.key(k), "key is %d bytes, shorter than a snapshot id", len(k))
+			continue
+		}
+		if msg := c.entityProblem(l, e); msg != "" {
+			c.add(l.key(k), "%s", msg)
+			continue
+		}
+		switch s, exists := c.snaps[snap]; {
+		case snap == 0 || snap > c.seq:
+			c.add(l.key(k), "refers to snapshot %d, which was never created (sequence is %d)", snap, c.seq)
+		case exists && s.Service != l.svc:
+			c.add(l.key(k), "refers to snapshot %d, which is of service %s", snap, s.Service)
+		}
+		r, err := decodeRecord(v)
+		if err != nil {
+			c.add(l.key(k), "corrupt: %v", err)
+			continue
+		}
+		cv := cversion{snap: snap, live: r.live()}
+		if r.live() {
+			switch {
+			case string(l.bkt) == string(bktCounts):
+				if len(r.payload) != 8 {
+					c.add(l.key(k), "count is %d bytes, want 8", len(r.payload))
+					continue
+				}
+				cv.count = int(binary.BigEndian.Uint64(r.payload))
+			case !json.Valid(r.payload):
+				c.add(l.key(k), "stored resource is not valid JSON")
+			}
+		} else if string(l.bkt) == string(bktCounts) {
+			c.add(l.key(k), "a count cannot be a tombstone")
+			continue
+		}
+		if have && string(e) != string(cur) {
+			flush()
+		}
+		cur, have = append(cur[:0], e...), true
+		vs = append(vs, cv)
+	}
+	flush()
+}
+
+func (c *checker) entityProblem(l loc, e []byte) string {
+	switch string(l.bkt) {
+	case string(bktService):
+		if len(e) != 0 {
+			return "service versions have no entity key"
+		}
+	case string(bktMessages):
+		if len(e) != 8 {
+			return fmt.Sprintf("message index is %d bytes, want 8", len(e))
+		}
+		if binary.BigEndian.Uint64(e) > math.MaxInt64 {
+			return "message index is negative"
+		}
+	default:
+		if err := validEntity("key", string(e)); err != nil {
+			return err.Error()
+		}
+	}
+	return ""
+}
+
+func (c *checker) services(svc *bolt.Bucket) {
+	_ = svc.ForEach(func(name, v []byte) error {
+		if v != nil {
+			c.add(fmt.Sprintf("svc/%q", name), "unexpected key (want a service bucket)")
+			return nil
+		}
+		c.service(string(name), svc.Bucket(name))
+		return nil
+	})
+}
+
+func (c *checker) service(name string, sb *bolt.Bucket) {
+	// Points at which counts must agree with the messages: every existing
+	// snapshot of the service and the current state.
+	points := slices.Clone(c.bySvc[name])
+	slices.Sort(points)
+	points = append(points, snapInf)
+	live := map[string][]int{}   // channel -> live messages per point
+	counts := map[string][]int{} // channel -> stored count per point
+
+	_ = sb.ForEach(func(k, v []byte) error {
+		l := loc{svc: name, bkt: k}
+		if v != nil {
+			c.add(fmt.Sprintf("svc/%s/%q", name, k), "unexpected key")
+			return nil
+		}
+		b := sb.Bucket(k)
+		switch string(k) {
+		case string(bktService), string(bktRoles), string(bktChannels):
+			c.versions(l, b, nil)
+		case string(bktCounts):
+			c.versions(l, b, func(e []byte, vs []cversion) {
+				per := make([]int, len(points))
+				for p, pt := range points {
+					for i := len(vs) - 1; i >= 0; i-- {
+						if vs[i].snap <= pt {
+							per[p] = vs[i].count
+							break
+						}
+					}
+				}
+				counts[string(e)] = per
+			})
+		case string(bktSync):
+			c.syncs(name, b)
+		case string(bktCh):
+			_ = b.ForEach(func(ch, v []byte) error {
+				if v != nil {
+					c.add(fmt.Sprintf("svc/%s/ch/%q", name, ch), "unexpected key (want a channel bucket)")
+					return nil
+				}
+				live[string(ch)] = c.channel(name, string(ch), b.Bucket(ch), points)
+				return nil
+			})
+		default:
+			c.add(l.String(), "unexpected bucket")
+		}
+		return nil
+	})
+
+	for ch := range mergeKeys(live, counts) {
+		lv, ct := live[ch], counts[ch]
+		for p, pt := range points {
+			var n, m int
+			if lv != nil {
+				n = lv[p]
+			}
+			if ct != nil {
+				m = ct[p]
+			}
+			if n == m {
+				continue
+			}
+			at := "the current state"
+			if pt != snapInf {
+				at = fmt.Sprintf("snapshot %d", pt)
+			}
+			c.add(fmt.Sprintf("svc/%s/counts/%q", name, ch), "%s records %d live messages, but %d are stored", at, m, n)
+		}
+	}
+}
+
+func mergeKeys(a, b map[string][]int) map[string]bool {
+	out := make(map[string]bool, len(a)+len(b))
+	for k := range a {
+		out[k] = true
+	}
+	for k := range b {
+		out[k] = true
+	}
+	return out
+}
+
+// channel checks a channel's buckets and returns its live messages per point.
+func (c *checker) channel(svc, ch string, cb *bolt.Bucket, points []uint64) []int {
+	if err := validEntity("channel", ch); err != nil {
+		c.add(fmt.Sprintf("svc/%s/ch/%q", svc, ch), "%v", err)
+	}
+	diff := make([]int, len(points)+1)
+	_ = cb.ForEach(func(k, v []byte) error {
+		l := loc{svc: svc, ch: ch, bkt: k}
+		if v != nil {
+			c.add(fmt.Sprintf("svc/%s/ch/%s/%q", svc, ch, k), "unexpected key")
+			return nil
+		}
+		switch string(k) {
+		case string(bktMembers):
+			c.versions(l, cb.Bucket(k), nil)
+		case string(bktMessages):
+			c.versions(l, cb.Bucket(k), func(_ []byte, vs []cversion) {
+				for i, v := range vs {
+					if !v.live {
+						continue
+					}
+					from, _ := slices.BinarySearch(points, v.snap)
+					to := len(points)
+					if i+1 < len(vs) {
+						to, _ = slices.BinarySearch(points, vs[i+1].snap)
+					}
+					diff[from]++
+					diff[to]--
+				}
+			})
+		default:
+			c.add(l.String(), "unexpected bucket")
+		}
+		return nil
+	})
+	live := make([]int, len(points))
+	n := 0
+	for p := range points {
+		n += diff[p]
+		live[p] = n
+	}
+	return live
+}
+
+func (c *checker) syncs(svc string, b *bolt.Bucket) {
+	_ = b.ForEach(func(k, v []byte) error {
+		where := fmt.Sprintf("svc/%s/sync/%q", svc, k)
+		if v == nil {
+			c.add(where, "unexpected nested bucket")
+			return nil
+		}
+		r, err := decodeRecord(v)
+		if err != nil {
+			c.add(where, "corrupt: %v", err)
+			return nil
+		}
+		var s ChannelSync
+		if !r.live() {
+			c.add(where, "sync state is a tombstone")
+		} else if err := json.Unmarshal(r.payload, &s); err != nil {
+			c.add(where, "sync state does not decode: %v", err)
+		}
+		return nil
+	})
+}
+
+func (c *checker) journals(jb *bolt.Bucket) {
+	_ = jb.ForEach(func(name, v []byte) error {
+		if v != nil {
+			c.add(fmt.Sprintf("journal/%q", name), "unexpected key (want a journal bucket)")
+			return nil
+		}
+		_ = jb.Bucket(name).ForEach(func(k, v []byte) error {
+			where := fmt.Sprintf("journal/%s/%q", name, k)
+			if v == nil {
+				c.add(where, "unexpected nested bucket")
+				return nil
+			}
+			r, err := decodeRecord(v)
+			if err != nil {
+				c.add(where, "corrupt: %v", err)
+			} else if !r.live() {
+				c.add(where, "journal entry is a tombstone")
+			}
+			return nil
+		})
+		return nil
+	})
+}

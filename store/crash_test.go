@@ -1,0 +1,201 @@
+package store
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const crashEnv = "CHATVAULT_STORE_CRASH_ARCHIVE"
+
+// TestHelperProcess is not a test: re-executed by TestCrashSafety with
+// crashEnv set, it writes into the archive until it is killed.
+func TestHelperProcess(t *testing.T) {
+	path := os.Getenv(crashEnv)
+	if path == "" {
+		return
+	}
+	a, err := Open(path, Options{Timeout: 5 * time.Second})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	w, err := a.BeginSnapshot(testSvc, false, time.Now())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	j, _ := a.Journal(testSvc, testSvc2)
+	for iter := 0; ; iter++ {
+		for c := range 4 {
+			ch := chSID(c)
+			_ = w.PutChannel(ch, fmt.Sprint("room", c), chanJSON(c, "2026-01-01T00:00:00Z"))
+			ms := make([]MessageRecord, 100)
+			for i := range ms {
+				ms[i] = msg(i+(iter%5)*100, fmt.Sprintf("iter %d %s", iter, strings.Repeat("x", 300)))
+			}
+			_ = w.PutMessages(ch, ms)
+			_ = w.DeleteMessages(ch, []int64{int64(iter % 50)})
+			_ = j.Put(fmt.Sprint("k", iter, c), []byte("v"))
+		}
+		if err := w.Flush(context.Background()); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(2)
+		}
+		if iter == 0 {
+			fmt.Println("ready")
+		}
+	}
+}
+
+func TestCrashSafety(t *testing.T) {
+	path := tempPath(t)
+	writeSample(t, path)
+	a, err := Open(path, Options{})
+	must(t, err)
+	want := dump(t, a, 1)
+	must(t, a.Close())
+
+	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	const rounds = 4
+	for round := range rounds {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
+		cmd.Env = append(os.Environ(), crashEnv+"="+path)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.StdoutPipe()
+		must(t, err)
+		must(t, cmd.Start())
+		line, err := bufio.NewReader(out).ReadString('\n')
+		if err != nil || line != "ready\n" {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			t.Fatalf("round %d: helper did not get ready (%q, %v): %s", round, line, err, stderr.String())
+		}
+		// Let it write for a random while, then kill it mid-flight.
+		time.Sleep(time.Duration(r.IntN(150)) * time.Millisecond)
+		must(t, cmd.Process.Signal(syscall.SIGKILL))
+		_ = cmd.Wait()
+
+		a, err := Open(path, Options{})
+		if err != nil {
+			t.Fatalf("round %d: archive does not open after kill: %v", round, err)
+		}
+		checkClean(t, a)
+		snaps, err := a.Snapshots()
+		must(t, err)
+		if len(snaps) != round+2 {
+			t.Fatalf("round %d: %d snapshots", round, len(snaps))
+		}
+		if snaps[0].Status != StatusComplete {
+			t.Errorf("round %d: first snapshot %s", round, snaps[0].Status)
+		}
+		for _, s := range snaps[1:] {
+			if s.Status != StatusInterrupted || s.Channels == 0 {
+				t.Errorf("round %d: killed snapshot %+v", round, s)
+			}
+			_ = dump(t, a, s.ID) // every interrupted snapshot reads
+		}
+		if got := dump(t, a, 1); got != want {
+			t.Errorf("round %d: the complete snapshot changed", round)
+		}
+		if round == rounds-1 {
+			checkReuse(t, a, snaps[len(snaps)-1].ID)
+		}
+		must(t, a.Close())
+	}
+}
+
+// checkReuse rewrites the state an interrupted snapshot committed, byte for
+// byte, in a new snapshot: nothing new is stored.
+func checkReuse(t *testing.T, a *Archive, id uint64) {
+	t.Helper()
+	v, err := a.View(id)
+	must(t, err)
+	chs, err := v.Channels()
+	must(t, err)
+	keysBefore := map[string]int{}
+	for _, c := range chs {
+		keysBefore[c.SID] = countKeys(t, a, testSvc, c.SID, bktMessages)
+	}
+	w := begin(t, a, testSvc)
+	for _, c := range chs {
+		must(t, w.PutChannel(c.SID, c.UniqueName, c.Raw))
+		var ms []MessageRecord
+		for m, err := range v.Messages(c.SID) {
+			must(t, err)
+			ms = append(ms, m)
+		}
+		must(t, w.PutMessages(c.SID, ms))
+	}
+	s := finish(t, w)
+	if s.Added != 0 || s.Changed != 0 || s.Deleted != 0 {
+		t.Errorf("rewriting committed data counted changes: %+v", s)
+	}
+	for _, c := range chs {
+		if n := countKeys(t, a, testSvc, c.SID, bktMessages); n != keysBefore[c.SID] {
+			t.Errorf("channel %s: %d versions, was %d", c.SID, n, keysBefore[c.SID])
+		}
+	}
+}
+
+// TestDamagedFilesNeverCrash flips random bytes all over a real archive:
+// whatever happens, the package reports errors and never panics.
+func TestDamagedFilesNeverCrash(t *testing.T) {
+	src := tempPath(t)
+	writeSample(t, src)
+	pristine, err := os.ReadFile(src)
+	must(t, err)
+	seed := uint64(42)
+	if s, err := strconv.ParseUint(os.Getenv("CHATVAULT_DAMAGE_SEED"), 10, 64); err == nil {
+		seed = s // explore other damage by hand
+	}
+	r := rand.New(rand.NewPCG(seed, 43))
+	opened, damaged := 0, 0
+	const cases = 100
+	for i := range cases {
+		data := append([]byte(nil), pristine...)
+		for range 1 + r.IntN(8) {
+			data[r.IntN(len(data))] ^= byte(1 + r.IntN(255))
+		}
+		path := tempPath(t)
+		must(t, os.WriteFile(path, data, 0o600))
+		a, err := Open(path, Options{ReadOnly: true})
+		if err != nil {
+			if !errors.Is(err, ErrNotArchive) && !errors.Is(err, ErrNewerFormat) && !errors.Is(err, ErrCorrupt) {
+				t.Errorf("case %d: Open = %v", i, err)
+			}
+			continue
+		}
+		opened++
+		ps, err := a.Check()
+		if err != nil && !errors.Is(err, ErrCorrupt) {
+			t.Errorf("case %d: Check = %v", i, err)
+		}
+		if len(ps) > 0 {
+			damaged++
+		}
+		if v, err := a.View(1); err == nil {
+			_, _ = v.Channels()
+			for _, err := range v.Messages(chSID(1)) {
+				if err != nil {
+					if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrNotFound) {
+						t.Errorf("case %d: Messages = %v", i, err)
+					}
+					break
+				}
+			}
+		}
+		must(t, a.Close())
+	}
+	t.Logf("seed %d: %d of %d damaged copies opened, %d of those reported problems", seed, opened, cases, damaged)
+}

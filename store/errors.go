@@ -1,0 +1,65 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors. Every error returned by this package that belongs to one of
+// these classes wraps the sentinel, so callers test with errors.Is; the
+// wrapping message names the archive file and says what to do.
+var (
+	// ErrNotArchive: the file exists but is not a chatvault archive (or is damaged beyond opening).
+	ErrNotArchive = errors.New("not a chatvault archive")
+	// ErrNewerFormat: the archive was written by a newer chatvault.
+	ErrNewerFormat = errors.New("archive written by a newer chatvault")
+	// ErrMissing: the archive does not exist and Options.Create was not set.
+	ErrMissing = errors.New("archive does not exist")
+	// ErrLocked: another process holds the archive open for writing.
+	ErrLocked = errors.New("archive is locked by another chatvault process")
+	// ErrCorrupt: a record failed its checksum or could not be decoded.
+	ErrCorrupt = errors.New("archive record is corrupt")
+	// ErrNoSnapshot: no snapshot matches the selection.
+	ErrNoSnapshot = errors.New("no such snapshot")
+	// ErrNotFound: no record with that key (e.g. a channel not in the snapshot).
+	ErrNotFound = errors.New("not found in archive")
+	// ErrAmbiguousService: a snapshot was selected without naming a service
+	// while the archive holds snapshots of several services.
+	ErrAmbiguousService = errors.New("archive holds several services")
+	// ErrClosed: the Archive was closed.
+	ErrClosed = errors.New("archive is closed")
+	// ErrReadOnly: a write was attempted through an Archive opened with
+	// Options.ReadOnly.
+	ErrReadOnly = errors.New("archive is open read-only")
+)
+
+// panicError carries a panic recovered around bbolt calls. bbolt trusts the
+// pages it maps, so a damaged file can make it panic (or fault); guard turns
+// that into an error the caller maps to ErrNotArchive or ErrCorrupt.
+type panicError struct{ v any }
+
+func (p *panicError) Error() string { return fmt.Sprintf("internal failure: %v", p.v) }
+
+func (a *Archive) errClosed() error {
+	return fmt.Errorf("archive %s: %w; open it again to continue", a.path, ErrClosed)
+}
+
+func (a *Archive) errReadOnly(what string) error {
+	return fmt.Errorf("archive %s: cannot %s: %w; open it without read-only mode", a.path, what, ErrReadOnly)
+}
+
+// errCorrupt describes a record that failed to decode.
+func (a *Archive) errCorrupt(where string, detail error) error {
+	return fmt.Errorf("archive %s: record %s is corrupt (%v); run `chatvault verify` to list the damage and restore the archive from a copy: %w",
+		a.path, where, detail, ErrCorrupt)
+}
+
+// errDamaged describes a panic recovered while reading pages.
+func (a *Archive) errDamaged(what string, err error) error {
+	var pe *panicError
+	if errors.As(err, &pe) {
+		return fmt.Errorf("archive %s: %s hit a damaged page (%v); run `chatvault verify` and restore the archive from a copy: %w",
+			a.path, what, pe.v, ErrCorrupt)
+	}
+	return err
+}

@@ -1,0 +1,464 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Batching of the writer goroutine: it takes whatever is queued, up to
+// these bounds, into one transaction.
+const (
+	opQueueLen      = 64
+	maxBatchRecords = 5000
+	maxBatchBytes   = 16 << 20
+)
+
+type opKind uint8
+
+const (
+	opBegin opKind = iota + 1
+	opFinish
+	opPutService
+	opPutRole
+	opPutChannel
+	opDeleteChannel
+	opPutMembers
+	opDeleteMembers
+	opPutMessages
+	opDeleteMessages
+	opSetSync
+	opJournalPut
+	opBarrier
+	opStop
+)
+
+// op is one queued write. It owns its slices (copies of the caller's).
+type op struct {
+	kind     opKind
+	w        *Writer
+	j        *Journal
+	channel  string
+	sid      string
+	label    string
+	raw      []byte
+	members  []MemberRecord
+	messages []MessageRecord
+	sids     []string
+	indexes  []int64
+	jseq     uint64
+
+	// opFinish and opStop
+	status   Status
+	requests int64
+	failed   []string
+	finished time.Time
+
+	reply chan opResult
+	res   opResult
+}
+
+type opResult struct {
+	id   uint64
+	snap Snapshot
+	err  error
+}
+
+func (o *op) weight() (records, size int) {
+	switch o.kind {
+	case opPutMembers:
+		for _, m := range o.members {
+			size += len(m.Raw)
+		}
+		return len(o.members), size
+	case opPutMessages:
+		for _, m := range o.messages {
+			size += len(m.Raw)
+		}
+		return len(o.messages), size
+	case opDeleteMembers:
+		return len(o.sids), 0
+	case opDeleteMessages:
+		return len(o.indexes), 0
+	}
+	return 1, len(o.raw)
+}
+
+func (a *Archive) stickyErr() error {
+	a.errMu.Lock()
+	defer a.errMu.Unlock()
+	return a.werr
+}
+
+// send queues o for the writer goroutine.
+func (a *Archive) send(o *op) error {
+	if a.ro {
+		return a.errReadOnly("write")
+	}
+	if err := a.stickyErr(); err != nil {
+		return err
+	}
+	if a.closing.Load() {
+		return a.errClosed()
+	}
+	select {
+	case a.ops <- o:
+		return nil
+	case <-a.done:
+		return a.errClosed()
+	}
+}
+
+// call queues o and waits until the transaction holding it is committed.
+func (a *Archive) call(ctx context.Context, o *op) (opResult, error) {
+	o.reply = make(chan opResult, 1)
+	if err := a.send(o); err != nil {
+		return opResult{}, err
+	}
+	select {
+	case r := <-o.reply:
+		return r, r.err
+	case <-a.stopped:
+		select {
+		case r := <-o.reply:
+			return r, r.err
+		default:
+			return opResult{}, a.errClosed()
+		}
+	case <-ctx.Done():
+		return opResult{}, fmt.Errorf("archive %s: waiting for queued writes to be committed: %w", a.path, ctx.Err())
+	}
+}
+
+// run is the writer goroutine: it owns every write transaction of the
+// queue, applying queued ops in order, many per transaction.
+func (a *Archive) run() {
+	defer close(a.stopped)
+	var batch []*op
+	for {
+		batch = append(batch[:0], <-a.ops)
+		stop := batch[0].kind == opStop
+		records, size := batch[0].weight()
+	fill:
+		for !stop && records < maxBatchRecords && size < maxBatchBytes {
+			select {
+			case o := <-a.ops:
+				batch = append(batch, o)
+				r, s := o.weight()
+				records += r
+				size += s
+				stop = o.kind == opStop
+			default:
+				break fill
+			}
+		}
+		a.applyBatch(batch)
+		clear(batch)
+		if stop {
+			return
+		}
+	}
+}
+
+func (a *Archive) applyBatch(batch []*op) {
+	err := a.stickyErr()
+	if err == nil {
+		a.mu.RLock()
+		err = guard(func() error {
+			return a.db.Update(func(tx *bolt.Tx) error {
+				ap := newApplier(a, tx)
+				for _, o := range batch {
+					if err := ap.apply(o); err != nil {
+						return err
+					}
+				}
+				return ap.flushCounts()
+			})
+		})
+		a.mu.RUnlock()
+		if err != nil {
+			err = a.errDamaged("writing", err)
+			err = fmt.Errorf("archive %s: writing failed, nothing more is written in this run: %w", a.path, err)
+			a.errMu.Lock()
+			if a.werr == nil {
+				a.werr = err
+			}
+			a.errMu.Unlock()
+		}
+	}
+	for _, o := range batch {
+		if err == nil && o.kind == opJournalPut {
+			o.j.committed(o.sid, o.jseq)
+		}
+		if o.reply != nil {
+			r := o.res
+			r.err = err
+			o.reply <- r
+		}
+	}
+}
+
+// Writer records one snapshot. Its methods are safe for concurrent use: they
+// queue operations to the archive's single writer goroutine, which applies
+// them in order, many per transaction. An error from the writer goroutine is
+// returned by the next call and by Flush/Finish.
+type Writer struct {
+	a        *Archive
+	service  string
+	full     bool
+	started  time.Time
+	id       uint64 // set by the writer goroutine before BeginSnapshot returns
+	finished atomic.Bool
+
+	// Owned by the writer goroutine.
+	added, changed, deleted int
+	closed                  bool
+}
+
+// BeginSnapshot starts a snapshot of service in state running; the snapshot
+// record is committed before it returns. Only one Writer per service may be
+// open in an Archive at a time.
+func (a *Archive) BeginSnapshot(service string, full bool, started time.Time) (*Writer, error) {
+	if a.ro {
+		return nil, a.errReadOnly("begin a snapshot")
+	}
+	if err := validEntity("service SID", service); err != nil {
+		return nil, fmt.Errorf("archive %s: begin snapshot: %v", a.path, err)
+	}
+	if started.IsZero() {
+		started = time.Now()
+	}
+	w := &Writer{a: a, service: service, full: full, started: started.UTC()}
+	a.wmu.Lock()
+	if other := a.writers[service]; other != nil {
+		a.wmu.Unlock()
+		return nil, fmt.Errorf("archive %s: a snapshot of service %s is already being written; finish it before beginning another", a.path, service)
+	}
+	a.writers[service] = w
+	a.wmu.Unlock()
+	res, err := a.call(context.Background(), &op{kind: opBegin, w: w})
+	if err != nil {
+		a.unregister(w)
+		return nil, err
+	}
+	w.id = res.id
+	return w, nil
+}
+
+func (a *Archive) unregister(w *Writer) {
+	a.wmu.Lock()
+	if a.writers[w.service] == w {
+		delete(a.writers, w.service)
+	}
+	a.wmu.Unlock()
+}
+
+// ID returns the snapshot id.
+func (w *Writer) ID() uint64 { return w.id }
+
+func (w *Writer) send(o *op) error {
+	if w.finished.Load() {
+		return fmt.Errorf("archive %s: snapshot %d is finished; begin a new snapshot to write more", w.a.path, w.id)
+	}
+	o.w = w
+	return w.a.send(o)
+}
+
+func (w *Writer) invalid(format string, args ...any) error {
+	return fmt.Errorf("archive %s: snapshot %d: %s", w.a.path, w.id, fmt.Sprintf(format, args...))
+}
+
+func (w *Writer) checkJSON(what string, raw []byte) error {
+	if !json.Valid(raw) {
+		return w.invalid("%s is not valid JSON; store the resource exactly as the API returned it", what)
+	}
+	return nil
+}
+
+func (w *Writer) checkEntity(what, s string) error {
+	if err := validEntity(what, s); err != nil {
+		return w.invalid("%v", err)
+	}
+	return nil
+}
+
+// PutService stores the raw service resource if it differs from the current version.
+func (w *Writer) PutService(raw []byte) error {
+	if err := w.checkJSON("service", raw); err != nil {
+		return err
+	}
+	return w.send(&op{kind: opPutService, raw: slices.Clone(raw)})
+}
+
+// PutRole stores the raw role if it differs from the current version.
+func (w *Writer) PutRole(sid, friendlyName string, raw []byte) error {
+	if err := w.checkEntity("role SID", sid); err != nil {
+		return err
+	}
+	if err := w.checkJSON("role "+sid, raw); err != nil {
+		return err
+	}
+	return w.send(&op{kind: opPutRole, sid: sid, label: friendlyName, raw: slices.Clone(raw)})
+}
+
+// PutChannel stores the channel if it differs from the current version.
+func (w *Writer) PutChannel(sid, uniqueName string, raw []byte) error {
+	if err := w.checkEntity("channel SID", sid); err != nil {
+		return err
+	}
+	if err := w.checkJSON("channel "+sid, raw); err != nil {
+		return err
+	}
+	return w.send(&op{kind: opPutChannel, sid: sid, label: uniqueName, raw: slices.Clone(raw)})
+}
+
+// DeleteChannel records that the channel no longer exists: the channel and
+// every live member and message of it get tombstones (the messages count as
+// Deleted).
+func (w *Writer) DeleteChannel(sid string) error {
+	if err := w.checkEntity("channel SID", sid); err != nil {
+		return err
+	}
+	return w.send(&op{kind: opDeleteChannel, sid: sid})
+}
+
+// PutMembers stores each member that differs from its current version.
+func (w *Writer) PutMembers(channelSID string, ms []MemberRecord) error {
+	if err := w.checkEntity("channel SID", channelSID); err != nil {
+		return err
+	}
+	if len(ms) == 0 {
+		return nil
+	}
+	size := 0
+	for _, m := range ms {
+		if err := w.checkEntity("member SID", m.SID); err != nil {
+			return err
+		}
+		if err := w.checkJSON("member "+m.SID, m.Raw); err != nil {
+			return err
+		}
+		size += len(m.Raw)
+	}
+	buf := make([]byte, 0, size)
+	cp := make([]MemberRecord, len(ms))
+	for i, m := range ms {
+		start := len(buf)
+		buf = append(buf, m.Raw...)
+		cp[i] = MemberRecord{SID: m.SID, Identity: m.Identity, Raw: buf[start:len(buf):len(buf)]}
+	}
+	return w.send(&op{kind: opPutMembers, channel: channelSID, members: cp})
+}
+
+// PutMessages stores each message that differs from its current version.
+// Indexes must be >= 0.
+func (w *Writer) PutMessages(channelSID string, ms []MessageRecord) error {
+	if err := w.checkEntity("channel SID", channelSID); err != nil {
+		return err
+	}
+	if len(ms) == 0 {
+		return nil
+	}
+	size := 0
+	for _, m := range ms {
+		if m.Index < 0 {
+			return w.invalid("message %s in channel %s has index %d; indexes must be >= 0", m.SID, channelSID, m.Index)
+		}
+		if !json.Valid(m.Raw) {
+			return w.invalid("message %d in channel %s is not valid JSON; store the resource exactly as the API returned it", m.Index, channelSID)
+		}
+		size += len(m.Raw)
+	}
+	buf := make([]byte, 0, size)
+	cp := make([]MessageRecord, len(ms))
+	for i, m := range ms {
+		start := len(buf)
+		buf = append(buf, m.Raw...)
+		cp[i] = MessageRecord{SID: m.SID, Index: m.Index, Raw: buf[start:len(buf):len(buf)]}
+	}
+	return w.send(&op{kind: opPutMessages, channel: channelSID, messages: cp})
+}
+
+// DeleteMembers records the deletion (tombstones) of live members.
+func (w *Writer) DeleteMembers(channelSID string, sids []string) error {
+	if err := w.checkEntity("channel SID", channelSID); err != nil {
+		return err
+	}
+	for _, s := range sids {
+		if err := w.checkEntity("member SID", s); err != nil {
+			return err
+		}
+	}
+	if len(sids) == 0 {
+		return nil
+	}
+	return w.send(&op{kind: opDeleteMembers, channel: channelSID, sids: slices.Clone(sids)})
+}
+
+// DeleteMessages records the deletion (tombstones) of live messages.
+func (w *Writer) DeleteMessages(channelSID string, indexes []int64) error {
+	if err := w.checkEntity("channel SID", channelSID); err != nil {
+		return err
+	}
+	for _, i := range indexes {
+		if i < 0 {
+			return w.invalid("message index %d in channel %s: indexes must be >= 0", i, channelSID)
+		}
+	}
+	if len(indexes) == 0 {
+		return nil
+	}
+	return w.send(&op{kind: opDeleteMessages, channel: channelSID, indexes: slices.Clone(indexes)})
+}
+
+// SetSync stores the channel's sync state, ordered after the operations queued before it.
+func (w *Writer) SetSync(channelSID string, s ChannelSync) error {
+	if err := w.checkEntity("channel SID", channelSID); err != nil {
+		return err
+	}
+	js, err := json.Marshal(s)
+	if err != nil {
+		return w.invalid("encoding sync state of %s: %v", channelSID, err)
+	}
+	return w.send(&op{kind: opSetSync, channel: channelSID, raw: js})
+}
+
+// Flush waits until every queued operation is committed.
+func (w *Writer) Flush(ctx context.Context) error {
+	_, err := w.a.call(ctx, &op{kind: opBarrier})
+	return err
+}
+
+// Finish flushes and closes the snapshot with its final status (complete,
+// partial or interrupted) and request count. It returns the snapshot as
+// stored, with its totals and counters.
+func (w *Writer) Finish(status Status, requests int64, failed []string) (Snapshot, error) {
+	switch status {
+	case StatusComplete, StatusPartial, StatusInterrupted:
+	default:
+		return Snapshot{}, w.invalid("cannot finish with status %q; use complete, partial or interrupted", status)
+	}
+	if !w.finished.CompareAndSwap(false, true) {
+		return Snapshot{}, fmt.Errorf("archive %s: snapshot %d is already finished", w.a.path, w.id)
+	}
+	defer w.a.unregister(w)
+	res, err := w.a.call(context.Background(), &op{
+		kind: opFinish, w: w, status: status, requests: requests,
+		failed: slices.Clone(failed), finished: time.Now().UTC(),
+	})
+	if err != nil {
+		return Snapshot{}, err
+	}
+	return res.snap, nil
+}
+
+var (
+	errNegativeCount      = errors.New("live message count went below zero")
+	errTombstoneInJournal = errors.New("journal entry is a tombstone")
+)
