@@ -1,0 +1,539 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/chatvault/chatvault/remote"
+	"github.com/chatvault/chatvault/store"
+)
+
+// Source is what backup needs of the service. *remote.Client satisfies it.
+type Source interface {
+	FetchService(ctx context.Context, sid string) (*remote.Service, error)
+	ListRoles(ctx context.Context, service string) iter.Seq2[*remote.Role, error]
+	ListChannels(ctx context.Context, service string, types ...string) iter.Seq2[*remote.Channel, error]
+	FetchChannel(ctx context.Context, service, sidOrUniqueName string) (*remote.Channel, error)
+	ListMembers(ctx context.Context, service, channel string, o remote.ListOptions) iter.Seq2[*remote.Member, error]
+	MessagesPage(ctx context.Context, service, channel string, o remote.ListOptions, pageURL string) (*remote.Page[*remote.Message], error)
+	ListMessages(ctx context.Context, service, channel string, o remote.ListOptions) iter.Seq2[*remote.Message, error] // Compare only
+	Requests() int64
+}
+
+var _ Source = (*remote.Client)(nil)
+
+// Progress receives progress events. Its methods are called from many
+// goroutines at once and must not block for long.
+type Progress interface {
+	Start(channels int) // the number of channels the run will visit, once, before the first ChannelDone
+	ChannelDone()       // one channel finished (backed up or failed)
+	Messages(n int)     // n messages were read from the service
+}
+
+// NopProgress discards progress events.
+type NopProgress struct{}
+
+func (NopProgress) Start(int)    {}
+func (NopProgress) ChannelDone() {}
+func (NopProgress) Messages(int) {}
+
+var _ Progress = NopProgress{}
+
+// Defaults and bounds of Options.
+const (
+	DefaultConcurrency = 16
+	MaxConcurrency     = 256
+	DefaultPageSize    = 100
+	MaxPageSize        = 100
+
+	// memberPageSize is always the API's maximum: members are re-listed on
+	// every run, so the fewer pages the better.
+	memberPageSize = 100
+	// maxUniqueName bounds a channel unique name given in Options.Channels
+	// (the API allows 256 characters on update).
+	maxUniqueName = 256
+)
+
+// ErrInvalidOptions matches every error Run returns for bad Options (before
+// any request is sent).
+var ErrInvalidOptions = errors.New("invalid backup options")
+
+// Options shape a Run.
+type Options struct {
+	Service     string   // IS… (required)
+	Channels    []string // CH SIDs or unique names; empty = all channels
+	Full        bool     // re-read every message of every channel
+	Concurrency int      // channels in flight; 0 = DefaultConcurrency
+	PageSize    int      // messages per page; 0 = DefaultPageSize
+	Progress    Progress // nil = NopProgress
+	Logger      *slog.Logger
+}
+
+// ChannelFailure is one channel (or, with Channel empty, one service-level
+// listing) that could not be backed up in this run.
+type ChannelFailure struct {
+	Channel string `json:"channel"`
+	Error   string `json:"error"`
+}
+
+// Result reports a Run.
+type Result struct {
+	Snapshot        uint64           `json:"snapshot"`
+	Service         string           `json:"service"`
+	Status          string           `json:"status"`
+	Channels        int              `json:"channels"`
+	Messages        int              `json:"messages"`
+	Added           int              `json:"added"`
+	Changed         int              `json:"changed"`
+	Deleted         int              `json:"deleted"`
+	Requests        int64            `json:"requests"`
+	DurationSeconds float64          `json:"duration_seconds"`
+	Failures        []ChannelFailure `json:"failures,omitempty"`
+}
+
+var (
+	serviceSIDRe = regexp.MustCompile(`^IS[0-9a-fA-F]{32}$`)
+	channelSIDRe = regexp.MustCompile(`^CH[0-9a-fA-F]{32}$`)
+)
+
+// validate checks o and fills in its defaults.
+func (o *Options) validate() error {
+	var errs []error
+	if !serviceSIDRe.MatchString(o.Service) {
+		if o.Service == "" {
+			errs = append(errs, errors.New("no service given: pass the service SID (IS followed by 32 hex digits)"))
+		} else {
+			errs = append(errs, fmt.Errorf("service %q is not a service SID: use IS followed by 32 hex digits", o.Service))
+		}
+	}
+	for _, c := range o.Channels {
+		if err := checkChannelArg(c); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	switch {
+	case o.Concurrency == 0:
+		o.Concurrency = DefaultConcurrency
+	case o.Concurrency < 1 || o.Concurrency > MaxConcurrency:
+		errs = append(errs, fmt.Errorf("concurrency %d is out of range: use 1 to %d", o.Concurrency, MaxConcurrency))
+	}
+	switch {
+	case o.PageSize == 0:
+		o.PageSize = DefaultPageSize
+	case o.PageSize < 1 || o.PageSize > MaxPageSize:
+		errs = append(errs, fmt.Errorf("page size %d is out of range: use 1 to %d", o.PageSize, MaxPageSize))
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w: %w", ErrInvalidOptions, errors.Join(errs...))
+	}
+	if o.Progress == nil {
+		o.Progress = NopProgress{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// checkChannelArg accepts a channel SID or a plausible unique name.
+func checkChannelArg(c string) error {
+	switch {
+	case channelSIDRe.MatchString(c):
+		return nil
+	case c == "":
+		return errors.New("empty channel selector: give a channel SID (CH followed by 32 hex digits) or a unique name")
+	case len(c) == 34 && strings.HasPrefix(c, "CH"):
+		// The API refuses unique names shaped like a channel SID, so this
+		// can only be a mistyped SID.
+		return fmt.Errorf("channel %q looks like a channel SID but is not one: use CH followed by 32 hex digits", c)
+	case len(c) > maxUniqueName:
+		return fmt.Errorf("channel unique name %.20q… is %d bytes long: unique names have at most %d", c, len(c), maxUniqueName)
+	case !utf8.ValidString(c) || strings.ContainsFunc(c, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		return fmt.Errorf("channel unique name %q holds invalid or control characters: check the argument", c)
+	}
+	return nil
+}
+
+// run is the state of one Run.
+type run struct {
+	src  Source
+	a    *store.Archive
+	w    *store.Writer
+	o    Options
+	log  *slog.Logger
+	prog Progress
+
+	mu       sync.Mutex
+	failures []ChannelFailure
+}
+
+// job is one channel to back up.
+type job struct {
+	sid, uniqueName string
+	raw             []byte
+	messagesCount   int
+	dateUpdated     string
+}
+
+func newJob(c *remote.Channel) job {
+	return job{
+		sid:           c.SID,
+		uniqueName:    c.UniqueName,
+		raw:           c.Raw,
+		messagesCount: c.MessagesCount,
+		dateUpdated:   dateKey(c.DateUpdated),
+	}
+}
+
+// dateKey is how a channel's date_updated is kept in its sync state.
+func dateKey(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// storeError marks a failure of the archive: it ends the whole run.
+type storeError struct{ err error }
+
+func (e *storeError) Error() string { return e.err.Error() }
+func (e *storeError) Unwrap() error { return e.err }
+
+func storeErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &storeError{err}
+}
+
+// aborts reports whether err must end the run rather than fail one channel.
+func aborts(err error) bool {
+	var se *storeError
+	return errors.Is(err, remote.ErrAuthentication) || errors.As(err, &se)
+}
+
+func (r *run) fail(channel string, err error) {
+	r.log.Warn("channel not backed up", "channel", channel, "error", err)
+	r.mu.Lock()
+	r.failures = append(r.failures, ChannelFailure{Channel: channel, Error: err.Error()})
+	r.mu.Unlock()
+}
+
+// Run records one snapshot of service o.Service into a: its service
+// resource, roles, channels, members and messages, incrementally unless
+// o.Full (see the package documentation).
+//
+// Errors: invalid Options (ErrInvalidOptions) and a service that cannot be
+// fetched end Run before a snapshot is begun. Once begun, the snapshot is
+// always finished: "complete", "partial" (some channels failed; see
+// Result.Failures; error nil), or "interrupted" when ctx is cancelled (the
+// error wraps ctx.Err()), when the service refuses the credentials (the error
+// matches remote.ErrAuthentication) or when the archive fails.
+func Run(ctx context.Context, src Source, a *store.Archive, o Options) (Result, error) {
+	if err := o.validate(); err != nil {
+		return Result{}, err
+	}
+	if src == nil || a == nil {
+		return Result{}, fmt.Errorf("%w: backup needs a service client and an open archive", ErrInvalidOptions)
+	}
+	started := time.Now()
+	reqs0 := src.Requests()
+	r := &run{src: src, a: a, o: o, log: o.Logger, prog: o.Progress}
+	res := Result{Service: o.Service}
+
+	// The service resource and the channel set are fetched together; the
+	// snapshot is begun only once the service is known to exist and the
+	// credentials work.
+	var (
+		svc     *remote.Service
+		svcErr  error
+		jobs    []job
+		listErr error
+	)
+	pctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		svc, svcErr = src.FetchService(pctx, o.Service)
+		if svcErr != nil {
+			cancel()
+		}
+	})
+	wg.Go(func() { jobs, listErr = r.channels(pctx) })
+	wg.Wait()
+	cancel()
+	if svcErr == nil && ctx.Err() != nil {
+		svcErr = ctx.Err()
+	}
+	if svcErr != nil {
+		res.Requests = src.Requests() - reqs0
+		res.DurationSeconds = time.Since(started).Seconds()
+		if ctx.Err() != nil {
+			return res, fmt.Errorf("backup of service %s interrupted before a snapshot was begun; nothing was saved: %w", o.Service, ctx.Err())
+		}
+		return res, fmt.Errorf("backup of service %s: fetching the service: %w%s", o.Service, svcErr, advice(svcErr))
+	}
+
+	w, err := a.BeginSnapshot(o.Service, o.Full, started)
+	if err != nil {
+		return res, fmt.Errorf("backup of service %s: beginning a snapshot in archive %s: %w", o.Service, a.Path(), err)
+	}
+	r.w = w
+	res.Snapshot = w.ID()
+	r.log.Info("snapshot begun", "snapshot", w.ID(), "service", o.Service, "full", o.Full)
+
+	runErr := r.body(ctx, svc, jobs, listErr)
+
+	status := store.StatusComplete
+	switch {
+	case ctx.Err() != nil:
+		status = store.StatusInterrupted
+		runErr = fmt.Errorf("backup of service %s interrupted; what was read is saved in snapshot %d and a rerun continues from there: %w",
+			o.Service, w.ID(), ctx.Err())
+	case runErr != nil:
+		status = store.StatusInterrupted
+		runErr = fmt.Errorf("backup of service %s stopped (snapshot %d saved as interrupted): %w%s", o.Service, w.ID(), runErr, advice(runErr))
+	case len(r.failures) > 0:
+		status = store.StatusPartial
+	}
+	res.Requests = src.Requests() - reqs0
+	var failed []string
+	for _, f := range r.failures {
+		if f.Channel != "" {
+			failed = append(failed, f.Channel)
+		}
+	}
+	snap, ferr := w.Finish(status, res.Requests, failed)
+	if ferr != nil {
+		ferr = fmt.Errorf("finishing snapshot %d in archive %s: %w", w.ID(), a.Path(), ferr)
+		return res, errors.Join(runErr, ferr)
+	}
+	res.Status = string(snap.Status)
+	res.Channels = snap.Channels
+	res.Messages = snap.Messages
+	res.Added = snap.Added
+	res.Changed = snap.Changed
+	res.Deleted = snap.Deleted
+	res.Failures = r.failures
+	res.DurationSeconds = time.Since(started).Seconds()
+	r.log.Info("snapshot finished", "snapshot", w.ID(), "status", status, "requests", res.Requests)
+	return res, runErr
+}
+
+// advice tells the user what to do about an error that ends the run.
+func advice(err error) string {
+	switch {
+	case errors.Is(err, remote.ErrAuthentication):
+		return "; check the account SID and auth token (or API key and secret)"
+	case errors.Is(err, remote.ErrNotFound):
+		return "; check the service SID"
+	}
+	return ""
+}
+
+// body does the work of a begun snapshot. It returns only errors that end the
+// run (ctx cancelled, authentication, archive failures); the others are
+// recorded as failures.
+func (r *run) body(ctx context.Context, svc *remote.Service, jobs []job, listErr error) error {
+	if err := r.w.PutService(svc.Raw); err != nil {
+		return storeErr(err)
+	}
+	if listErr != nil {
+		if aborts(listErr) || ctx.Err() != nil {
+			return listErr
+		}
+		r.fail("", fmt.Errorf("listing the channels of service %s: %w; the channels listed before the failure were backed up, deleted channels were not looked for: rerun the backup", r.o.Service, listErr))
+	}
+	if len(r.o.Channels) == 0 && listErr == nil {
+		if err := r.deleteGoneChannels(jobs); err != nil {
+			return err
+		}
+	}
+
+	// Longest first: the channels that take longest to read do not end up
+	// alone at the end of the run, one request at a time.
+	slices.SortStableFunc(jobs, func(a, b job) int { return b.messagesCount - a.messagesCount })
+
+	r.prog.Start(len(jobs))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(r.o.Concurrency)
+	g.Go(func() error {
+		err := r.roles(gctx)
+		if err == nil || gctx.Err() != nil {
+			return err
+		}
+		if aborts(err) {
+			return fmt.Errorf("listing roles: %w", err)
+		}
+		r.fail("", fmt.Errorf("listing the roles of service %s: %w; roles keep their previous state: rerun the backup", r.o.Service, err))
+		return nil
+	})
+	for _, j := range jobs {
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			err := r.channel(gctx, j)
+			r.prog.ChannelDone()
+			if err == nil || gctx.Err() != nil {
+				return err
+			}
+			if aborts(err) {
+				return fmt.Errorf("channel %s: %w", j.sid, err)
+			}
+			r.fail(j.sid, fmt.Errorf("channel %s: %w; the rest of the service was backed up: rerun the backup to retry this channel", j.sid, err))
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// channels lists the channels to back up: all of them (public and private),
+// or those of Options.Channels. Selected channels that cannot be fetched are
+// recorded as failures.
+func (r *run) channels(ctx context.Context) ([]job, error) {
+	if len(r.o.Channels) == 0 {
+		var jobs []job
+		for c, err := range r.src.ListChannels(ctx, r.o.Service, "public", "private") {
+			if err != nil {
+				return jobs, err
+			}
+			jobs = append(jobs, newJob(c))
+		}
+		return jobs, nil
+	}
+	found := make([]*remote.Channel, len(r.o.Channels))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(r.o.Concurrency)
+	for i, name := range r.o.Channels {
+		g.Go(func() error {
+			c, err := r.src.FetchChannel(gctx, r.o.Service, name)
+			switch {
+			case err == nil:
+				found[i] = c
+			case aborts(err) || gctx.Err() != nil:
+				return err
+			case errors.Is(err, remote.ErrNotFound):
+				r.fail(name, fmt.Errorf("channel %q does not exist in service %s: check the channel SID or unique name", name, r.o.Service))
+			default:
+				r.fail(name, fmt.Errorf("fetching channel %q: %w; rerun the backup to retry it", name, err))
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	var jobs []job
+	seen := make(map[string]bool)
+	for _, c := range found {
+		if c != nil && !seen[c.SID] {
+			seen[c.SID] = true
+			jobs = append(jobs, newJob(c))
+		}
+	}
+	return jobs, nil
+}
+
+// deleteGoneChannels records the deletion of archived channels that the
+// complete listing no longer has.
+func (r *run) deleteGoneChannels(jobs []job) error {
+	live, err := r.a.LiveChannels(r.o.Service)
+	if err != nil {
+		return storeErr(fmt.Errorf("reading the channels of service %s from archive %s: %w", r.o.Service, r.a.Path(), err))
+	}
+	listed := make(map[string]bool, len(jobs))
+	for _, j := range jobs {
+		listed[j.sid] = true
+	}
+	for _, sid := range live {
+		if listed[sid] {
+			continue
+		}
+		r.log.Info("channel deleted from the service", "channel", sid)
+		if err := r.w.DeleteChannel(sid); err != nil {
+			return storeErr(err)
+		}
+	}
+	return nil
+}
+
+// roles stores every role of the service.
+func (r *run) roles(ctx context.Context) error {
+	for role, err := range r.src.ListRoles(ctx, r.o.Service) {
+		if err != nil {
+			return err
+		}
+		if err := r.w.PutRole(role.SID, role.FriendlyName, role.Raw); err != nil {
+			return storeErr(err)
+		}
+	}
+	return nil
+}
+
+// channel backs up one channel: its metadata, members and messages.
+func (r *run) channel(ctx context.Context, j job) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := r.w.PutChannel(j.sid, j.uniqueName, j.raw); err != nil {
+		return storeErr(err)
+	}
+	if err := r.members(ctx, j.sid); err != nil {
+		return err
+	}
+	return r.messages(ctx, j)
+}
+
+// members stores the channel's members and records the deletion of archived
+// members the complete listing no longer has.
+func (r *run) members(ctx context.Context, channel string) error {
+	listed := make(map[string]bool)
+	batch := make([]store.MemberRecord, 0, memberPageSize)
+	for m, err := range r.src.ListMembers(ctx, r.o.Service, channel, remote.ListOptions{PageSize: memberPageSize}) {
+		if err != nil {
+			return fmt.Errorf("listing members: %w", err)
+		}
+		listed[m.SID] = true
+		batch = append(batch, store.MemberRecord{SID: m.SID, Identity: m.Identity, Raw: m.Raw})
+		if len(batch) == memberPageSize {
+			if err := r.w.PutMembers(channel, batch); err != nil {
+				return storeErr(err)
+			}
+			// The writer may still hold the slice: start a new one.
+			batch = make([]store.MemberRecord, 0, memberPageSize)
+		}
+	}
+	if len(batch) > 0 {
+		if err := r.w.PutMembers(channel, batch); err != nil {
+			return storeErr(err)
+		}
+	}
+	live, err := r.a.LiveMembers(r.o.Service, channel)
+	if err != nil {
+		return storeErr(fmt.Errorf("reading the members of channel %s from archive %s: %w", channel, r.a.Path(), err))
+	}
+	var gone []string
+	for _, sid := range live {
+		if !listed[sid] {
+			gone = append(gone, sid)
+		}
+	}
+	if len(gone) > 0 {
+		slices.Sort(gone)
+		if err := r.w.DeleteMembers(channel, gone); err != nil {
+			return storeErr(err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,147 @@
+package backup
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chatvault/chatvault/remote"
+	"github.com/chatvault/chatvault/remote/emulator"
+	"github.com/chatvault/chatvault/store"
+)
+
+// serviceShape reads the channel listing: total messages and the longest
+// per-channel request chain at the given page size (one member page plus
+// the message pages; an empty channel still costs one message page).
+func serviceShape(b *testing.B, cl *remote.Client, svc string, pageSize int) (messages, chain int) {
+	b.Helper()
+	for c, err := range cl.ListChannels(context.Background(), svc) {
+		if err != nil {
+			b.Fatal(err)
+		}
+		messages += c.MessagesCount
+		pages := max(1, (c.MessagesCount+pageSize-1)/pageSize)
+		chain = max(chain, 1+pages)
+	}
+	return messages, chain
+}
+
+// benchRun backs up e's service into a new archive b.N times, timing only
+// Run, and returns the summed elapsed time, messages and requests.
+func benchRun(b *testing.B, cl *remote.Client, o Options, want int) (elapsed time.Duration, msgs, reqs int64) {
+	b.Helper()
+	dir := b.TempDir()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		a, err := store.Open(filepath.Join(dir, fmt.Sprintf("bench-%d.vault", i)), store.Options{Create: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		start := time.Now()
+		res, err := Run(context.Background(), cl, a, o)
+		took := time.Since(start)
+		b.StopTimer()
+		if err != nil || res.Status != "complete" {
+			b.Fatalf("Run: %+v %v", res, err)
+		}
+		if res.Messages != want {
+			b.Fatalf("backed up %d messages, the service has %d", res.Messages, want)
+		}
+		elapsed += took
+		msgs += int64(res.Messages)
+		reqs += res.Requests
+		if err := a.Close(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	return elapsed, msgs, reqs
+}
+
+// BenchmarkBackupLatency measures how close a backup over a slow link comes
+// to the best its concurrency allows. %bound = 100 × bound / elapsed, where
+// bound = max(requests × latency / concurrency, longest channel chain ×
+// latency); x_vs_sdk = requests × latency / elapsed, the speed-up over a
+// script that sends every request one after another.
+func BenchmarkBackupLatency(b *testing.B) {
+	const latency = 50 * time.Millisecond
+	e := startEmulator(b, emulator.Config{Seed: 21, Channels: 64, Messages: 300})
+	o := Options{Service: e.svc, Concurrency: 16, PageSize: 100}
+	want, chain := serviceShape(b, e.cl, e.svc, o.PageSize)
+	e.srv.SetFaults(latency, 0, 0, 0, 0)
+	cl := e.client(b, e.info.AuthToken, remote.Limits{MaxInFlight: 32})
+	b.ResetTimer()
+	elapsed, msgs, reqs := benchRun(b, cl, o, want)
+	bound := max(time.Duration(reqs)*latency/time.Duration(o.Concurrency), time.Duration(b.N*chain)*latency)
+	b.ReportMetric(float64(msgs)/elapsed.Seconds(), "msgs/s")
+	b.ReportMetric(100*bound.Seconds()/elapsed.Seconds(), "%bound")
+	b.ReportMetric((time.Duration(reqs)*latency).Seconds()/elapsed.Seconds(), "x_vs_sdk")
+	b.ReportMetric(float64(reqs)/float64(b.N), "requests/op")
+}
+
+// BenchmarkBackupNoLatency measures the backup's own cost: no latency, a
+// new archive each time.
+func BenchmarkBackupNoLatency(b *testing.B) {
+	e := startEmulator(b, emulator.Config{Seed: 22, Channels: 100, Messages: 1000})
+	o := Options{Service: e.svc}
+	want, _ := serviceShape(b, e.cl, e.svc, DefaultPageSize)
+	b.ReportAllocs()
+	b.ResetTimer()
+	elapsed, msgs, _ := benchRun(b, e.cl, o, want)
+	b.ReportMetric(float64(msgs)/elapsed.Seconds(), "msgs/s")
+}
+
+// BenchmarkBackupRSS backs up a service of about a million messages (and,
+// for comparison, a tenth of that) in a child process and reports the
+// child's peak resident memory, which includes the archive's memory-mapped
+// pages the child touched, and go_sys_MB, the memory the child's Go runtime
+// held (heap, stacks and the rest) when it ended.
+func BenchmarkBackupRSS(b *testing.B) {
+	for _, size := range []struct {
+		name     string
+		channels int
+	}{{"messages=100k", 10}, {"messages=1M", 100}} {
+		b.Run(size.name, func(b *testing.B) {
+			e := startEmulator(b, emulator.Config{Seed: 23, Channels: size.channels, Messages: 10000})
+			want, _ := serviceShape(b, e.cl, e.svc, DefaultPageSize)
+			dir := b.TempDir()
+			b.ResetTimer()
+			var peakKB int64
+			var goSys uint64
+			var elapsed time.Duration
+			for i := 0; i < b.N; i++ {
+				cmd := helperCommand(e, filepath.Join(dir, fmt.Sprintf("rss-%d.vault", i)), 100, 16, false)
+				var stdout, stderr bytes.Buffer
+				cmd.Stdout, cmd.Stderr = &stdout, &stderr
+				start := time.Now()
+				if err := cmd.Run(); err != nil {
+					b.Fatalf("backup process: %v\nstderr: %s", err, &stderr)
+				}
+				elapsed += time.Since(start)
+				b.StopTimer()
+				var out helperOutput
+				lines := bytes.Split(bytes.TrimSpace(stdout.Bytes()), []byte("\n"))
+				if err := json.Unmarshal(lines[len(lines)-1], &out); err != nil {
+					b.Fatalf("reading the backup process's result %q: %v", stdout.String(), err)
+				}
+				if out.Result.Messages != want {
+					b.Fatalf("backed up %d messages, the service has %d", out.Result.Messages, want)
+				}
+				goSys = max(goSys, out.GoSysBytes)
+				if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+					peakKB = max(peakKB, ru.Maxrss) // kilobytes on Linux
+				}
+				b.StartTimer()
+			}
+			b.ReportMetric(float64(peakKB)/1024, "peak_rss_MB")
+			b.ReportMetric(float64(goSys)/(1<<20), "go_sys_MB")
+			b.ReportMetric(float64(want)*float64(b.N)/elapsed.Seconds(), "msgs/s")
+		})
+	}
+}

@@ -1,0 +1,153 @@
+// Package backup copies a Twilio Programmable Chat service into a chatvault
+// archive: one call to Run records one snapshot of the service (its service
+// resource, roles, channels public and private, members and messages), each
+// resource stored as the bytes the API returned.
+//
+// # Who owns what
+//
+// backup decides what to read and in which order. Package remote talks HTTP
+// (paging, retries, rate limits, request counting); backup sees it through
+// the small Source interface, which *remote.Client satisfies and tests fake.
+// Package store owns the file: versioning, the single writer goroutine,
+// snapshot bookkeeping, added/changed/deleted counts. backup only queues
+// Put/Delete/SetSync operations on a store.Writer and reads the newest
+// committed state (Sync, LiveChannels, LiveMembers, LiveMessageIndexes).
+//
+// # Shape of a run
+//
+// The service is fetched while the channels are listed (both types, or each
+// channel of Options.Channels fetched by SID or unique name). A snapshot is
+// begun only when the service answered, so a mistyped service SID or wrong
+// credentials leave no snapshot behind. Then channels the complete listing
+// no longer has are recorded as deleted (only without Options.Channels, and
+// only when the listing completed), and the roles and the channels are
+// backed up Options.Concurrency at a time (errgroup with SetLimit), channels
+// with the most messages first so that long channels do not finish alone
+// at the end of the run.
+//
+// A channel that still fails after the client's retries is recorded in
+// Result.Failures and the others go on; the snapshot ends "partial". A
+// failed listing of the roles or of the channels is recorded the same way,
+// with an empty Channel: the roles keep their previous state, the channels
+// listed before the failure are still backed up, and no channel is recorded
+// as deleted. Three things end the whole run instead: ctx cancelled (the
+// snapshot ends "interrupted", the error wraps ctx.Err()), the service
+// refusing the credentials (remote.ErrAuthentication; "interrupted") and the
+// archive failing. In every case Run finishes the snapshot with
+// Writer.Finish, which commits what was queued (unless the archive itself
+// failed), so Run never leaves a snapshot "running".
+//
+// # Per channel
+//
+// The channel resource is stored, then its members are listed completely
+// (one page per 100 members) and archived members missing from the listing
+// are recorded as deleted. Then its messages are brought up to date.
+//
+// # Messages: the incremental strategy
+//
+// Every channel has a store.ChannelSync in the archive: SyncedIndex (every
+// message at or below it has been read), the messages_count and date_updated
+// the channel had when it was last synced, and WalkTop/WalkNext, the resume
+// point of an unfinished walk.
+//
+// All walks read newest first (Order=desc) with Options.PageSize, storing
+// each page with PutMessages as it arrives (the store ignores identical
+// bytes), so at most one page of a channel is held in memory.
+//
+//   - Unchanged channel (plain run): messages_count and date_updated equal
+//     the sync state and no walk is pending. No message request is sent.
+//   - New channel, or Options.Full: walk from the newest message to the
+//     oldest.
+//   - Changed channel (plain run): walk from the newest message down to the
+//     first page holding an index at or below SyncedIndex. Then compare the
+//     channel's messages_count with the number of its messages live in the
+//     archive (a single lookup in the store's counts). If they differ, look
+//     for deleted messages, cheapest first: in the index ranges the walk
+//     covered (below); then fetch the channel once more, since messages
+//     posted after the listing make the archive hold more than the listed
+//     count (if it changed, store it and read the newest messages again);
+//     and if the numbers still differ, walk the whole channel. That is how a
+//     plain run notices deleted old messages. If the service's count is
+//     simply wrong, this costs a complete walk only when the channel next
+//     changes, since the sync state remembers the count it had.
+//
+// Deletions are found from coverage, not from a set of every message seen:
+// a page of a newest-first walk holds every message whose index lies between
+// its lowest index and the previous page's lowest index (without bound above
+// on the first page from the newest, without bound below on the last page).
+// An archived message in that range that the page does not hold was deleted
+// from the service. Walks that read the whole channel (--full, new
+// channels, the fallback above) load the channel's live indexes from the
+// archive first (LiveMessageIndexes, a sorted []int64: 8 bytes a message,
+// the only per-channel state that grows with history) and queue
+// DeleteMessages with each page, so even an interrupted --full run keeps
+// the deletions it found. Incremental walks do not load them (that would
+// read the channel's whole archived history on every change): they note the
+// ranges covered and the indexes read in them, and compare with the live
+// indexes only when the count says something was deleted.
+//
+// Coverage assumes a next_page_url names a position in the list, not an
+// offset. The emulator's page tokens do (they name an index); Twilio's
+// format is not documented. Were a service to page by offset, a message
+// deleted during a walk could make the next page skip one: that message
+// would be recorded as deleted by mistake, and a later run's count check
+// would notice the difference and read it again.
+//
+// # What a plain run notices, and what it does not
+//
+// A plain run notices new messages, deleted messages (through the
+// messages_count check above), changes of channel metadata, and every change
+// of members (they are re-listed each run). It notices edits of messages
+// only in the pages it reads anyway (the newest page or two of a changed
+// channel). Edits of messages older than SyncedIndex are NOT noticed by a
+// plain run, and neither is a channel in which as many messages were deleted
+// as posted while its date_updated stayed the same. Options.Full re-reads
+// every message of every channel and notices all of these.
+//
+// # Resuming after a kill
+//
+// A walk that has more pages to read saves its resume point after each page:
+// SetSync{WalkTop: highest index read, WalkNext: next_page_url, SyncedIndex:
+// the index the walk is headed for}. The store applies queued operations in
+// order, so the resume point is committed after the page it follows: state
+// never runs ahead of data. When the walk ends, the sync state becomes
+// {SyncedIndex: highest index read, no pending walk, the channel's
+// messages_count and date_updated}.
+//
+// A run that finds a pending walk first reads the messages posted since it
+// began (newest first, down to WalkTop; this part saves no resume point, so
+// a kill during it repeats it), then continues the pending walk from
+// WalkNext, fetched verbatim, down to SyncedIndex (or to the oldest message
+// with Options.Full). If the service refuses WalkNext with a 4xx (an expired
+// page token, say), the channel is walked again from its newest message;
+// pages stored already cost requests but no archive space. After a resumed
+// walk the messages_count check always runs, since the part read by the
+// killed run may have changed since.
+//
+// A killed process leaves its snapshot "running"; the store marks it
+// "interrupted" at the next read-write Open (see package store). Run itself
+// never leaves one running.
+//
+// # Comparing a snapshot with the live service
+//
+// Compare (behind `chatvault verify --service`) only reads. It lists the
+// live channels of both types and, for each channel on both sides (8 at a
+// time), the live members and the live messages oldest first, 100 a page.
+// Archived and live messages are walked side by side, each in index order,
+// and merged by index, so a channel's messages are never all in memory:
+// only the channel list and one channel's members are. A channel on one
+// side only is one difference; its members and messages are not listed. A
+// channel that answers 404 while its members or messages are read was
+// deleted meanwhile, and is reported missing_live. Any other failure, after
+// the client's retries, ends the comparison with an error: a partial
+// comparison must not pass for an equal one.
+//
+// Two versions of a resource differ when their JSON objects differ: each
+// is decoded into its top-level properties, and a property differs when one
+// side lacks it or the two values, compacted, are not the same bytes. So
+// the order of the top-level properties and white space do not count, while
+// null against "", 1 against 1.0, a differently escaped string or nested
+// objects with their keys in another order do. A message with the same index
+// but another SID is "changed" with field "sid", named by its archived SID.
+// The service resource and the roles are not compared.
+package backup

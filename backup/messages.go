@@ -1,0 +1,416 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"slices"
+
+	"github.com/chatvault/chatvault/remote"
+	"github.com/chatvault/chatvault/store"
+)
+
+// messages brings the archive's copy of one channel's messages up to date.
+// The strategy and its guarantees are described in doc.go.
+func (r *run) messages(ctx context.Context, j job) error {
+	st, ok, err := r.a.Sync(r.o.Service, j.sid)
+	if err != nil {
+		return storeErr(fmt.Errorf("reading the sync state of channel %s from archive %s: %w", j.sid, r.a.Path(), err))
+	}
+	if !ok {
+		st = store.ChannelSync{SyncedIndex: -1, WalkTop: -1}
+	}
+	pending := st.WalkTop >= 0 && st.WalkNext != ""
+	if ok && !r.o.Full && !pending && st.MessagesCount == j.messagesCount && st.DateUpdated == j.dateUpdated {
+		r.log.Debug("channel unchanged: no messages to read", "channel", j.sid)
+		return nil
+	}
+
+	// bottom is the lowest index a walk must reach: below SyncedIndex every
+	// message has been read before, unless this run re-reads everything.
+	bottom := st.SyncedIndex
+	if r.o.Full || !ok {
+		bottom = -1
+	}
+	w := &walker{r: r, ch: j.sid, base: st, top: -1, pendTop: -1, covHi: math.MaxInt64}
+	if bottom < 0 {
+		// The walk reads the whole channel anyway: find deletions page by
+		// page. Incremental walks only note what they covered, and look for
+		// deletions if the count afterwards says there are some.
+		if err := w.reload(ctx, false); err != nil {
+			return err
+		}
+	}
+	complete := false // one walk covered the channel from newest to oldest
+	if pending {
+		// First the messages that arrived since the interrupted walk began,
+		// down to where it began; then the rest of that walk.
+		if _, err := w.walk(ctx, walkSpec{stopAt: st.WalkTop, clampLo: st.WalkTop + 1}); err != nil {
+			return err
+		}
+		w.pendTop = st.WalkTop
+		first, err := w.walk(ctx, walkSpec{from: st.WalkNext, stopAt: bottom, clampLo: math.MinInt64, persist: true})
+		if err != nil {
+			if !first || !isClientError(err) {
+				return err
+			}
+			// The saved page URL is no longer accepted (its token may have
+			// expired): walk again from the newest message. Pages stored
+			// already are no-ops for the archive.
+			r.log.Info("saved page URL refused: walking the channel again from its newest message",
+				"channel", j.sid, "error", err)
+			if err := w.restart(ctx); err != nil {
+				return err
+			}
+			if _, err := w.walk(ctx, walkSpec{stopAt: bottom, clampLo: math.MinInt64, persist: true}); err != nil {
+				return err
+			}
+			complete = bottom < 0
+		}
+	} else {
+		if _, err := w.walk(ctx, walkSpec{stopAt: bottom, clampLo: math.MinInt64, persist: true}); err != nil {
+			return err
+		}
+		complete = bottom < 0
+	}
+
+	count, date := j.messagesCount, j.dateUpdated
+	if !complete {
+		if count, date, err = w.reconcile(ctx, count, date); err != nil {
+			return err
+		}
+	}
+	synced := max(st.SyncedIndex, w.top, w.pendTop)
+	if err := r.w.SetSync(j.sid, store.ChannelSync{
+		SyncedIndex:   synced,
+		MessagesCount: count,
+		DateUpdated:   date,
+		WalkTop:       -1,
+	}); err != nil {
+		return storeErr(err)
+	}
+	r.log.Debug("channel messages synced", "channel", j.sid, "synced_index", synced,
+		"pages", w.pages, "deleted", w.deleted, "rewalked", w.rewalked)
+	return nil
+}
+
+// reconcile compares the channel's messages_count with the number of
+// messages live in the archive after a walk that did not cover the whole
+// channel. When they differ it looks for deleted messages, cheapest first:
+// in the ranges the walk covered, then among messages posted since the
+// listing, and finally by walking the whole channel. It returns the count
+// and date_updated the sync state should remember.
+func (w *walker) reconcile(ctx context.Context, count int, date string) (int, string, error) {
+	n, err := w.liveCount(ctx)
+	if err != nil || n == count {
+		return count, date, err
+	}
+	if w.live == nil {
+		// The walk noted what it covered; look there first.
+		if err := w.reload(ctx, false); err != nil {
+			return 0, "", err
+		}
+		gone, err := w.sweep()
+		if err != nil {
+			return 0, "", err
+		}
+		if n -= gone; n == count {
+			return count, date, nil
+		}
+	}
+	// The listing may be older than the walk: messages posted in between
+	// make the archive hold more than the listed count. Ask again before
+	// paying for a complete walk.
+	c, err := w.r.src.FetchChannel(ctx, w.r.o.Service, w.ch)
+	if err != nil {
+		return 0, "", fmt.Errorf("fetching the channel again to check its message count: %w", err)
+	}
+	if c.MessagesCount != count || dateKey(c.DateUpdated) != date {
+		// The snapshot keeps the channel as it is now, in step with the
+		// messages read next.
+		if err := w.r.w.PutChannel(c.SID, c.UniqueName, c.Raw); err != nil {
+			return 0, "", storeErr(err)
+		}
+		count, date = c.MessagesCount, dateKey(c.DateUpdated)
+		if _, err := w.walk(ctx, walkSpec{stopAt: w.top, clampLo: math.MinInt64, persist: true}); err != nil {
+			return 0, "", err
+		}
+		if n, err = w.liveCount(ctx); err != nil || n == count {
+			return count, date, err
+		}
+	}
+	w.r.log.Info("archive and service disagree on the number of messages: reading the whole channel to find deleted ones",
+		"channel", w.ch, "archive", n, "service", count)
+	w.rewalked = true
+	if err := w.reload(ctx, true); err != nil {
+		return 0, "", err
+	}
+	if _, err := w.walk(ctx, walkSpec{stopAt: -1, clampLo: math.MinInt64, persist: true}); err != nil {
+		return 0, "", err
+	}
+	return count, date, nil
+}
+
+// isClientError reports whether err is the service refusing a request as
+// bad (4xx), excluding credentials and rate limiting.
+func isClientError(err error) bool {
+	var ae *remote.APIError
+	return errors.As(err, &ae) && ae.Status >= 400 && ae.Status < 500 &&
+		ae.Status != http.StatusTooManyRequests && !errors.Is(err, remote.ErrAuthentication)
+}
+
+// walker reads one channel's messages newest first, a page at a time,
+// storing every page, and finds archived messages deleted from the service.
+//
+// A page of a newest-first walk holds every message whose index lies between
+// its lowest index and the lowest index of the page before it (without bound
+// above for the first page from the newest, without bound below for the
+// last page): the page covers that range. An archived message in a covered
+// range that the page does not hold has been deleted from the service.
+//
+// With the archive's live indexes loaded (live != nil), deletions are queued
+// page by page. Otherwise the covered ranges and the indexes read in them
+// are noted, and sweep finds the deletions later, if the count calls for it.
+type walker struct {
+	r     *run
+	ch    string
+	base  store.ChannelSync // sync state at the start of the run
+	live  []int64           // indexes live in the archive at the start of the epoch, ascending; nil = not loaded
+	covHi int64             // the next covered range ends at or below this index (per epoch)
+
+	spans []span  // without live: ranges covered, newest first
+	seen  []int64 // without live: indexes read within spans
+
+	top      int64 // highest index read in this run; -1 = none
+	pendTop  int64 // WalkTop of the interrupted walk being finished; -1 = none
+	pages    int
+	deleted  int
+	rewalked bool
+}
+
+// span is a range of indexes, both ends included.
+type span struct{ lo, hi int64 }
+
+// walkSpec shapes one walk.
+type walkSpec struct {
+	from    string // "" = the newest page; else a next_page_url, fetched verbatim
+	stopAt  int64  // stop after the page holding an index <= stopAt (-1 = read to the oldest)
+	clampLo int64  // pages cover nothing below this index
+	persist bool   // save the resume point after each page that has a successor
+}
+
+// flush waits until what is queued is committed.
+func (w *walker) flush(ctx context.Context) error {
+	if err := w.r.w.Flush(ctx); err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		return storeErr(fmt.Errorf("writing to archive %s: %w", w.r.a.Path(), err))
+	}
+	return nil
+}
+
+// reload starts a new epoch with the archive's live indexes loaded (after
+// the queued writes are committed, if flush): nothing is covered yet.
+func (w *walker) reload(ctx context.Context, flush bool) error {
+	if flush {
+		if err := w.flush(ctx); err != nil {
+			return err
+		}
+	}
+	live, err := w.r.a.LiveMessageIndexes(w.r.o.Service, w.ch)
+	if err != nil {
+		return storeErr(fmt.Errorf("reading the message indexes of channel %s from archive %s: %w", w.ch, w.r.a.Path(), err))
+	}
+	if live == nil {
+		live = []int64{}
+	}
+	if !slices.IsSorted(live) {
+		slices.Sort(live)
+	}
+	w.live = live
+	w.covHi = math.MaxInt64
+	return nil
+}
+
+// restart forgets what was covered so far, for a walk from the newest
+// message again.
+func (w *walker) restart(ctx context.Context) error {
+	w.spans, w.seen = nil, nil
+	if w.live != nil {
+		return w.reload(ctx, true)
+	}
+	w.covHi = math.MaxInt64
+	return nil
+}
+
+// liveCount commits what is queued and returns how many messages of the
+// channel are live in the archive.
+func (w *walker) liveCount(ctx context.Context) (int, error) {
+	if err := w.flush(ctx); err != nil {
+		return 0, err
+	}
+	v, err := w.r.a.View(w.r.w.ID())
+	if err == nil {
+		var n int
+		if n, err = v.MessageCount(w.ch); err == nil {
+			return n, nil
+		}
+	}
+	return 0, storeErr(fmt.Errorf("counting the messages of channel %s in archive %s: %w", w.ch, w.r.a.Path(), err))
+}
+
+// walk reads pages newest first from s.from until the page holding an index
+// at or below s.stopAt, or the last page. failedFirst reports that the error
+// came from the walk's first request.
+func (w *walker) walk(ctx context.Context, s walkSpec) (failedFirst bool, err error) {
+	url := s.from
+	resumed := s.from != ""
+	o := remote.ListOptions{PageSize: w.r.o.PageSize, Order: "desc"}
+	for first := true; ; first = false {
+		page, err := w.r.src.MessagesPage(ctx, w.r.o.Service, w.ch, o, url)
+		w.pages++
+		if err != nil {
+			return first, fmt.Errorf("reading messages: %w", err)
+		}
+		if page == nil {
+			return first, errors.New("reading messages: the service returned no page")
+		}
+		w.r.prog.Messages(len(page.Items))
+		last := page.NextPageURL == ""
+		stop := last
+		pmin, pmax := int64(math.MaxInt64), int64(math.MinInt64)
+		recs := make([]store.MessageRecord, len(page.Items))
+		for i, m := range page.Items {
+			recs[i] = store.MessageRecord{SID: m.SID, Index: m.Index, Raw: m.Raw}
+			pmin, pmax = min(pmin, m.Index), max(pmax, m.Index)
+			if m.Index <= s.stopAt {
+				stop = true
+			}
+		}
+		if len(recs) > 0 {
+			w.top = max(w.top, pmax)
+			if err := w.r.w.PutMessages(w.ch, recs); err != nil {
+				return false, storeErr(err)
+			}
+		}
+
+		// The index range this page covers (see walker).
+		hi := w.covHi
+		if first && resumed {
+			// Where the interrupted walk's previous page ended is unknown.
+			hi = min(hi, pmax)
+		}
+		lo := pmin
+		if last {
+			lo = math.MinInt64
+		}
+		lo = max(lo, s.clampLo)
+		if lo <= hi {
+			if err := w.cover(lo, hi, recs); err != nil {
+				return false, err
+			}
+			w.covHi = lo
+			if lo > math.MinInt64 {
+				w.covHi = lo - 1
+			}
+		}
+
+		if stop {
+			return false, nil
+		}
+		if page.NextPageURL == url {
+			return false, fmt.Errorf("reading messages: the service returned page %s as its own successor", url)
+		}
+		url = page.NextPageURL
+		if s.persist {
+			if err := w.r.w.SetSync(w.ch, store.ChannelSync{
+				SyncedIndex:   s.stopAt,
+				MessagesCount: w.base.MessagesCount,
+				DateUpdated:   w.base.DateUpdated,
+				WalkTop:       max(w.top, w.pendTop),
+				WalkNext:      url,
+			}); err != nil {
+				return false, storeErr(err)
+			}
+		}
+		if err := ctx.Err(); err != nil {
+			return false, err
+		}
+	}
+}
+
+// cover handles the range [lo, hi] that a page holding recs covers: with the
+// live indexes loaded, it queues the deletion of the archived messages in
+// the range that recs does not hold; otherwise it notes the range.
+func (w *walker) cover(lo, hi int64, recs []store.MessageRecord) error {
+	if w.live == nil {
+		if n := len(w.spans); n > 0 && w.spans[n-1].lo == hi+1 {
+			w.spans[n-1].lo = lo
+		} else {
+			w.spans = append(w.spans, span{lo, hi})
+		}
+		for _, m := range recs {
+			if m.Index >= lo && m.Index <= hi {
+				w.seen = append(w.seen, m.Index)
+			}
+		}
+		return nil
+	}
+	present := make([]int64, len(recs))
+	for k, m := range recs {
+		present[k] = m.Index
+	}
+	slices.Sort(present)
+	return w.drop(missing(w.live, span{lo, hi}, present))
+}
+
+// sweep queues the deletion of the archived messages in the noted ranges
+// that the walk did not read, and returns how many there were. The live
+// indexes must be loaded.
+func (w *walker) sweep() (int, error) {
+	slices.Sort(w.seen)
+	var gone []int64
+	for _, s := range w.spans {
+		gone = append(gone, missing(w.live, s, w.seen)...)
+	}
+	w.spans, w.seen = nil, nil
+	slices.Sort(gone)
+	if err := w.drop(gone); err != nil {
+		return 0, err
+	}
+	// They are no longer live: later walks of this epoch must not find
+	// them again.
+	w.live = slices.DeleteFunc(w.live, func(x int64) bool {
+		_, found := slices.BinarySearch(gone, x)
+		return found
+	})
+	return len(gone), nil
+}
+
+// drop queues the deletion of the messages at indexes gone.
+func (w *walker) drop(gone []int64) error {
+	if len(gone) == 0 {
+		return nil
+	}
+	w.deleted += len(gone)
+	if err := w.r.w.DeleteMessages(w.ch, gone); err != nil {
+		return storeErr(err)
+	}
+	return nil
+}
+
+// missing returns the indexes of live (ascending) within s that present
+// (ascending) does not hold.
+func missing(live []int64, s span, present []int64) []int64 {
+	i, _ := slices.BinarySearch(live, s.lo)
+	var out []int64
+	for ; i < len(live) && live[i] <= s.hi; i++ {
+		if _, found := slices.BinarySearch(present, live[i]); !found {
+			out = append(out, live[i])
+		}
+	}
+	return out
+}
