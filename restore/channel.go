@@ -1,0 +1,700 @@
+package restore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+
+	"github.com/chatvault/chatvault/remote"
+	"github.com/chatvault/chatvault/store"
+)
+
+const (
+	// flushEvery bounds how many created messages may sit in an unsaved
+	// journal batch; after a kill, resuming lists at most about this many
+	// target messages to adopt.
+	flushEvery = 200
+	// maxAttempts bounds how often one create is resent after unknown outcomes.
+	maxAttempts = 12
+	// progressEvery batches Progress.Messages calls.
+	progressEvery = 50
+)
+
+// conflictError stops a channel: the target holds something this restore
+// did not create. It becomes a Conflict in the Result.
+type conflictError struct{ reason string }
+
+func (e *conflictError) Error() string { return e.reason }
+
+func conflictf(format string, args ...any) error {
+	return &conflictError{reason: fmt.Sprintf(format, args...)}
+}
+
+// chanRun restores one channel; its methods run on one goroutine.
+type chanRun struct {
+	r     *runner
+	rec   store.ChannelRecord
+	src   *srcChannel
+	st    chanState
+	fresh bool // the target channel was created by this run (or will be, in a dry run): it holds nothing yet
+
+	// Tallies, merged into the Result when the channel ends.
+	created, skippedCh        int
+	members, messages, msSkip int
+	newMembers                int // members created, adopted or (dry run) planned
+	skipped                   []Skipped
+	seen                      int // archived messages dealt with (for Progress)
+	unreported                int
+
+	// Dry run.
+	writes int   // write requests left to do
+	newMin int64 // smallest source index that would be newly mapped; -1 none
+}
+
+// channel restores one channel. Problems confined to the channel (a
+// conflict, an API error) are recorded in the Result and nil is returned;
+// an error is returned only when the whole run must stop (authentication,
+// the archive, ctx).
+func (r *runner) channel(ctx context.Context, rec store.ChannelRecord) error {
+	c := &chanRun{r: r, rec: rec, newMin: -1}
+	err := c.run(ctx)
+	c.finish()
+	if err == nil {
+		return nil
+	}
+	var ce *conflictError
+	var se *storeErr
+	switch {
+	case errors.As(err, &ce):
+		r.log.Warn("channel left untouched: conflict", "channel", rec.SID, "unique_name", rec.UniqueName, "reason", ce.reason)
+		r.update(func(res *Result) {
+			res.Conflicts = append(res.Conflicts, Conflict{Channel: rec.SID, UniqueName: rec.UniqueName, Reason: ce.reason})
+		})
+		return nil
+	case ctx.Err() != nil:
+		return fmt.Errorf("restore channel %s: %w", rec.SID, err)
+	case errors.Is(err, remote.ErrAuthentication):
+		return fmt.Errorf("restore into %s: the service refused the credentials; check the account SID and auth token or API key: %w", r.o.Target, err)
+	case errors.As(err, &se):
+		return err
+	}
+	r.log.Error("channel restore failed; a rerun continues it", "channel", rec.SID, "unique_name", rec.UniqueName, "err", err)
+	r.update(func(res *Result) {
+		res.Failed = append(res.Failed, Failure{Channel: rec.SID, UniqueName: rec.UniqueName, Error: err.Error()})
+	})
+	return nil
+}
+
+// finish merges the channel's tallies into the Result.
+func (c *chanRun) finish() {
+	r := c.r
+	if n := r.counts[c.rec.SID] - c.seen + c.unreported; n > 0 {
+		r.o.Progress.Messages(n)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.res.ChannelsCreated += c.created
+	r.res.ChannelsSkipped += c.skippedCh
+	r.res.Members += c.members
+	r.res.Messages += c.messages
+	r.res.MessagesSkipped += c.msSkip
+	r.res.Skipped = append(r.res.Skipped, c.skipped...)
+	if r.o.DryRun && c.writes > 0 {
+		r.chanPlans = append(r.chanPlans, c.writes)
+		r.planned.Writes += c.writes
+	}
+}
+
+func (c *chanRun) run(ctx context.Context) error {
+	r := c.r
+	src, err := parseChannel(c.rec)
+	if err != nil {
+		return err
+	}
+	c.src = src
+	st, _, err := r.loadState(c.rec.SID)
+	if err != nil {
+		return err
+	}
+	c.st = st
+	if st.Target == "" {
+		if err := c.ensureChannel(ctx); err != nil {
+			return err
+		}
+	} else {
+		if !r.claim(st.Target, c.rec.SID) {
+			other, _ := r.claimedBy(st.Target)
+			return conflictf("the journal maps both this channel and source channel %s onto target channel %s", other, st.Target)
+		}
+		c.skippedCh++
+	}
+	members, err := c.restoreMembers(ctx)
+	if err != nil {
+		return err
+	}
+	news, err := c.restoreMessages(ctx)
+	if err != nil {
+		return err
+	}
+	// A finished channel to which this run added nothing has its read
+	// positions set already.
+	if !c.st.Finished || news > 0 || c.newMembers > 0 {
+		if err := c.restoreLCMI(ctx, members); err != nil {
+			return err
+		}
+	}
+	if r.o.DryRun || c.st.Finished {
+		return nil
+	}
+	c.st.Finished = true
+	if err := r.saveState(c.rec.SID, c.st); err != nil {
+		return err
+	}
+	return journalErr("flush", chanKey(c.rec.SID), r.j.Flush(ctx))
+}
+
+// ensureChannel finds or creates the target channel and journals it.
+func (c *chanRun) ensureChannel(ctx context.Context) error {
+	r := c.r
+	t, err := c.findExisting(ctx, c.st.Pending)
+	if err != nil {
+		return err
+	}
+	if t != nil {
+		return c.adopt(ctx, t, false)
+	}
+	if r.o.DryRun {
+		c.fresh = true
+		c.writes++
+		r.mu.Lock()
+		r.planned.Channels++
+		r.mu.Unlock()
+		return nil
+	}
+	if c.src.UniqueName == nil || *c.src.UniqueName == "" {
+		// Nothing but this mark tells a later run that a channel without
+		// unique name may exist already: save it before sending.
+		c.st.Pending = true
+		if err := r.saveState(c.rec.SID, c.st); err != nil {
+			return err
+		}
+		if err := r.j.Flush(ctx); err != nil {
+			return journalErr("flush", chanKey(c.rec.SID), err)
+		}
+	}
+	p := channelParams(c.src)
+	sent := false
+	for range maxAttempts {
+		ch, err := r.dst.CreateChannel(ctx, r.o.Target, p)
+		if err == nil {
+			return c.adopt(ctx, ch, true)
+		}
+		unknown := errors.Is(err, remote.ErrUnknownOutcome)
+		if ctx.Err() != nil || (!unknown && !errors.Is(err, remote.ErrConflict)) {
+			return fmt.Errorf("create target channel: %w", err)
+		}
+		sent = sent || unknown
+		r.log.Debug("channel create outcome unknown or conflicting; looking for it", "channel", c.rec.SID, "err", err)
+		t, err := c.findExisting(ctx, true)
+		if err != nil {
+			return err
+		}
+		if t != nil {
+			return c.adopt(ctx, t, sent)
+		}
+	}
+	return fmt.Errorf("create target channel: no answer after %d attempts; rerun the restore", maxAttempts)
+}
+
+// findExisting looks in the target for a channel this restore may have
+// created without journaling it. It returns nil when there is none, and a
+// conflictError when the target holds a same-named channel that is not ours.
+// Channels without unique name are looked for only when lookup is set (a
+// create may have been sent).
+func (c *chanRun) findExisting(ctx context.Context, lookup bool) (*remote.Channel, error) {
+	r := c.r
+	un := deref(c.src.UniqueName)
+	if un != "" {
+		t, err := r.dst.FetchChannel(ctx, r.o.Target, un)
+		if errors.Is(err, remote.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("look up target channel %q: %w", un, err)
+		}
+		if other, ok := r.claimedBy(t.SID); ok && other != c.rec.SID {
+			return nil, conflictf("target channel %s with unique name %q was restored from source channel %s", t.SID, un, other)
+		}
+		if t.MessagesCount > 0 {
+			return nil, conflictf("target channel %s with unique name %q already holds %d messages that this restore did not create; it was left untouched (rename or delete it, or restore into another service)",
+				t.SID, un, t.MessagesCount)
+		}
+		if diff := channelDiff(c.src, t); diff != "" {
+			return nil, conflictf("target channel %s with unique name %q exists, is empty, but differs from the archived channel in %s; it was left untouched (delete it or restore into another service)",
+				t.SID, un, diff)
+		}
+		return t, nil
+	}
+	if !lookup {
+		return nil, nil
+	}
+	for t, err := range r.dst.ListChannels(ctx, r.o.Target) {
+		if err != nil {
+			return nil, fmt.Errorf("list target channels: %w", err)
+		}
+		if t.UniqueName != "" || t.MessagesCount > 0 || channelDiff(c.src, t) != "" {
+			continue
+		}
+		if _, ok := r.claimedBy(t.SID); ok {
+			continue
+		}
+		return t, nil
+	}
+	return nil, nil
+}
+
+// adopt journals t as this channel's target and saves the journal before
+// anything is written into the channel: a channel holding anything must be
+// known to the journal, or a later run would take it for someone else's.
+func (c *chanRun) adopt(ctx context.Context, t *remote.Channel, created bool) error {
+	r := c.r
+	if !r.claim(t.SID, c.rec.SID) {
+		other, _ := r.claimedBy(t.SID)
+		return conflictf("target channel %s is already the restore of source channel %s", t.SID, other)
+	}
+	c.st.Target, c.st.Pending = t.SID, false
+	if created {
+		c.created++
+		c.fresh = true
+	} else {
+		c.skippedCh++
+	}
+	if r.o.DryRun {
+		return nil
+	}
+	if err := r.saveState(c.rec.SID, c.st); err != nil {
+		return err
+	}
+	return journalErr("flush", chanKey(c.rec.SID), r.j.Flush(ctx))
+}
+
+// restoreMembers creates the archived members the journal does not know.
+func (c *chanRun) restoreMembers(ctx context.Context) ([]*srcMember, error) {
+	r := c.r
+	recs, err := r.view.Members(c.rec.SID)
+	if err != nil {
+		return nil, fmt.Errorf("read archived members of channel %s: %w", c.rec.SID, err)
+	}
+	members := make([]*srcMember, 0, len(recs))
+	for _, rec := range recs {
+		m, err := parseMember(rec)
+		if err != nil {
+			return nil, err
+		}
+		members = append(members, m)
+		if _, ok, err := r.j.Get(memberKey(m.SID)); err != nil || ok {
+			if err != nil {
+				return nil, journalErr("read", memberKey(m.SID), err)
+			}
+			continue
+		}
+		c.newMembers++
+		if r.o.DryRun {
+			c.writes++
+			r.mu.Lock()
+			r.planned.Members++
+			r.mu.Unlock()
+			continue
+		}
+		sid, created, err := c.createMember(ctx, m)
+		if err != nil {
+			return nil, err
+		}
+		if err := journalErr("write", memberKey(m.SID), r.j.Put(memberKey(m.SID), []byte(sid))); err != nil {
+			return nil, err
+		}
+		if created {
+			c.members++
+		}
+	}
+	if !r.o.DryRun && !c.st.MembersDone {
+		c.st.MembersDone = true
+		if err := r.saveState(c.rec.SID, c.st); err != nil {
+			return nil, err
+		}
+	}
+	return members, nil
+}
+
+// createMember creates m in the target channel, or adopts it when the
+// channel has it already (identity is unique per channel). created reports
+// whether this run made it.
+func (c *chanRun) createMember(ctx context.Context, m *srcMember) (sid string, created bool, err error) {
+	r := c.r
+	p := remote.MemberParams{
+		Identity:                 m.Identity,
+		Attributes:               m.Attributes,
+		DateCreated:              utc(m.DateCreated),
+		DateUpdated:              utc(m.DateUpdated),
+		LastConsumptionTimestamp: utc(m.LastConsumptionTimestamp),
+	}
+	if m.RoleSID != nil && *m.RoleSID != "" {
+		if t, ok := r.roleMap[*m.RoleSID]; ok {
+			p.RoleSID = &t
+		} else {
+			r.log.Warn("archived role has no namesake in the target; the member gets the target's default channel role",
+				"channel", c.rec.SID, "member", m.SID, "role", *m.RoleSID)
+		}
+	}
+	sent := false
+	for range maxAttempts {
+		t, err := r.dst.CreateMember(ctx, r.o.Target, c.st.Target, p)
+		if err == nil {
+			return t.SID, true, nil
+		}
+		unknown := errors.Is(err, remote.ErrUnknownOutcome)
+		if ctx.Err() != nil || (!unknown && !errors.Is(err, remote.ErrConflict)) {
+			return "", false, fmt.Errorf("create member %q (source %s) in target channel %s: %w", m.Identity, m.SID, c.st.Target, err)
+		}
+		sent = sent || unknown
+		t, ferr := r.dst.FetchMember(ctx, r.o.Target, c.st.Target, m.Identity)
+		if ferr == nil {
+			return t.SID, sent, nil
+		}
+		if !errors.Is(ferr, remote.ErrNotFound) {
+			return "", false, fmt.Errorf("look up member %q in target channel %s: %w", m.Identity, c.st.Target, ferr)
+		}
+	}
+	return "", false, fmt.Errorf("create member %q (source %s) in target channel %s: no answer after %d attempts; rerun the restore",
+		m.Identity, m.SID, c.st.Target, maxAttempts)
+}
+
+// restoreMessages replays the archived messages after the journal's
+// position, in index order, and returns how many it created or adopted.
+func (c *chanRun) restoreMessages(ctx context.Context) (int, error) {
+	r := c.r
+	var extras []*remote.Message // target messages after LastTgtIndex, oldest first, not yet matched
+	reconciled := c.fresh
+	if !reconciled && !c.st.Finished {
+		var err error
+		if extras, err = c.beyond(ctx); err != nil {
+			return 0, err
+		}
+		reconciled = true
+	}
+	news, unflushed := 0, 0
+	prev := int64(-1)
+	for rec, err := range r.view.Messages(c.rec.SID) {
+		if err != nil {
+			return news, fmt.Errorf("read archived messages of channel %s: %w", c.rec.SID, err)
+		}
+		c.seen++
+		if c.unreported++; c.unreported >= progressEvery {
+			r.o.Progress.Messages(c.unreported)
+			c.unreported = 0
+		}
+		if rec.Index <= prev {
+			return news, fmt.Errorf("archived messages of channel %s are out of order (index %d after %d): %w",
+				c.rec.SID, rec.Index, prev, store.ErrCorrupt)
+		}
+		prev = rec.Index
+		m, err := parseMessage(rec)
+		if err != nil {
+			return news, err
+		}
+		if !c.selected(m) {
+			continue
+		}
+		if reason := c.unrestorable(m); reason != "" {
+			c.skip(m, SkipMedia, reason)
+			continue
+		}
+		if m.Index <= c.st.LastSrcIndex {
+			_, ok, err := r.j.Get(indexKey(c.rec.SID, m.Index))
+			if err != nil {
+				return news, journalErr("read", indexKey(c.rec.SID, m.Index), err)
+			}
+			if ok {
+				c.msSkip++
+			} else {
+				c.skip(m, SkipBehind, fmt.Sprintf("not restored by an earlier run, which restored later messages (up to index %d) already; "+
+					"a message cannot be inserted before them", c.st.LastSrcIndex))
+			}
+			continue
+		}
+		if !reconciled {
+			if extras, err = c.beyond(ctx); err != nil {
+				return news, err
+			}
+			reconciled = true
+		}
+		if len(extras) > 0 {
+			t := extras[0]
+			extras = extras[1:]
+			if diff := messageDiff(m, t, r.sameSvc); diff != "" {
+				return news, conflictf("target channel %s holds message %s (index %d) after the last restored one that differs from the next archived message %s (index %d) in %s; it was left as is",
+					c.st.Target, t.SID, t.Index, m.SID, m.Index, diff)
+			}
+			if err := c.record(m.Index, t.Index); err != nil {
+				return news, err
+			}
+			c.msSkip++
+			news++
+			continue
+		}
+		if r.o.DryRun {
+			c.writes++
+			if c.newMin < 0 {
+				c.newMin = m.Index
+			}
+			r.mu.Lock()
+			r.planned.Messages++
+			r.mu.Unlock()
+			news++
+			continue
+		}
+		idx, err := c.createMessage(ctx, m)
+		if err != nil {
+			return news, err
+		}
+		if err := c.record(m.Index, idx); err != nil {
+			return news, err
+		}
+		c.messages++
+		news++
+		if unflushed++; unflushed >= flushEvery {
+			if err := r.j.Flush(ctx); err != nil {
+				return news, journalErr("flush", chanKey(c.rec.SID), err)
+			}
+			unflushed = 0
+		}
+	}
+	if len(extras) > 0 {
+		return news, conflictf("target channel %s holds %d messages after the last restored one that match no archived message still to restore; it was left as is",
+			c.st.Target, len(extras))
+	}
+	if !r.o.DryRun && !c.st.MessagesDone {
+		c.st.MessagesDone = true
+		if err := r.saveState(c.rec.SID, c.st); err != nil {
+			return news, err
+		}
+	}
+	return news, nil
+}
+
+func (c *chanRun) selected(m *srcMessage) bool { return c.r.o.keeps(m) }
+
+// keeps reports whether m's date_created lies in [Since, Until].
+func (o *Options) keeps(m *srcMessage) bool {
+	if o.Since.IsZero() && o.Until.IsZero() {
+		return true
+	}
+	if m.DateCreated == nil {
+		return false
+	}
+	return !m.DateCreated.Before(o.Since) && (o.Until.IsZero() || !m.DateCreated.After(o.Until))
+}
+
+func (c *chanRun) unrestorable(m *srcMessage) string { return unrestorable(m, c.r.sameSvc) }
+
+// unrestorable says why m cannot be restored, "" when it can. sameSvc: the
+// target is the source service.
+func unrestorable(m *srcMessage, sameSvc bool) string {
+	if me := m.media(); me != "" && !sameSvc {
+		return fmt.Sprintf("media message: its media %s belongs to the source service and media cannot be attached across services", me)
+	}
+	return ""
+}
+
+func (c *chanRun) skip(m *srcMessage, kind, reason string) {
+	c.skipped = append(c.skipped, Skipped{Channel: c.rec.SID, Message: m.SID, Kind: kind, Reason: reason})
+}
+
+// record journals that source index src is target index tgt. The index
+// entry is queued before the state that points past it, so a saved state
+// always has its index entries saved too.
+func (c *chanRun) record(src, tgt int64) error {
+	r := c.r
+	if r.o.DryRun {
+		if c.newMin < 0 {
+			c.newMin = src
+		}
+		return nil
+	}
+	k := indexKey(c.rec.SID, src)
+	if err := r.j.Put(k, []byte(strconv.FormatInt(tgt, 10))); err != nil {
+		return journalErr("write", k, err)
+	}
+	c.st.LastSrcIndex, c.st.LastTgtIndex = src, tgt
+	return r.saveState(c.rec.SID, c.st)
+}
+
+// createMessage creates m in the target channel exactly once and returns
+// its target index. After an unknown outcome it looks at the newest target
+// message: the channel is written only by this goroutine, so a message after
+// LastTgtIndex can only be this one.
+func (c *chanRun) createMessage(ctx context.Context, m *srcMessage) (int64, error) {
+	r := c.r
+	p := messageParams(m, r.sameSvc)
+	for range maxAttempts {
+		t, err := r.dst.CreateMessage(ctx, r.o.Target, c.st.Target, p)
+		if err == nil {
+			return t.Index, nil
+		}
+		if ctx.Err() != nil || !errors.Is(err, remote.ErrUnknownOutcome) {
+			return 0, fmt.Errorf("create message %s (index %d) in target channel %s: %w", m.SID, m.Index, c.st.Target, err)
+		}
+		r.log.Debug("message create outcome unknown; checking the target", "channel", c.rec.SID, "message", m.SID, "err", err)
+		page, err := r.dst.MessagesPage(ctx, r.o.Target, c.st.Target, remote.ListOptions{PageSize: 2, Order: "desc"}, "")
+		if err != nil {
+			return 0, fmt.Errorf("check target channel %s for message %s: %w", c.st.Target, m.SID, err)
+		}
+		var after []*remote.Message
+		for _, t := range page.Items {
+			if t.Index > c.st.LastTgtIndex {
+				after = append(after, t)
+			}
+		}
+		switch {
+		case len(after) == 0:
+			continue // not carried out: send again
+		case len(after) > 1:
+			return 0, conflictf("target channel %s gained messages this restore did not send (found %d after index %d); stopped",
+				c.st.Target, len(after), c.st.LastTgtIndex)
+		}
+		if diff := messageDiff(m, after[0], r.sameSvc); diff != "" {
+			return 0, conflictf("target channel %s gained message %s that this restore did not send (differs from %s in %s); stopped",
+				c.st.Target, after[0].SID, m.SID, diff)
+		}
+		return after[0].Index, nil
+	}
+	return 0, fmt.Errorf("create message %s (index %d) in target channel %s: no answer after %d attempts; rerun the restore",
+		m.SID, m.Index, c.st.Target, maxAttempts)
+}
+
+// beyond lists the target messages after LastTgtIndex, oldest first: after
+// a kill, the messages created whose journal entries were not saved.
+func (c *chanRun) beyond(ctx context.Context) ([]*remote.Message, error) {
+	r := c.r
+	var out []*remote.Message
+	pageURL := ""
+	for {
+		page, err := r.dst.MessagesPage(ctx, r.o.Target, c.st.Target, remote.ListOptions{PageSize: 100, Order: "desc"}, pageURL)
+		if err != nil {
+			return nil, fmt.Errorf("list newest messages of target channel %s: %w", c.st.Target, err)
+		}
+		for _, t := range page.Items {
+			if t.Index <= c.st.LastTgtIndex {
+				slices.Reverse(out)
+				return out, nil
+			}
+			out = append(out, t)
+		}
+		if page.NextPageURL == "" {
+			slices.Reverse(out)
+			return out, nil
+		}
+		pageURL = page.NextPageURL
+	}
+}
+
+// restoreLCMI sets each member's last consumed message index, mapped onto
+// the restored indexes: the target index of the newest restored message at
+// or before the source's.
+func (c *chanRun) restoreLCMI(ctx context.Context, members []*srcMember) error {
+	r := c.r
+	var need []*srcMember
+	for _, m := range members {
+		if m.LastConsumedMessageIndex != nil {
+			need = append(need, m)
+		}
+	}
+	if len(need) == 0 {
+		return nil
+	}
+	slices.SortFunc(need, func(a, b *srcMember) int {
+		return int(min(max(*a.LastConsumedMessageIndex-*b.LastConsumedMessageIndex, -1), 1))
+	})
+	best := make([]int64, len(need)) // best[i]: target index for need[i]; -1 none
+	for i := range best {
+		best[i] = -1
+	}
+	if !c.fresh || !r.o.DryRun {
+		if !r.o.DryRun {
+			// Scan reads what is saved; the index entries of this run must be.
+			if err := r.j.Flush(ctx); err != nil {
+				return journalErr("flush", chanKey(c.rec.SID), err)
+			}
+		}
+		err := r.indexMap(c.rec.SID, func(s, t int64) {
+			i, _ := slices.BinarySearchFunc(need, s, func(m *srcMember, s int64) int {
+				return int(min(max(*m.LastConsumedMessageIndex-s, -1), 1))
+			})
+			if i < len(need) && t > best[i] {
+				best[i] = t
+			}
+		})
+		if err != nil {
+			return err
+		}
+		for i := 1; i < len(best); i++ {
+			best[i] = max(best[i], best[i-1])
+		}
+	}
+	for i, m := range need {
+		lcmi := *m.LastConsumedMessageIndex
+		v, ok, err := r.j.Get(lcmiKey(m.SID))
+		if err != nil {
+			return journalErr("read", lcmiKey(m.SID), err)
+		}
+		if r.o.DryRun {
+			// Messages still to restore get target indexes above every
+			// restored one, so any at or before lcmi changes the mapping.
+			if (c.newMin >= 0 && c.newMin <= lcmi) || (best[i] >= 0 && (!ok || string(v) != strconv.FormatInt(best[i], 10))) {
+				c.writes++
+			}
+			continue
+		}
+		if best[i] < 0 || (ok && string(v) == strconv.FormatInt(best[i], 10)) {
+			continue
+		}
+		if err := c.updateLCMI(ctx, m, best[i]); err != nil {
+			return err
+		}
+		if err := r.j.Put(lcmiKey(m.SID), []byte(strconv.FormatInt(best[i], 10))); err != nil {
+			return journalErr("write", lcmiKey(m.SID), err)
+		}
+	}
+	return nil
+}
+
+func (c *chanRun) updateLCMI(ctx context.Context, m *srcMember, idx int64) error {
+	r := c.r
+	tgt, ok, err := r.j.Get(memberKey(m.SID))
+	if err != nil {
+		return journalErr("read", memberKey(m.SID), err)
+	}
+	if !ok {
+		return fmt.Errorf("member %s (%q) is missing from the restore journal; rerun the restore", m.SID, m.Identity)
+	}
+	n := int(idx)
+	p := remote.MemberParams{
+		LastConsumedMessageIndex: &n,
+		LastConsumptionTimestamp: utc(m.LastConsumptionTimestamp),
+		DateUpdated:              utc(m.DateUpdated),
+	}
+	// Setting the same values twice is harmless, so an unknown outcome is
+	// simply sent again.
+	for range maxAttempts {
+		_, err = r.dst.UpdateMember(ctx, r.o.Target, c.st.Target, string(tgt), p)
+		if err == nil || ctx.Err() != nil || !errors.Is(err, remote.ErrUnknownOutcome) {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("set last consumed message index of member %q in target channel %s: %w", m.Identity, c.st.Target, err)
+	}
+	return nil
+}

@@ -1,0 +1,151 @@
+// Package restore replays one archived snapshot into a Chat service, exactly
+// once: no channel, member or message is ever created twice, not after a
+// lost response, not after the process is killed, not on a rerun.
+//
+// # Design
+//
+// Run picks the snapshot (ResolveSnapshot, or SnapshotAsOf for a point in
+// time), reads the target's roles (the first request: it proves the
+// target exists and the credentials work, and its round trip is the latency
+// a dry run assumes), and restores the selected channels concurrently (an
+// errgroup bounded by Options.Concurrency). Within a channel everything is
+// strictly sequential:
+//
+//  1. the channel: found in the journal, or looked up (by unique name) and
+//     adopted when it is provably ours, or created with its archived
+//     unique_name, friendly_name, type, attributes, created_by and dates;
+//  2. its members, with their role mapped by friendly name (an archived role
+//     the target lacks is left out, so the target's default applies, and
+//     logged), attributes, dates and last_consumption_timestamp;
+//  3. its messages in source index order, streamed from the archive, kept
+//     when date_created lies in [Since, Until]: From, Body (an empty body
+//     explicitly), Attributes exactly as archived, DateCreated, DateUpdated,
+//     LastUpdatedBy when not null, and MediaSid only when the target is the
+//     source service (media cannot be attached across services: such a
+//     message is reported in Result.Skipped and the status is "partial");
+//  4. each member's last_consumed_message_index, mapped onto the restored
+//     indexes: the target index of the newest restored message whose source
+//     index is at or below the archived one (none: left unset);
+//  5. the channel is marked finished.
+//
+// Writes are paced by the remote client (remote.Limits) and carry
+// X-Twilio-Webhook-Enabled: false unless the client was built with
+// remote.WithWebhooks(true). A dry run sends only reads and fills
+// Result.Plan; its estimate is the larger of total writes × latency spread
+// over min(Concurrency, channels) and the longest channel's writes ×
+// max(latency, 1/WriteRate), since a channel's writes form one chain.
+//
+// Problems confined to one channel do not stop the others: a conflict
+// (the target holds something this restore did not create) is reported in
+// Result.Conflicts and the channel is left as it is; any other error is
+// reported in Result.Failed. Both make the status "partial". An
+// authentication failure, an archive failure or ctx's cancellation stops
+// the run and is returned with the Result so far; the journal is flushed
+// first, so a rerun continues.
+//
+// # Journal
+//
+// Progress lives in the archive's journal for the (source service, target
+// service) pair (store.Journal). Keys and values:
+//
+//	ch/<source CH>                      {"target":"CH…","pending":bool,"members_done":bool,
+//	                                     "messages_done":bool,"last_src_index":n,
+//	                                     "last_tgt_index":n,"finished":bool}  (-1 = none)
+//	mb/<source MB>                      target MB SID
+//	ix/<source CH>/<source index, %020d> target index (decimal)
+//	lcmi/<source MB>                    target last_consumed_message_index last sent (decimal)
+//
+// The store applies journal writes in the order they were queued, many per
+// transaction, so what survives a kill is always a prefix of what was
+// written. Restore queues an ix entry before the ch state that points past
+// it, and flushes the journal when a channel is created, every 200 messages,
+// before reading the index map, and at channel end.
+//
+// # Why exactly once
+//
+// Channels. A channel's journal entry is flushed right after it is created,
+// before anything is written into it, so a channel that holds anything is
+// always known to the journal. A channel not in the journal is looked up
+// before being created: with a unique name, a target channel of that name
+// that is empty and equal to the archived one (attributes, created_by,
+// date_created, friendly_name, type) can only be ours from a run whose
+// journal entry was lost, and is adopted; one that holds messages or
+// differs is a conflict and is left untouched. A channel without unique
+// name has no such key, so a "pending" mark is flushed before its create is
+// sent; when a later run (or the same run, after an unknown outcome) finds
+// the mark, it adopts an equal, empty, unjournaled channel from the target's
+// list instead of creating another.
+//
+// Members. Identity is unique within a channel: a create answered "member
+// exists" (50404), or whose outcome is unknown, is followed by a fetch by
+// identity, and the member found is adopted.
+//
+// Messages. A channel is written by one goroutine only, and the service
+// numbers messages in creation order. After an unknown outcome, the newest
+// target messages are read: if the only message above the journal's
+// last_tgt_index equals the source message (from, body, attributes,
+// date_created) it is adopted, if there is none the message is sent again,
+// anything else is a conflict. When a channel whose journal is not finished
+// is resumed, the journal may lack its last batch: the target's messages
+// above last_tgt_index are listed (newest first, down to it) and must
+// match, one for one and in order, the next archived messages after
+// last_src_index; they are adopted and the run continues after them. A
+// mismatch is a conflict: something else wrote into the channel.
+//
+// Reruns. A finished channel whose archive holds nothing past
+// last_src_index is skipped without a request; a rerun of a finished
+// restore therefore sends one read (the roles) and no write, and counts the
+// channels and messages as skipped. Restoring a newer snapshot into the same
+// target appends the messages after last_src_index and creates new members.
+//
+// # Verifying a restore
+//
+// VerifyTarget reads the target back and compares it with the snapshot,
+// field by field, selecting what Run selects from the same Options. Target
+// channels are paired with archived ones through the journal (ch/ entries),
+// or by unique name when the journal does not know a channel (another
+// archive, a lost journal); a channel with neither cannot be found and is
+// reported missing. Target messages, listed oldest first, are paired with
+// the archived messages Run would restore through the journal's ix/ map,
+// so a deleted or added message is one difference and the rest still
+// pair; a channel paired by unique name has no map, and its messages are
+// paired one for one in order, so there a message deleted from the middle
+// shifts all that follow. Read positions are expected where Run puts them
+// (the same ix/ map, or the order pairing). Run and VerifyTarget share one
+// comparison (match.go): channelDiffs, memberDiffs and messageDiffs list
+// every differing field; Run's adoption and reconciliation stop at the
+// first one that identifies the resource (they leave out date_updated and
+// last_updated_by). A field Run does not send when it is null in the
+// archive (attributes, created_by, from, role, dates) is the service's to
+// choose and matches anything; a null friendly_name, last_updated_by, read
+// position or consumption timestamp must stay null. Media messages Run
+// cannot restore are not differences; a member whose archived role has no
+// namesake in the target differs in role_sid.
+//
+// # What it relies on
+//
+//   - The service assigns message indexes in creation order within a
+//     channel, and a created message is visible to the next read.
+//   - DateCreated and DateUpdated sent on create are stored (to the second).
+//   - Member identity is unique per channel; channel unique names are unique
+//     per service.
+//   - A request answered 429 (or refused with a 4xx) was not carried out;
+//     one whose answer was lost or was a 5xx may have been, and the client
+//     reports it as remote.ErrUnknownOutcome rather than resending it.
+//   - A write whose connection was lost has finished on the service by the
+//     time a following read is answered.
+//   - Nobody else writes into a channel while it is being restored.
+//
+// # Caveats
+//
+//   - A rerun does not revisit what it restored: edits or deletions in a
+//     newer snapshot of messages and members already restored are not
+//     carried over, and messages older than the newest restored one that an
+//     earlier run did not restore (another --since, say) cannot be inserted
+//     before it; they are reported in Result.Skipped.
+//   - Deleted source messages leave gaps in source indexes; the target's
+//     indexes are dense, hence the last_consumed_message_index mapping.
+//   - Media are not copied; media messages restore only into their own service.
+//   - Users are not restored; members whose identity is new to the target
+//     service get a user made by the service as usual.
+package restore

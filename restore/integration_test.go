@@ -1,0 +1,544 @@
+package restore
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatvault/chatvault/backup"
+	"github.com/chatvault/chatvault/remote"
+	"github.com/chatvault/chatvault/remote/emulator"
+	"github.com/chatvault/chatvault/store"
+)
+
+// These tests run backup.Run and then Run against the real emulator and a
+// real archive file.
+
+// fastLimits lift the client's pacing: the emulator in these tests has no
+// write-rate limit, and its faults are cheap to wait out.
+var fastLimits = remote.Limits{ChannelWriteRate: 1000, ServiceWriteRate: 1000, MaxRetries: 30,
+	MinBackoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond}
+
+type env struct {
+	tr       *http.Transport // shared by the test's clients, so Cleanup can close its connections
+	srv      *emulator.Server
+	info     emulator.Info
+	cl       *remote.Client
+	src, dst string
+	path     string // archive
+}
+
+func smallConfig() emulator.Config {
+	return emulator.Config{Seed: 42, Channels: 4, Messages: 60}
+}
+
+func newEnv(t testing.TB, cfg emulator.Config) *env {
+	t.Helper()
+	srv, err := emulator.New(cfg)
+	if err != nil {
+		t.Fatalf("emulator.New: %v", err)
+	}
+	info, err := srv.Start("127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("emulator Start: %v", err)
+	}
+	e := &env{tr: &http.Transport{MaxIdleConnsPerHost: 64}, srv: srv, info: info, src: info.Services[0], dst: info.Services[1],
+		path: filepath.Join(t.TempDir(), "test.vault")}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		e.tr.CloseIdleConnections()
+		if err := srv.Shutdown(ctx); err != nil {
+			t.Errorf("emulator shutdown: %v", err)
+		}
+	})
+	e.cl = e.client(t)
+	t.Cleanup(func() { checkArchive(t, e.path) })
+	return e
+}
+
+func (e *env) client(t testing.TB, opts ...remote.Option) *remote.Client {
+	t.Helper()
+	cl, err := remote.NewClient(remote.Credentials{AccountSID: e.info.AccountSID, AuthToken: e.info.AuthToken},
+		append([]remote.Option{remote.WithBaseURL(e.info.BaseURL), remote.WithLimits(fastLimits),
+			remote.WithHTTPClient(&http.Client{Transport: e.tr, CheckRedirect: func(*http.Request, []*http.Request) error {
+				return http.ErrUseLastResponse
+			}})}, opts...)...)
+	if err != nil {
+		t.Fatalf("NewClient: %v", err)
+	}
+	return cl
+}
+
+// checkArchive runs the archive's integrity check after a test.
+func checkArchive(t testing.TB, path string) {
+	a, err := store.Open(path, store.Options{ReadOnly: true})
+	if err != nil {
+		if strings.Contains(err.Error(), "does not exist") {
+			return
+		}
+		t.Errorf("open archive for its check: %v", err)
+		return
+	}
+	defer a.Close()
+	probs, err := a.Check()
+	if err != nil || len(probs) > 0 {
+		t.Errorf("archive check: %v %+v", err, probs)
+	}
+}
+
+func (e *env) withArchive(t testing.TB, fn func(a *store.Archive)) {
+	t.Helper()
+	a, err := store.Open(e.path, store.Options{Create: true})
+	if err != nil {
+		t.Fatalf("open archive: %v", err)
+	}
+	defer func() {
+		if err := a.Close(); err != nil {
+			t.Errorf("close archive: %v", err)
+		}
+	}()
+	fn(a)
+}
+
+func (e *env) backup(t testing.TB, full bool) backup.Result {
+	t.Helper()
+	var res backup.Result
+	e.withArchive(t, func(a *store.Archive) {
+		var err error
+		res, err = backup.Run(context.Background(), e.cl, a, backup.Options{Service: e.src, Full: full})
+		if err != nil || res.Status != "complete" {
+			t.Fatalf("backup: %+v, %v", res, err)
+		}
+	})
+	return res
+}
+
+func (e *env) restore(t testing.TB, cl *remote.Client, o Options) (Result, error) {
+	t.Helper()
+	var res Result
+	var err error
+	if o.Target == "" {
+		o.Target = e.dst
+	}
+	e.withArchive(t, func(a *store.Archive) { res, err = Run(context.Background(), cl, a, o) })
+	return res, err
+}
+
+func (e *env) newService(t testing.TB, name string) string {
+	t.Helper()
+	s, err := e.cl.CreateService(context.Background(), remote.ServiceParams{FriendlyName: name})
+	if err != nil {
+		t.Fatalf("create service: %v", err)
+	}
+	return s.SID
+}
+
+// live is a service's state read through the API.
+type live struct {
+	roles    map[string]string // SID → friendly name
+	channels map[string]*liveChannel
+}
+
+type liveChannel struct {
+	ch       *remote.Channel
+	members  map[string]*remote.Member // by identity
+	messages []*remote.Message         // ascending index
+}
+
+func capture(t testing.TB, cl *remote.Client, svc string) live {
+	t.Helper()
+	ctx := context.Background()
+	l := live{roles: map[string]string{}, channels: map[string]*liveChannel{}}
+	for r, err := range cl.ListRoles(ctx, svc) {
+		if err != nil {
+			t.Fatalf("list roles: %v", err)
+		}
+		l.roles[r.SID] = r.FriendlyName
+	}
+	for c, err := range cl.ListChannels(ctx, svc) {
+		if err != nil {
+			t.Fatalf("list channels: %v", err)
+		}
+		lc := &liveChannel{ch: c, members: map[string]*remote.Member{}}
+		for m, err := range cl.ListMembers(ctx, svc, c.SID, remote.ListOptions{}) {
+			if err != nil {
+				t.Fatalf("list members: %v", err)
+			}
+			lc.members[m.Identity] = m
+		}
+		for m, err := range cl.ListMessages(ctx, svc, c.SID, remote.ListOptions{}) {
+			if err != nil {
+				t.Fatalf("list messages: %v", err)
+			}
+			lc.messages = append(lc.messages, m)
+		}
+		key := c.UniqueName
+		if key == "" {
+			key = c.SID
+		}
+		l.channels[key] = lc
+	}
+	return l
+}
+
+// compareLive checks the target against the source field by field: the
+// channels named in only (all when nil), their messages for which keep is
+// true, in order, each once.
+func compareLive(t testing.TB, src, dst live, only []string, keep func(*remote.Message) bool) {
+	t.Helper()
+	want := 0
+	for name, s := range src.channels {
+		if only != nil && !slices.Contains(only, name) && !slices.Contains(only, s.ch.SID) {
+			continue
+		}
+		want++
+		d := dst.channels[name]
+		if d == nil {
+			t.Errorf("channel %q missing from the target", name)
+			continue
+		}
+		sc, dc := s.ch, d.ch
+		if sc.UniqueName != dc.UniqueName || sc.FriendlyName != dc.FriendlyName || sc.Type != dc.Type ||
+			sc.Attributes != dc.Attributes || sc.CreatedBy != dc.CreatedBy ||
+			!sc.DateCreated.Equal(dc.DateCreated) || !sc.DateUpdated.Equal(dc.DateUpdated) {
+			t.Errorf("channel %q differs:\n source %+v\n target %+v", name, sc, dc)
+		}
+		var kept []*remote.Message
+		for _, m := range s.messages {
+			if keep == nil || keep(m) {
+				kept = append(kept, m)
+			}
+		}
+		if len(d.messages) != len(kept) {
+			t.Errorf("channel %q: %d messages in the target, want %d", name, len(d.messages), len(kept))
+		}
+		srcToTgt := map[int64]int64{}
+		for i := range min(len(kept), len(d.messages)) {
+			sm, dm := kept[i], d.messages[i]
+			if sm.From != dm.From || sm.Body != dm.Body || sm.Attributes != dm.Attributes || !sm.DateCreated.Equal(dm.DateCreated) ||
+				!sm.DateUpdated.Equal(dm.DateUpdated) || sm.LastUpdatedBy != dm.LastUpdatedBy || sm.WasEdited != dm.WasEdited {
+				t.Errorf("channel %q message %d differs:\n source %+v\n target %+v", name, i, sm, dm)
+			}
+			srcToTgt[sm.Index] = dm.Index
+		}
+		if len(d.members) != len(s.members) {
+			t.Errorf("channel %q: %d members in the target, want %d", name, len(d.members), len(s.members))
+		}
+		for id, sm := range s.members {
+			dm := d.members[id]
+			if dm == nil {
+				t.Errorf("channel %q: member %q missing", name, id)
+				continue
+			}
+			if sm.Attributes != dm.Attributes || src.roles[sm.RoleSID] != dst.roles[dm.RoleSID] ||
+				!sm.DateCreated.Equal(dm.DateCreated) || !sm.DateUpdated.Equal(dm.DateUpdated) ||
+				!sameTimePtr(sm.LastConsumptionTimestamp, dm.LastConsumptionTimestamp) {
+				t.Errorf("channel %q member %q differs:\n source %+v (role %q)\n target %+v (role %q)",
+					name, id, sm, src.roles[sm.RoleSID], dm, dst.roles[dm.RoleSID])
+			}
+			wantLCMI := -1
+			if sm.LastConsumedMessageIndex != nil {
+				for _, m := range kept {
+					if m.Index <= int64(*sm.LastConsumedMessageIndex) {
+						wantLCMI = int(srcToTgt[m.Index])
+					}
+				}
+			}
+			got := -1
+			if dm.LastConsumedMessageIndex != nil {
+				got = *dm.LastConsumedMessageIndex
+			}
+			if got != wantLCMI {
+				t.Errorf("channel %q member %q: last_consumed_message_index %d, want %d (source %v)", name, id, got, wantLCMI, sm.LastConsumedMessageIndex)
+			}
+		}
+	}
+	if len(dst.channels) != want {
+		t.Errorf("target holds %d channels, want %d", len(dst.channels), want)
+	}
+}
+
+func sameTimePtr(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+func notMedia(m *remote.Message) bool { return m.Media == nil }
+
+func countMessages(l live, keep func(*remote.Message) bool) (n, media int) {
+	for _, c := range l.channels {
+		for _, m := range c.messages {
+			if keep(m) {
+				n++
+			}
+			if m.Media != nil {
+				media++
+			}
+		}
+	}
+	return n, media
+}
+
+// TestIntegrationRestore: dry run, restore, rerun, against the emulator.
+func TestIntegrationRestore(t *testing.T) {
+	e := newEnv(t, smallConfig())
+	e.backup(t, false)
+	src := capture(t, e.cl, e.src)
+	nMsgs, nMedia := countMessages(src, notMedia)
+	if nMedia == 0 {
+		t.Fatal("the seeded history has no media message; pick another seed")
+	}
+
+	w0 := e.srv.Stats().Writes
+	dry, err := e.restore(t, e.cl, Options{DryRun: true})
+	if err != nil {
+		t.Fatalf("dry run: %v", err)
+	}
+	if w := e.srv.Stats().Writes; w != w0 {
+		t.Fatalf("dry run made %d writes", w-w0)
+	}
+	if dry.Plan == nil || dry.Plan.Channels != len(src.channels) || dry.Plan.Messages != nMsgs || dry.Plan.EstimatedSeconds <= 0 {
+		t.Fatalf("dry run plan %+v for %d channels, %d messages", dry.Plan, len(src.channels), nMsgs)
+	}
+
+	res, err := e.restore(t, e.cl, Options{Concurrency: 3})
+	if err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	writes := e.srv.Stats().Writes - w0
+	if p := dry.Plan; p.Channels != res.ChannelsCreated || p.Members != res.Members || p.Messages != res.Messages || int64(p.Writes) != writes {
+		t.Errorf("plan %+v, but the restore created %d channels, %d members, %d messages in %d writes",
+			*p, res.ChannelsCreated, res.Members, res.Messages, writes)
+	}
+	if res.Status != StatusPartial || len(res.Skipped) != nMedia || len(res.Conflicts) != 0 || len(res.Failed) != 0 ||
+		res.Source != e.src || res.Target != e.dst || res.Snapshot != 1 || res.Requests < writes {
+		t.Errorf("result %+v (%d media messages)", res, nMedia)
+	}
+	compareLive(t, src, capture(t, e.cl, e.dst), nil, notMedia)
+
+	w1 := e.srv.Stats().Writes
+	again, err := e.restore(t, e.cl, Options{})
+	if err != nil {
+		t.Fatalf("rerun: %v", err)
+	}
+	if w := e.srv.Stats().Writes; w != w1 {
+		t.Errorf("rerun made %d writes", w-w1)
+	}
+	if again.ChannelsSkipped != len(src.channels) || again.MessagesSkipped != nMsgs || again.ChannelsCreated != 0 ||
+		again.Messages != 0 || again.Members != 0 || again.Requests != 1 {
+		t.Errorf("rerun result %+v", again)
+	}
+	if st := e.srv.Stats(); st.WebhooksEnabledWrites != 0 {
+		t.Errorf("%d writes enabled webhooks", st.WebhooksEnabledWrites)
+	}
+}
+
+// TestIntegrationWebhooks: the --webhooks setting reaches every write.
+func TestIntegrationWebhooks(t *testing.T) {
+	e := newEnv(t, emulator.Config{Seed: 3, Channels: 1, Messages: 5})
+	e.backup(t, false)
+	w0 := e.srv.Stats()
+	if _, err := e.restore(t, e.client(t, remote.WithWebhooks(true)), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	st := e.srv.Stats()
+	if st.Writes == w0.Writes || st.WebhooksEnabledWrites-w0.WebhooksEnabledWrites != st.Writes-w0.Writes {
+		t.Errorf("%d of %d writes enabled webhooks", st.WebhooksEnabledWrites-w0.WebhooksEnabledWrites, st.Writes-w0.Writes)
+	}
+}
+
+// TestIntegrationFaults: 500/503 answers and lost responses neither
+// duplicate nor lose anything.
+func TestIntegrationFaults(t *testing.T) {
+	e := newEnv(t, smallConfig())
+	e.backup(t, false)
+	src := capture(t, e.cl, e.src)
+	e.srv.SetFaults(0, 0, 0, 0.1, 0.1)
+	res, err := e.restore(t, e.cl, Options{Concurrency: 4})
+	e.srv.SetFaults(0, 0, 0, 0, 0)
+	if err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	st := e.srv.Stats()
+	if st.LostResponses == 0 || st.Status["500"]+st.Status["503"] == 0 {
+		t.Errorf("the faults did not bite: %+v", st)
+	}
+	if len(res.Failed) != 0 || len(res.Conflicts) != 0 {
+		t.Errorf("result %+v", res)
+	}
+	compareLive(t, src, capture(t, e.cl, e.dst), nil, notMedia)
+}
+
+// TestIntegrationPointInTime: restoring snapshot 1 after the source changed
+// gives the source as it was then; the latest snapshot gives it as it is.
+func TestIntegrationPointInTime(t *testing.T) {
+	e := newEnv(t, smallConfig())
+	ctx := context.Background()
+	e.backup(t, false)
+	then := capture(t, e.cl, e.src)
+
+	// Change the source: add, delete and edit messages, add a member and a channel.
+	var names []string
+	for name := range then.channels {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	c0, c1 := then.channels[names[0]], then.channels[names[1]]
+	body := "added after snapshot 1 ✓"
+	for range 3 {
+		if _, err := e.cl.CreateMessage(ctx, e.src, c0.ch.SID, remote.MessageParams{From: &c0.messages[0].From, Body: &body}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.cl.DeleteMessage(ctx, e.src, c1.ch.SID, c1.messages[2].SID); err != nil {
+		t.Fatal(err)
+	}
+	edited := "edited after snapshot 1"
+	if _, err := e.cl.UpdateMessage(ctx, e.src, c1.ch.SID, c1.messages[5].SID, remote.MessageParams{Body: &edited}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.cl.CreateMember(ctx, e.src, c1.ch.SID, remote.MemberParams{Identity: "newcomer"}); err != nil {
+		t.Fatal(err)
+	}
+	un := "late-channel"
+	if _, err := e.cl.CreateChannel(ctx, e.src, remote.ChannelParams{UniqueName: &un}); err != nil {
+		t.Fatal(err)
+	}
+	e.backup(t, true)
+	now := capture(t, e.cl, e.src)
+
+	res, err := e.restore(t, e.cl, Options{Snapshot: "1"})
+	if err != nil || res.Snapshot != 1 {
+		t.Fatalf("restore snapshot 1: %+v, %v", res, err)
+	}
+	compareLive(t, then, capture(t, e.cl, e.dst), nil, notMedia)
+
+	third := e.newService(t, "third")
+	res, err = e.restore(t, e.cl, Options{Target: third})
+	if err != nil || res.Snapshot != 2 {
+		t.Fatalf("restore latest: %+v, %v", res, err)
+	}
+	compareLive(t, now, capture(t, e.cl, third), nil, notMedia)
+}
+
+// TestIntegrationSelection: --channel by SID and by unique name, with --since and --until.
+func TestIntegrationSelection(t *testing.T) {
+	e := newEnv(t, smallConfig())
+	e.backup(t, false)
+	src := capture(t, e.cl, e.src)
+	var names []string
+	for name := range src.channels {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	a, b := src.channels[names[0]], src.channels[names[2]]
+	// A window that cuts off the start of one channel and the end of the other.
+	since := minTime(a.messages[10].DateCreated, b.messages[10].DateCreated)
+	until := maxTime(a.messages[len(a.messages)-10].DateCreated, b.messages[len(b.messages)-10].DateCreated)
+	keep := func(m *remote.Message) bool {
+		return m.Media == nil && !m.DateCreated.Before(since) && !m.DateCreated.After(until)
+	}
+	res, err := e.restore(t, e.cl, Options{Channels: []string{a.ch.SID, b.ch.UniqueName}, Since: since, Until: until})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := countMessages(live{channels: map[string]*liveChannel{"a": a, "b": b}}, keep)
+	if res.ChannelsCreated != 2 || res.Messages != n || n >= len(a.messages)+len(b.messages)-20 {
+		t.Errorf("result %+v, want %d messages", res, n)
+	}
+	compareLive(t, src, capture(t, e.cl, e.dst), []string{a.ch.UniqueName, b.ch.UniqueName}, keep)
+
+	if _, err := e.restore(t, e.cl, Options{Channels: []string{"no-such-room"}}); err == nil || !strings.Contains(err.Error(), `"no-such-room"`) {
+		t.Errorf("unknown channel: %v", err)
+	}
+}
+
+// TestIntegrationConflict: a same-named channel holding a message is left
+// untouched and reported.
+func TestIntegrationConflict(t *testing.T) {
+	e := newEnv(t, smallConfig())
+	ctx := context.Background()
+	e.backup(t, false)
+	src := capture(t, e.cl, e.src)
+	var name string
+	for n := range src.channels {
+		name = max(name, n)
+	}
+	theirs, err := e.cl.CreateChannel(ctx, e.dst, remote.ChannelParams{UniqueName: &name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := "not yours"
+	if _, err := e.cl.CreateMessage(ctx, e.dst, theirs.SID, remote.MessageParams{Body: &body}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.restore(t, e.cl, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Conflicts) != 1 || res.Conflicts[0].Channel != src.channels[name].ch.SID || res.Conflicts[0].UniqueName != name ||
+		res.Status != StatusPartial || res.ChannelsCreated != len(src.channels)-1 {
+		t.Fatalf("result %+v", res)
+	}
+	dst := capture(t, e.cl, e.dst)
+	got := dst.channels[name]
+	if got.ch.SID != theirs.SID || len(got.messages) != 1 || got.messages[0].Body != body || len(got.members) != 0 {
+		t.Errorf("the conflicting channel was touched: %+v, %d members, %d messages", got.ch, len(got.members), len(got.messages))
+	}
+	delete(src.channels, name)
+	delete(dst.channels, name)
+	compareLive(t, src, dst, nil, notMedia)
+}
+
+// TestIntegrationMedia: a media message cannot go to another service; it is
+// reported, the rest is restored.
+func TestIntegrationMedia(t *testing.T) {
+	e := newEnv(t, emulator.Config{Seed: 5, Channels: 2, Messages: 10})
+	ctx := context.Background()
+	first := capture(t, e.cl, e.src)
+	var ch *remote.Channel
+	for _, c := range first.channels {
+		ch = c.ch
+		break
+	}
+	me := fmt.Sprintf("ME%032x", 77)
+	m, err := e.cl.CreateMessage(ctx, e.src, ch.SID, remote.MessageParams{MediaSID: &me})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.backup(t, false)
+	src := capture(t, e.cl, e.src)
+	_, nMedia := countMessages(src, notMedia)
+	res, err := e.restore(t, e.cl, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := slices.IndexFunc(res.Skipped, func(s Skipped) bool { return s.Message == m.SID })
+	if i < 0 || res.Skipped[i].Channel != ch.SID || !strings.Contains(res.Skipped[i].Reason, me) ||
+		len(res.Skipped) != nMedia || res.Status != StatusPartial {
+		t.Errorf("result %+v", res)
+	}
+	compareLive(t, src, capture(t, e.cl, e.dst), nil, notMedia)
+}

@@ -1,0 +1,132 @@
+package restore
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Journal keys (see doc.go for the format and why it is enough).
+const (
+	keyChannel = "ch/"   // ch/<source CH> → chanState (JSON)
+	keyMember  = "mb/"   // mb/<source MB> → target MB SID
+	keyIndex   = "ix/"   // ix/<source CH>/<source index, 20 digits> → target index (decimal)
+	keyLCMI    = "lcmi/" // lcmi/<source MB> → target last_consumed_message_index sent (decimal, or "null")
+)
+
+// chanState is the journal record of one source channel.
+type chanState struct {
+	// Target is the target channel SID; "" while the channel is not created.
+	Target string `json:"target"`
+	// Pending: a CreateChannel for a channel without unique name may have
+	// been sent; look for it before creating another.
+	Pending      bool  `json:"pending,omitempty"`
+	MembersDone  bool  `json:"members_done"`
+	MessagesDone bool  `json:"messages_done"`
+	LastSrcIndex int64 `json:"last_src_index"` // source index of the newest restored message; -1 none
+	LastTgtIndex int64 `json:"last_tgt_index"` // its target index; -1 none
+	Finished     bool  `json:"finished"`
+}
+
+func newChanState() chanState { return chanState{LastSrcIndex: -1, LastTgtIndex: -1} }
+
+func chanKey(src string) string   { return keyChannel + src }
+func memberKey(src string) string { return keyMember + src }
+func lcmiKey(src string) string   { return keyLCMI + src }
+func indexPrefix(ch string) string {
+	return keyIndex + ch + "/"
+}
+func indexKey(ch string, srcIndex int64) string {
+	return fmt.Sprintf("%s%020d", indexPrefix(ch), srcIndex)
+}
+
+func (r *runner) loadState(src string) (chanState, bool, error) { return readState(r.j, src) }
+
+// readState reads the journal record of source channel src; a channel the
+// journal does not know has a fresh state.
+func readState(j journal, src string) (chanState, bool, error) {
+	st := newChanState()
+	v, ok, err := j.Get(chanKey(src))
+	if err != nil || !ok {
+		return st, false, journalErr("read", chanKey(src), err)
+	}
+	if err := json.Unmarshal(v, &st); err != nil {
+		return st, false, fmt.Errorf("restore journal entry %s is damaged (%v); restore into a new target or remove the archive's journal", chanKey(src), err)
+	}
+	return st, true, nil
+}
+
+func (r *runner) saveState(src string, st chanState) error {
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	return journalErr("write", chanKey(src), r.j.Put(chanKey(src), b))
+}
+
+// loadClaims reads which target channels the journal already maps.
+func (r *runner) loadClaims() error {
+	err := r.j.Scan(keyChannel, func(key string, value []byte) error {
+		var st chanState
+		if err := json.Unmarshal(value, &st); err != nil {
+			return fmt.Errorf("restore journal entry %s is damaged: %w", key, err)
+		}
+		if st.Target != "" {
+			r.claimed[st.Target] = strings.TrimPrefix(key, keyChannel)
+		}
+		return nil
+	})
+	return journalErr("scan", keyChannel, err)
+}
+
+// claim records that target channel tgt is src's; false when another
+// source channel has it already.
+func (r *runner) claim(tgt, src string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if other, ok := r.claimed[tgt]; ok && other != src {
+		return false
+	}
+	r.claimed[tgt] = src
+	return true
+}
+
+func (r *runner) claimedBy(tgt string) (string, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	s, ok := r.claimed[tgt]
+	return s, ok
+}
+
+// indexMap reads the channel's restored source→target index pairs and
+// calls fn for each, in no particular order.
+func (r *runner) indexMap(ch string, fn func(src, tgt int64)) error { return scanIndexes(r.j, ch, fn) }
+
+func scanIndexes(j journal, ch string, fn func(src, tgt int64)) error {
+	p := indexPrefix(ch)
+	err := j.Scan(p, func(key string, value []byte) error {
+		s, err1 := strconv.ParseInt(strings.TrimPrefix(key, p), 10, 64)
+		t, err2 := strconv.ParseInt(string(value), 10, 64)
+		if err1 != nil || err2 != nil {
+			return fmt.Errorf("restore journal entry %s is damaged", key)
+		}
+		fn(s, t)
+		return nil
+	})
+	return journalErr("scan", p, err)
+}
+
+// storeErr marks a failure of the restore journal: without it nothing can
+// be restored safely, so it stops the whole run.
+type storeErr struct{ err error }
+
+func (e *storeErr) Error() string { return e.err.Error() }
+func (e *storeErr) Unwrap() error { return e.err }
+
+func journalErr(op, key string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &storeErr{fmt.Errorf("restore journal in archive: %s %s: %w", op, key, err)}
+}

@@ -1,0 +1,126 @@
+package restore
+
+import (
+	"bytes"
+	"context"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/chatvault/chatvault/remote"
+	"github.com/chatvault/chatvault/remote/emulator"
+	"github.com/chatvault/chatvault/store"
+)
+
+// Environment of the helper process.
+const (
+	envHelper  = "CHATVAULT_RESTORE_HELPER"
+	envArchive = "CHATVAULT_RESTORE_HELPER_ARCHIVE"
+	envBaseURL = "CHATVAULT_RESTORE_HELPER_BASE_URL"
+	envAccount = "CHATVAULT_RESTORE_HELPER_ACCOUNT"
+	envToken   = "CHATVAULT_RESTORE_HELPER_TOKEN"
+	envTarget  = "CHATVAULT_RESTORE_HELPER_TARGET"
+)
+
+// TestHelperRestoreProcess is not a test: TestIntegrationKill runs the test
+// binary again with -test.run=TestHelperRestoreProcess and the environment
+// above, and this function then restores as `chatvault restore` would, until
+// it is killed. Run directly, it does nothing.
+func TestHelperRestoreProcess(t *testing.T) {
+	if os.Getenv(envHelper) != "1" {
+		return
+	}
+	cl, err := remote.NewClient(remote.Credentials{AccountSID: os.Getenv(envAccount), AuthToken: os.Getenv(envToken)},
+		remote.WithBaseURL(os.Getenv(envBaseURL)), remote.WithLimits(fastLimits))
+	if err != nil {
+		t.Fatalf("helper: client: %v", err)
+	}
+	a, err := store.Open(os.Getenv(envArchive), store.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatalf("helper: open archive: %v", err)
+	}
+	defer a.Close()
+	res, err := Run(context.Background(), cl, a, Options{Target: os.Getenv(envTarget), Concurrency: 4})
+	if err != nil || len(res.Failed) > 0 || len(res.Conflicts) > 0 {
+		t.Fatalf("helper: restore: %+v, %v", res, err)
+	}
+}
+
+// TestIntegrationKill kills restoring processes with SIGKILL at random
+// moments, then finishes the restore: nothing is duplicated or missing.
+func TestIntegrationKill(t *testing.T) {
+	e := newEnv(t, emulator.Config{Seed: 11, Channels: 4, Messages: 60, Latency: 3 * time.Millisecond})
+	e.backup(t, false)
+	src := capture(t, e.cl, e.src)
+	nMsgs, _ := countMessages(src, notMedia)
+
+	seed := uint64(time.Now().UnixNano())
+	t.Logf("kill moments drawn with seed %d", seed)
+	rng := rand.New(rand.NewPCG(seed, 1))
+	kills := 0
+	for attempt := 0; kills < 4 && attempt < 8; attempt++ {
+		w0 := e.srv.Stats().Writes
+		at := w0 + 5 + int64(rng.IntN(45)) // kill after this many writes
+		var out bytes.Buffer
+		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperRestoreProcess$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), envHelper+"=1", envArchive+"="+e.path, envBaseURL+"="+e.info.BaseURL,
+			envAccount+"="+e.info.AccountSID, envToken+"="+e.info.AuthToken, envTarget+"="+e.dst)
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("start helper: %v", err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		killed := waitWrites(e.srv, at, done, func() {
+			if err := cmd.Process.Kill(); err != nil {
+				t.Errorf("kill helper: %v", err)
+			}
+		})
+		err := <-done
+		if killed {
+			kills++
+			t.Logf("helper %d killed after %d writes", attempt, e.srv.Stats().Writes-w0)
+			continue
+		}
+		if err != nil {
+			t.Fatalf("helper failed: %v\n%s", err, out.Bytes())
+		}
+		t.Logf("helper %d finished before write %d", attempt, at)
+		break
+	}
+	if kills < 3 {
+		t.Errorf("only %d helpers were killed mid-restore", kills)
+	}
+
+	w := e.srv.Stats().Writes
+	res, err := e.restore(t, e.cl, Options{})
+	if err != nil || len(res.Failed) > 0 || len(res.Conflicts) > 0 {
+		t.Fatalf("final restore: %+v, %v", res, err)
+	}
+	if res.Messages+res.MessagesSkipped != nMsgs || res.MessagesSkipped == 0 {
+		t.Errorf("final restore created %d and found %d of %d messages", res.Messages, res.MessagesSkipped, nMsgs)
+	}
+	t.Logf("final restore: %d writes, %d messages created, %d found", e.srv.Stats().Writes-w, res.Messages, res.MessagesSkipped)
+	compareLive(t, src, capture(t, e.cl, e.dst), nil, notMedia)
+}
+
+// waitWrites calls kill once the emulator has counted at writes, unless the
+// process ends first (done). It reports whether it killed.
+func waitWrites(srv *emulator.Server, at int64, done chan error, kill func()) bool {
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			done <- err
+			return false
+		case <-tick.C:
+			if srv.Stats().Writes >= at {
+				kill()
+				return true
+			}
+		}
+	}
+}

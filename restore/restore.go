@@ -1,0 +1,492 @@
+package restore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/chatvault/chatvault/remote"
+	"github.com/chatvault/chatvault/store"
+	"golang.org/x/sync/errgroup"
+)
+
+// Target is what restore needs of the target service; *remote.Client satisfies it.
+type Target interface {
+	ListRoles(ctx context.Context, service string) iter.Seq2[*remote.Role, error]
+	ListChannels(ctx context.Context, service string, types ...string) iter.Seq2[*remote.Channel, error]
+	FetchChannel(ctx context.Context, service, sidOrUniqueName string) (*remote.Channel, error)
+	CreateChannel(ctx context.Context, service string, p remote.ChannelParams) (*remote.Channel, error)
+	ListMembers(ctx context.Context, service, channel string, o remote.ListOptions) iter.Seq2[*remote.Member, error]
+	FetchMember(ctx context.Context, service, channel, sidOrIdentity string) (*remote.Member, error)
+	CreateMember(ctx context.Context, service, channel string, p remote.MemberParams) (*remote.Member, error)
+	UpdateMember(ctx context.Context, service, channel, member string, p remote.MemberParams) (*remote.Member, error)
+	MessagesPage(ctx context.Context, service, channel string, o remote.ListOptions, pageURL string) (*remote.Page[*remote.Message], error)
+	CreateMessage(ctx context.Context, service, channel string, p remote.MessageParams) (*remote.Message, error)
+	Requests() int64
+}
+
+var _ Target = (*remote.Client)(nil)
+
+// Progress receives progress reports. Its methods are called from several
+// goroutines at once and must be safe for concurrent use.
+type Progress interface {
+	// Start is called once with the number of selected channels and the
+	// number of archived messages in them (filtered or not).
+	Start(channels, messages int)
+	// ChannelDone is called when a channel is finished, skipped, conflicted or failed.
+	ChannelDone()
+	// Messages reports n more archived messages dealt with (created, found
+	// already restored, filtered out or skipped).
+	Messages(n int)
+}
+
+// NopProgress discards progress reports.
+type NopProgress struct{}
+
+func (NopProgress) Start(channels, messages int) {}
+func (NopProgress) ChannelDone()                 {}
+func (NopProgress) Messages(n int)               {}
+
+var _ Progress = NopProgress{}
+
+// Defaults and bounds of Options.
+const (
+	DefaultConcurrency = 8
+	MaxConcurrency     = 64
+	DefaultWriteRate   = 25.0
+)
+
+// Options shape Run.
+type Options struct {
+	Target      string        // IS… (required)
+	Source      string        // IS…; required when the archive holds several services
+	Snapshot    string        // "latest" (default) or a decimal snapshot id
+	AsOf        time.Time     // non-zero: newest complete snapshot finished at or before it; conflicts with Snapshot != ""
+	Channels    []string      // CH SIDs or unique names; empty = all
+	Since       time.Time     // keep messages with date_created >= Since (zero = open)
+	Until       time.Time     // keep messages with date_created <= Until (zero = open)
+	DryRun      bool          // send no write request; fill Result.Plan
+	Concurrency int           // channels restored in parallel; default 8; 1..64
+	Latency     time.Duration // round trip assumed by the dry-run estimate; measured when zero
+	WriteRate   float64       // per-channel writes per second assumed by the estimate; default 25
+	Progress    Progress      // default NopProgress
+	Logger      *slog.Logger  // default discards
+}
+
+// Conflict is a channel that restore left untouched because the target
+// holds something it did not create.
+type Conflict struct {
+	Channel    string `json:"channel"`
+	UniqueName string `json:"unique_name,omitempty"`
+	Reason     string `json:"reason"`
+}
+
+// Skipped is an archived message that was not restored.
+type Skipped struct {
+	Channel string `json:"channel"`
+	Message string `json:"message"`
+	Kind    string `json:"kind"` // SkipMedia or SkipBehind
+	Reason  string `json:"reason"`
+}
+
+// Kinds of Skipped.
+const (
+	// SkipMedia: a media message restored into another service; its media
+	// stays in the source service and is kept in the archive's metadata.
+	SkipMedia = "media"
+	// SkipBehind: a message older than what an earlier run already restored
+	// into the channel; adding it now would break the channel's order.
+	SkipBehind = "behind"
+)
+
+// Failure is a channel whose restore stopped on an error. A rerun continues it.
+type Failure struct {
+	Channel    string `json:"channel"`
+	UniqueName string `json:"unique_name,omitempty"`
+	Error      string `json:"error"`
+}
+
+// Plan is what a dry run found left to do.
+type Plan struct {
+	Channels         int     `json:"channels"`
+	Members          int     `json:"members"`
+	Messages         int     `json:"messages"`
+	Writes           int     `json:"write_requests"`
+	EstimatedSeconds float64 `json:"estimated_seconds"`
+}
+
+// Result reports a run.
+type Result struct {
+	Status          string     `json:"status"` // "complete" or "partial"
+	Target          string     `json:"target"`
+	Source          string     `json:"source"`
+	Snapshot        uint64     `json:"snapshot"`
+	ChannelsCreated int        `json:"channels_created"`
+	ChannelsSkipped int        `json:"channels_skipped"` // found already restored
+	Members         int        `json:"members"`          // created by this run
+	Messages        int        `json:"messages"`         // created by this run
+	MessagesSkipped int        `json:"messages_skipped"` // found already restored
+	Conflicts       []Conflict `json:"conflicts"`        // never null in JSON
+	Skipped         []Skipped  `json:"skipped,omitempty"`
+	Failed          []Failure  `json:"failed,omitempty"`
+	Requests        int64      `json:"requests"`
+	DurationSeconds float64    `json:"duration_seconds"`
+	DryRun          bool       `json:"dry_run,omitempty"`
+	Plan            *Plan      `json:"plan,omitempty"`
+}
+
+// Status values of Result.
+const (
+	StatusComplete = "complete"
+	StatusPartial  = "partial"
+)
+
+var (
+	// ErrInvalidOptions wraps every problem found in Options before any
+	// request is sent (malformed SID or time, contradictory selection).
+	ErrInvalidOptions = errors.New("invalid restore options")
+	// ErrUnknownChannel: a channel named in Options.Channels is not in the snapshot.
+	ErrUnknownChannel = errors.New("channel not in snapshot")
+	// ErrSourceRequired: the archive holds several services and Options.Source is empty.
+	ErrSourceRequired = errors.New("source service must be chosen")
+)
+
+var (
+	serviceSIDRe = regexp.MustCompile(`^IS[0-9a-fA-F]{32}$`)
+)
+
+// validate checks o and fills its defaults. It sends nothing.
+func (o *Options) validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: %s", ErrInvalidOptions, fmt.Sprintf(format, args...))
+	}
+	if o.Target == "" {
+		return bad("the target service is required; give its SID (IS followed by 32 hex digits)")
+	}
+	if !serviceSIDRe.MatchString(o.Target) {
+		return bad("target service %q is not a service SID; want IS followed by 32 hex digits", o.Target)
+	}
+	if o.Source != "" && !serviceSIDRe.MatchString(o.Source) {
+		return bad("source service %q is not a service SID; want IS followed by 32 hex digits", o.Source)
+	}
+	if !o.AsOf.IsZero() && o.Snapshot != "" {
+		return bad("choose a snapshot either by id (%q) or by time (as of %s), not both", o.Snapshot, o.AsOf.UTC().Format(time.RFC3339))
+	}
+	if o.Snapshot != "" && o.Snapshot != "latest" {
+		if id, err := strconv.ParseUint(o.Snapshot, 10, 64); err != nil || id == 0 {
+			return bad("snapshot %q is neither \"latest\" nor a snapshot id (a positive whole number)", o.Snapshot)
+		}
+	}
+	for _, c := range o.Channels {
+		switch {
+		case c == "":
+			return bad("an empty channel was selected; give a channel SID or unique name")
+		case len(c) > 256:
+			return bad("channel %q… is longer than any unique name (256 characters)", c[:32])
+		}
+	}
+	if !o.Since.IsZero() && !o.Until.IsZero() && o.Until.Before(o.Since) {
+		return bad("--until %s is before --since %s; nothing would be restored",
+			o.Until.UTC().Format(time.RFC3339), o.Since.UTC().Format(time.RFC3339))
+	}
+	switch {
+	case o.Concurrency == 0:
+		o.Concurrency = DefaultConcurrency
+	case o.Concurrency < 1 || o.Concurrency > MaxConcurrency:
+		return bad("concurrency %d is out of range; use 1 to %d", o.Concurrency, MaxConcurrency)
+	}
+	if o.Latency < 0 {
+		return bad("latency %s is negative", o.Latency)
+	}
+	switch {
+	case o.WriteRate == 0:
+		o.WriteRate = DefaultWriteRate
+	case o.WriteRate < 0 || o.WriteRate != o.WriteRate:
+		return bad("write rate %v is not a positive number of writes per second", o.WriteRate)
+	}
+	if o.Progress == nil {
+		o.Progress = NopProgress{}
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// Run restores one snapshot's channels from a into the target service via
+// dst, exactly once (see the package documentation). It returns the Result
+// so far together with any error: an authentication failure from the
+// service, a failure of the archive, or ctx's error (wrapped) when ctx was
+// cancelled; in that case the journal has been saved and a rerun continues.
+func Run(ctx context.Context, dst Target, a *store.Archive, o Options) (Result, error) {
+	if a == nil {
+		return Result{Conflicts: []Conflict{}}, errors.New("restore: no archive given")
+	}
+	return run(ctx, dst, storeArchive{a}, o)
+}
+
+func run(ctx context.Context, dst Target, a archive, o Options) (res Result, err error) {
+	start := time.Now()
+	res = Result{Target: o.Target, Conflicts: []Conflict{}, DryRun: o.DryRun}
+	if err := o.validate(); err != nil {
+		return res, err
+	}
+	if dst == nil {
+		return res, errors.New("restore: no target client given")
+	}
+	reqs0 := dst.Requests()
+	defer func() {
+		res.Requests = dst.Requests() - reqs0
+		res.DurationSeconds = time.Since(start).Seconds()
+		res.Status = StatusComplete
+		if len(res.Conflicts) > 0 || len(res.Skipped) > 0 || len(res.Failed) > 0 {
+			res.Status = StatusPartial
+		}
+	}()
+
+	sel, err := selectFrom(a, &o)
+	snap, view, chans := sel.snap, sel.view, sel.chans
+	if snap.ID != 0 {
+		res.Source, res.Snapshot = snap.Service, snap.ID
+		if snap.Status != store.StatusComplete {
+			o.Logger.Warn("restoring a snapshot that did not complete", "snapshot", snap.ID, "status", string(snap.Status))
+		}
+	}
+	if err != nil {
+		return res, err
+	}
+	total, counts := 0, make(map[string]int, len(chans))
+	for _, c := range chans {
+		n, err := view.MessageCount(c.SID)
+		if err != nil {
+			return res, fmt.Errorf("restore: count archived messages of channel %s: %w", c.SID, err)
+		}
+		total += n
+		counts[c.SID] = n
+	}
+	roles, j := sel.roles, sel.j
+
+	// The first request reads the target's roles: it proves the target
+	// exists and the credentials work before anything else happens, and
+	// its round trip is the latency the dry-run estimate assumes.
+	t0 := time.Now()
+	tgtRoles, err := targetRoles(ctx, dst, o.Target)
+	if err != nil {
+		return res, err
+	}
+	if o.Latency == 0 {
+		o.Latency = time.Since(t0)
+	}
+
+	r := &runner{
+		dst:       dst,
+		view:      view,
+		j:         j,
+		o:         o,
+		log:       o.Logger,
+		roleMap:   mapRoles(roles, tgtRoles),
+		sameSvc:   strings.EqualFold(snap.Service, o.Target),
+		res:       &res,
+		counts:    counts,
+		claimed:   map[string]string{},
+		chanPlans: []int{},
+	}
+	if err := r.loadClaims(); err != nil {
+		return res, err
+	}
+	o.Progress.Start(len(chans), total)
+
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(o.Concurrency)
+	for _, c := range chans {
+		if gctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			defer o.Progress.ChannelDone()
+			return r.channel(gctx, c)
+		})
+	}
+	werr := g.Wait()
+
+	// Save what was done whatever happened, even when ctx is cancelled.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	ferr := j.Flush(fctx)
+	cancel()
+	if o.DryRun {
+		res.Plan = r.plan()
+	}
+	if ctx.Err() != nil {
+		return res, fmt.Errorf("restore into %s interrupted; the journal is saved and a rerun continues: %w", o.Target, ctx.Err())
+	}
+	if werr != nil {
+		return res, werr
+	}
+	if ferr != nil {
+		return res, fmt.Errorf("restore: save restore journal in archive: %w", ferr)
+	}
+	return res, nil
+}
+
+// selection is what Run and VerifyTarget read from the archive before
+// sending any request.
+type selection struct {
+	snap  store.Snapshot
+	view  snapshotView
+	chans []store.ChannelRecord // selected, in the snapshot's order
+	roles []store.RoleRecord    // archived
+	j     journal               // of (snapshot's service, o.Target)
+}
+
+// selectFrom picks the snapshot and channels o selects and opens the
+// restore journal. On error, the snapshot is set once it was found.
+func selectFrom(a archive, o *Options) (sel selection, err error) {
+	if sel.snap, err = selectSnapshot(a, o); err != nil {
+		return sel, err
+	}
+	if sel.view, err = a.View(sel.snap.ID); err != nil {
+		return sel, fmt.Errorf("restore: open snapshot %d of archive: %w", sel.snap.ID, err)
+	}
+	if sel.chans, err = selectChannels(sel.view, o.Channels, sel.snap.ID); err != nil {
+		return sel, err
+	}
+	if sel.roles, err = sel.view.Roles(); err != nil {
+		return sel, fmt.Errorf("restore: read archived roles of snapshot %d: %w", sel.snap.ID, err)
+	}
+	if sel.j, err = a.Journal(sel.snap.Service, o.Target); err != nil {
+		return sel, fmt.Errorf("restore: open restore journal for %s → %s: %w", sel.snap.Service, o.Target, err)
+	}
+	return sel, nil
+}
+
+func selectSnapshot(a archive, o *Options) (store.Snapshot, error) {
+	source := o.Source
+	if source == "" {
+		svcs, err := a.Services()
+		if err != nil {
+			return store.Snapshot{}, fmt.Errorf("restore: list services in archive: %w", err)
+		}
+		switch len(svcs) {
+		case 0:
+			return store.Snapshot{}, fmt.Errorf("restore: the archive holds no snapshot; run a backup first: %w", store.ErrNoSnapshot)
+		case 1:
+			source = svcs[0]
+		default:
+			return store.Snapshot{}, fmt.Errorf("%w: the archive holds snapshots of %d services (%s, …); choose one with --source",
+				ErrSourceRequired, len(svcs), svcs[0])
+		}
+	}
+	if !o.AsOf.IsZero() {
+		s, err := a.SnapshotAsOf(source, o.AsOf)
+		if err != nil {
+			return s, fmt.Errorf("restore: no complete snapshot of %s finished at or before %s: %w",
+				source, o.AsOf.UTC().Format(time.RFC3339), err)
+		}
+		return s, nil
+	}
+	sel := o.Snapshot
+	if sel == "" {
+		sel = "latest"
+	}
+	s, err := a.ResolveSnapshot(sel, source)
+	if err != nil {
+		return s, fmt.Errorf("restore: snapshot %q of %s not found in archive; list them with `chatvault snapshots`: %w", sel, source, err)
+	}
+	if s.Service != source {
+		return s, fmt.Errorf("restore: snapshot %d is of service %s, not of %s: %w", s.ID, s.Service, source, store.ErrNoSnapshot)
+	}
+	return s, nil
+}
+
+func selectChannels(v snapshotView, sel []string, snap uint64) ([]store.ChannelRecord, error) {
+	if len(sel) == 0 {
+		cs, err := v.Channels()
+		if err != nil {
+			return nil, fmt.Errorf("restore: list channels of snapshot %d: %w", snap, err)
+		}
+		return cs, nil
+	}
+	var out []store.ChannelRecord
+	seen := map[string]bool{}
+	for _, s := range sel {
+		c, err := v.Channel(s)
+		if err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, fmt.Errorf("%w: channel %q is not in snapshot %d; list its channels with `chatvault ls`: %w",
+					ErrUnknownChannel, s, snap, err)
+			}
+			return nil, fmt.Errorf("restore: look up channel %q in snapshot %d: %w", s, snap, err)
+		}
+		if !seen[c.SID] {
+			seen[c.SID] = true
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+func targetRoles(ctx context.Context, dst Target, target string) ([]*remote.Role, error) {
+	var out []*remote.Role
+	for r, err := range dst.ListRoles(ctx, target) {
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("restore into %s interrupted: %w", target, ctx.Err())
+			}
+			if errors.Is(err, remote.ErrNotFound) {
+				return nil, fmt.Errorf("restore: target service %s not found; check the SID and the credentials' account: %w", target, err)
+			}
+			return nil, fmt.Errorf("restore: list roles of target service %s: %w", target, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// mapRoles maps source role SIDs to target channel role SIDs by friendly
+// name (a member's role is always a channel role).
+func mapRoles(src []store.RoleRecord, tgt []*remote.Role) map[string]string {
+	byName := map[string]*remote.Role{}
+	for _, r := range tgt {
+		if r.Type == "channel" || r.Type == "" {
+			byName[r.FriendlyName] = r
+		}
+	}
+	m := map[string]string{}
+	for _, r := range src {
+		if t, ok := byName[r.FriendlyName]; ok {
+			m[r.SID] = t.SID
+		}
+	}
+	return m
+}
+
+// runner holds what the channel workers share.
+type runner struct {
+	dst     Target
+	view    snapshotView
+	j       journal
+	o       Options
+	log     *slog.Logger
+	roleMap map[string]string // source role SID → target role SID
+	sameSvc bool              // target is the source service (media can be re-attached)
+
+	mu        sync.Mutex
+	res       *Result
+	counts    map[string]int    // archived messages per source channel (for Progress)
+	claimed   map[string]string // target CH → source CH, per the journal
+	planned   Plan              // dry run: what is left to do
+	chanPlans []int             // dry run: writes per channel
+}
+
+func (r *runner) update(fn func(res *Result)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fn(r.res)
+}
