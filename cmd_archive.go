@@ -1,0 +1,374 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/chatvault/chatvault/store"
+)
+
+// openArchiveRead opens an existing archive for reading.
+func openArchiveRead(path string) (*store.Archive, error) {
+	if err := needArchive(path); err != nil {
+		return nil, err
+	}
+	return store.Open(path, store.Options{ReadOnly: true})
+}
+
+// ---- snapshots
+
+type snapshotsOptions struct {
+	Archive string
+	JSON    bool
+}
+
+func snapshotsCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "snapshots",
+		Usage: "list the snapshots in the archive, oldest first",
+		Flags: []cli.Flag{archiveFlag(), jsonFlag()},
+		Action: func(c *cli.Context) error {
+			return runSnapshots(c.Context, snapshotsOptions{Archive: c.String("archive"), JSON: c.Bool("json")}, c.App.Writer)
+		},
+	}
+}
+
+// snapshotJSON is a snapshot as `snapshots --json` prints it; finished is
+// null while a snapshot runs.
+type snapshotJSON struct {
+	ID       uint64     `json:"id"`
+	Service  string     `json:"service"`
+	Started  time.Time  `json:"started"`
+	Finished *time.Time `json:"finished"`
+	Status   string     `json:"status"`
+	Full     bool       `json:"full"`
+	Channels int        `json:"channels"`
+	Messages int        `json:"messages"`
+	Added    int        `json:"added"`
+	Changed  int        `json:"changed"`
+	Deleted  int        `json:"deleted"`
+	Requests int64      `json:"requests"`
+	Failed   []string   `json:"failed,omitempty"`
+}
+
+func toSnapshotJSON(s store.Snapshot) snapshotJSON {
+	j := snapshotJSON{ID: s.ID, Service: s.Service, Started: s.Started.UTC(), Status: string(s.Status), Full: s.Full,
+		Channels: s.Channels, Messages: s.Messages, Added: s.Added, Changed: s.Changed, Deleted: s.Deleted,
+		Requests: s.Requests, Failed: s.Failed}
+	if !s.Finished.IsZero() {
+		f := s.Finished.UTC()
+		j.Finished = &f
+	}
+	return j
+}
+
+func runSnapshots(_ context.Context, o snapshotsOptions, stdout io.Writer) error {
+	a, err := openArchiveRead(o.Archive)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	snaps, err := a.Snapshots()
+	if err != nil {
+		return err
+	}
+	out := make([]snapshotJSON, 0, len(snaps))
+	for _, s := range snaps {
+		out = append(out, toSnapshotJSON(s))
+	}
+	if o.JSON {
+		return printJSON(stdout, map[string]any{"snapshots": out})
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tSERVICE\tSTARTED\tFINISHED\tSTATUS\tCHANNELS\tMESSAGES")
+	for _, s := range out {
+		fin := "-"
+		if s.Finished != nil {
+			fin = s.Finished.Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\n", s.ID, s.Service, s.Started.Format(time.RFC3339), fin, s.Status, s.Channels, s.Messages)
+	}
+	return tw.Flush()
+}
+
+// ---- ls
+
+type lsOptions struct {
+	Archive  string
+	Snapshot string
+	Service  string
+	Channel  string
+	JSON     bool
+}
+
+func lsCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "ls",
+		Usage: "list a snapshot's channels, or one channel's messages",
+		Flags: []cli.Flag{archiveFlag(), snapshotFlag(),
+			&cli.StringFlag{Name: "service", Usage: "service `SID` (IS…) when the archive holds several"},
+			&cli.StringFlag{Name: "channel", Usage: "list this channel's messages (`CH…|UNIQUE_NAME`)"},
+			jsonFlag()},
+		Action: func(c *cli.Context) error {
+			return runLs(c.Context, lsOptions{Archive: c.String("archive"), Snapshot: c.String("snapshot"),
+				Service: c.String("service"), Channel: c.String("channel"), JSON: c.Bool("json")}, c.App.Writer)
+		},
+	}
+}
+
+// channelSummary is the part of a channel `ls` shows.
+type channelSummary struct {
+	SID          string `json:"sid"`
+	UniqueName   string `json:"unique_name"`
+	FriendlyName string `json:"friendly_name"`
+	Type         string `json:"type"`
+	Messages     int    `json:"messages"`
+	Members      int    `json:"members"`
+}
+
+// checkSelection validates --snapshot and --service.
+func checkSelection(sel, service string) error {
+	if err := checkSnapshotSel(sel); err != nil {
+		return err
+	}
+	return checkOptionalSID("--service", "IS", service)
+}
+
+// openSnapshot validates the selection flags, then opens the archive at
+// path for reading and the snapshot sel of service in it. The caller closes
+// the archive.
+func openSnapshot(path, sel, service string, channels []string) (*store.Archive, *store.View, error) {
+	if err := checkSelection(sel, service); err != nil {
+		return nil, nil, err
+	}
+	if err := checkChannels(channels); err != nil {
+		return nil, nil, err
+	}
+	a, err := openArchiveRead(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	v, err := openView(a, sel, service)
+	if err != nil {
+		a.Close()
+		return nil, nil, err
+	}
+	return a, v, nil
+}
+
+// openView opens the snapshot sel of service for reading.
+func openView(a *store.Archive, sel, service string) (*store.View, error) {
+	snap, err := a.ResolveSnapshot(sel, service)
+	if err != nil {
+		return nil, err
+	}
+	return a.View(snap.ID)
+}
+
+func runLs(_ context.Context, o lsOptions, stdout io.Writer) error {
+	var sel []string
+	if o.Channel != "" {
+		sel = []string{o.Channel}
+	}
+	a, v, err := openSnapshot(o.Archive, o.Snapshot, o.Service, sel)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if o.Channel != "" {
+		return lsChannel(v, o, stdout)
+	}
+	chs, err := v.Channels()
+	if err != nil {
+		return err
+	}
+	sums := make([]channelSummary, 0, len(chs))
+	for _, ch := range chs {
+		var s channelSummary
+		if err := json.Unmarshal(ch.Raw, &s); err != nil {
+			return fmt.Errorf("channel %s in the archive: %w", ch.SID, err)
+		}
+		if s.Messages, err = v.MessageCount(ch.SID); err != nil {
+			return err
+		}
+		ms, err := v.Members(ch.SID)
+		if err != nil {
+			return err
+		}
+		s.Members = len(ms)
+		sums = append(sums, s)
+	}
+	if o.JSON {
+		return printJSON(stdout, map[string]any{"snapshot": v.Snapshot().ID, "channels": sums})
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SID\tUNIQUE NAME\tTYPE\tMEMBERS\tMESSAGES\tFRIENDLY NAME")
+	for _, s := range sums {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\n", s.SID, s.UniqueName, s.Type, s.Members, s.Messages, s.FriendlyName)
+	}
+	return tw.Flush()
+}
+
+// lsChannel prints one channel's messages, streaming them so a large
+// channel never sits in memory.
+func lsChannel(v *store.View, o lsOptions, stdout io.Writer) error {
+	ch, err := v.Channel(o.Channel)
+	if err != nil {
+		return fmt.Errorf("channel %q in snapshot %d: %w", o.Channel, v.Snapshot().ID, err)
+	}
+	w := bufio.NewWriter(stdout)
+	if o.JSON {
+		fmt.Fprintf(w, `{"snapshot":%d,"channel":%q,"messages":[`, v.Snapshot().ID, ch.SID)
+	}
+	n := 0
+	var buf bytes.Buffer
+	for m, err := range v.Messages(ch.SID) {
+		if err != nil {
+			return err
+		}
+		if o.JSON {
+			if n > 0 {
+				w.WriteByte(',')
+			}
+			buf.Reset()
+			if err := json.Compact(&buf, m.Raw); err != nil {
+				return fmt.Errorf("message %s in the archive is not JSON: %w", m.SID, err)
+			}
+			w.Write(buf.Bytes())
+		} else {
+			var msg struct {
+				From        string `json:"from"`
+				Body        string `json:"body"`
+				DateCreated string `json:"date_created"`
+			}
+			json.Unmarshal(m.Raw, &msg)
+			fmt.Fprintf(w, "%6d  %s  %s  %-16s %q\n", m.Index, m.SID, msg.DateCreated, msg.From, msg.Body)
+		}
+		n++
+	}
+	if o.JSON {
+		w.WriteString("]}\n")
+	}
+	return w.Flush()
+}
+
+// ---- export
+
+type exportOptions struct {
+	Archive  string
+	Snapshot string
+	Service  string
+	Channels []string
+	Output   string
+}
+
+func exportCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "export",
+		Usage: "write a snapshot as JSON Lines: each channel, then its members, then its messages",
+		Flags: []cli.Flag{archiveFlag(), snapshotFlag(),
+			&cli.StringFlag{Name: "service", Usage: "service `SID` (IS…) when the archive holds several"},
+			channelFlag("only this channel (`CH…|UNIQUE_NAME`); repeat for more"),
+			&cli.StringFlag{Name: "output", Usage: "write to `FILE`; - is stdout", Value: "-"}},
+		Action: func(c *cli.Context) error {
+			return runExport(c.Context, exportOptions{Archive: c.String("archive"), Snapshot: c.String("snapshot"),
+				Service: c.String("service"), Channels: c.StringSlice("channel"), Output: c.String("output")}, c.App.Writer)
+		},
+	}
+}
+
+func runExport(ctx context.Context, o exportOptions, stdout io.Writer) (err error) {
+	a, v, err := openSnapshot(o.Archive, o.Snapshot, o.Service, o.Channels)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	chs, err := selectChannels(v, o.Channels)
+	if err != nil {
+		return err
+	}
+	out := stdout
+	if o.Output != "-" && o.Output != "" {
+		f, err := os.OpenFile(o.Output, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+		if err != nil {
+			return fmt.Errorf("cannot write the export: %w", err)
+		}
+		defer func() {
+			if cerr := f.Close(); err == nil && cerr != nil {
+				err = fmt.Errorf("writing %s: %w", o.Output, cerr)
+			}
+		}()
+		out = f
+	}
+	w := bufio.NewWriterSize(out, 1<<16)
+	var buf bytes.Buffer
+	line := func(key string, raw []byte) error {
+		buf.Reset()
+		buf.WriteString(`{"` + key + `":`)
+		if err := json.Compact(&buf, raw); err != nil {
+			return fmt.Errorf("a %s in the archive is not JSON: %w", key, err)
+		}
+		buf.WriteString("}\n")
+		_, err := w.Write(buf.Bytes())
+		return err
+	}
+	for _, ch := range chs {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := line("channel", ch.Raw); err != nil {
+			return err
+		}
+		ms, err := v.Members(ch.SID)
+		if err != nil {
+			return err
+		}
+		for _, m := range ms {
+			if err := line("member", m.Raw); err != nil {
+				return err
+			}
+		}
+		for m, err := range v.Messages(ch.SID) {
+			if err != nil {
+				return err
+			}
+			if err := line("message", m.Raw); err != nil {
+				return err
+			}
+		}
+	}
+	return w.Flush()
+}
+
+// selectChannels returns the snapshot's channels, or those named by sel (SID
+// or unique name) in snapshot order.
+func selectChannels(v *store.View, sel []string) ([]store.ChannelRecord, error) {
+	all, err := v.Channels()
+	if err != nil || len(sel) == 0 {
+		return all, err
+	}
+	want := make(map[string]bool)
+	for _, s := range sel {
+		ch, err := v.Channel(s)
+		if err != nil {
+			return nil, fmt.Errorf("channel %q is not in snapshot %d: %w", s, v.Snapshot().ID, err)
+		}
+		want[ch.SID] = true
+	}
+	var out []store.ChannelRecord
+	for _, ch := range all {
+		if want[ch.SID] {
+			out = append(out, ch)
+		}
+	}
+	return out, nil
+}

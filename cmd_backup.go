@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/chatvault/chatvault/backup"
+	"github.com/chatvault/chatvault/store"
+)
+
+type backupOptions struct {
+	Conn        connOptions
+	Archive     string
+	Service     string
+	Channels    []string
+	Full        bool
+	Concurrency int
+	PageSize    int
+	JSON        bool
+	Quiet       bool
+}
+
+func backupCommand() *cli.Command {
+	return &cli.Command{
+		Name:  "backup",
+		Usage: "record a snapshot of a service's channels, members and messages into the archive",
+		Flags: append(credentialFlags(),
+			&cli.StringFlag{Name: "service", Usage: "service `SID` (IS…) to back up"},
+			archiveFlag(),
+			channelFlag("only this channel (`CH…|UNIQUE_NAME`); repeat for more"),
+			&cli.BoolFlag{Name: "full", Usage: "re-read every message, catching edits and deletions of old messages"},
+			&cli.IntFlag{Name: "concurrency", Usage: "channels backed up at once", Value: 16},
+			&cli.IntFlag{Name: "page-size", Usage: "records per list request (at most 100)", Value: 100},
+			jsonFlag(),
+			quietFlag(),
+		),
+		Action: func(c *cli.Context) error {
+			return runBackup(c.Context, backupOptions{
+				Conn:        connFrom(c),
+				Archive:     c.String("archive"),
+				Service:     c.String("service"),
+				Channels:    c.StringSlice("channel"),
+				Full:        c.Bool("full"),
+				Concurrency: c.Int("concurrency"),
+				PageSize:    c.Int("page-size"),
+				JSON:        c.Bool("json"),
+				Quiet:       c.Bool("quiet"),
+			}, c.App.Writer, c.App.ErrWriter)
+		},
+	}
+}
+
+func (o backupOptions) validate() error {
+	if err := checkSID("--service", "IS", o.Service); err != nil {
+		return err
+	}
+	if err := needArchive(o.Archive); err != nil {
+		return err
+	}
+	if err := checkChannels(o.Channels); err != nil {
+		return err
+	}
+	if o.Concurrency < 1 || o.Concurrency > 256 {
+		return usagef("--concurrency %d is out of range: give 1 to 256", o.Concurrency)
+	}
+	if o.PageSize < 1 || o.PageSize > 100 {
+		return usagef("--page-size %d is out of range: give 1 to 100 (the API's maximum)", o.PageSize)
+	}
+	return o.Conn.validate()
+}
+
+func runBackup(ctx context.Context, o backupOptions, stdout, stderr io.Writer) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
+	cl, err := o.Conn.client()
+	if err != nil {
+		return err
+	}
+	a, err := store.Open(o.Archive, store.Options{Create: true})
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+
+	var progress backup.Progress = backup.NopProgress{}
+	if !o.JSON && !o.Quiet && isTerminal(stderr) {
+		bar := newProgressBar(stderr, "backing up")
+		defer bar.finish()
+		progress = backupProgress{bar}
+	}
+	res, runErr := backup.Run(ctx, cl, a, backup.Options{
+		Service:     o.Service,
+		Channels:    o.Channels,
+		Full:        o.Full,
+		Concurrency: o.Concurrency,
+		PageSize:    o.PageSize,
+		Progress:    progress,
+	})
+	if res.Snapshot != 0 {
+		if err := reportBackup(stdout, stderr, o, res); err != nil {
+			return err
+		}
+	}
+	if runErr != nil {
+		return runErr
+	}
+	if res.Status != string(store.StatusComplete) {
+		return errPartial
+	}
+	return nil
+}
+
+func reportBackup(stdout, stderr io.Writer, o backupOptions, res backup.Result) error {
+	if o.JSON {
+		return printJSON(stdout, res)
+	}
+	fmt.Fprintf(stdout, "snapshot %d of %s: %s, %d channels, %d messages (%d added, %d changed, %d deleted), %d requests in %.1fs\n",
+		res.Snapshot, res.Service, res.Status, res.Channels, res.Messages, res.Added, res.Changed, res.Deleted, res.Requests, res.DurationSeconds)
+	if !o.Quiet {
+		for _, f := range res.Failures {
+			fmt.Fprintf(stderr, "channel %s failed: %s\n", f.Channel, f.Error)
+		}
+	}
+	return nil
+}

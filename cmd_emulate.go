@@ -1,0 +1,95 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/chatvault/chatvault/remote/emulator"
+)
+
+type emulateOptions struct {
+	Listen string
+	Config emulator.Config
+}
+
+func emulateCommand() *cli.Command {
+	def := emulator.DefaultConfig()
+	return &cli.Command{
+		Name:  "emulate",
+		Usage: "serve a local, stateful stand-in for the Chat v2 REST API",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "listen", Usage: "listen `ADDRESS`; port 0 picks a free port", Value: "127.0.0.1:8080"},
+			&cli.Int64Flag{Name: "seed", Usage: "seed of the generated history", Value: def.Seed},
+			&cli.IntFlag{Name: "channels", Usage: "channels of generated history", Value: def.Channels},
+			&cli.IntFlag{Name: "messages", Usage: "about this many messages per channel", Value: def.Messages},
+			&cli.DurationFlag{Name: "latency", Usage: "delay every response by `DURATION`"},
+			&cli.IntFlag{Name: "max-concurrency", Usage: "answer 429 (20429) to requests beyond `N` in flight; 0 = unlimited"},
+			&cli.IntFlag{Name: "write-rate", Usage: "answer 429 (50063) to writes beyond `N` per second in one channel; 0 = unlimited", Value: def.WriteRate},
+			&cli.Float64Flag{Name: "fault-rate", Usage: "answer this `FRACTION` of requests with 500 or 503 without acting"},
+			&cli.Float64Flag{Name: "lost-response-rate", Usage: "carry out this `FRACTION` of writes, then drop the connection"},
+		},
+		Action: func(c *cli.Context) error {
+			return runEmulate(c.Context, emulateOptions{
+				Listen: c.String("listen"),
+				Config: emulator.Config{
+					Seed:             c.Int64("seed"),
+					Channels:         c.Int("channels"),
+					Messages:         c.Int("messages"),
+					Latency:          c.Duration("latency"),
+					MaxConcurrency:   c.Int("max-concurrency"),
+					WriteRate:        c.Int("write-rate"),
+					FaultRate:        c.Float64("fault-rate"),
+					LostResponseRate: c.Float64("lost-response-rate"),
+				},
+			}, c.App.Writer)
+		},
+	}
+}
+
+func (o emulateOptions) validate() error {
+	c := o.Config
+	switch {
+	case c.Channels < 0 || c.Channels > 100000:
+		return usagef("--channels %d is out of range: give 0 to 100000", c.Channels)
+	case c.Messages < 0 || c.Messages > 1000000:
+		return usagef("--messages %d is out of range: give 0 to 1000000", c.Messages)
+	case c.Latency < 0:
+		return usagef("--latency %s is negative", c.Latency)
+	case c.MaxConcurrency < 0:
+		return usagef("--max-concurrency %d is negative; 0 means unlimited", c.MaxConcurrency)
+	case c.WriteRate < 0:
+		return usagef("--write-rate %d is negative; 0 means unlimited", c.WriteRate)
+	case c.FaultRate < 0 || c.FaultRate > 1:
+		return usagef("--fault-rate %g is not a fraction between 0 and 1", c.FaultRate)
+	case c.LostResponseRate < 0 || c.LostResponseRate > 1:
+		return usagef("--lost-response-rate %g is not a fraction between 0 and 1", c.LostResponseRate)
+	}
+	return nil
+}
+
+// runEmulate serves until ctx is cancelled (SIGINT/SIGTERM), then shuts down cleanly.
+func runEmulate(ctx context.Context, o emulateOptions, stdout io.Writer) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
+	srv, err := emulator.New(o.Config)
+	if err != nil {
+		return fmt.Errorf("starting the emulator: %w", err)
+	}
+	info, err := srv.Start(o.Listen)
+	if err != nil {
+		return fmt.Errorf("emulator cannot listen on %s: %w", o.Listen, err)
+	}
+	if err := printJSON(stdout, info); err != nil {
+		srv.Shutdown(context.Background())
+		return err
+	}
+	<-ctx.Done()
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return srv.Shutdown(shutdownCtx)
+}

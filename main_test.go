@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/chatvault/chatvault/remote"
+	"github.com/chatvault/chatvault/store"
+)
+
+// runCLI runs the whole CLI in-process and returns its exit code and output.
+func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(append([]string{"chatvault"}, args...), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestExitCode(t *testing.T) {
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	tests := []struct {
+		name string
+		ctx  context.Context
+		err  error
+		want int
+	}{
+		{"nil", context.Background(), nil, exitOK},
+		{"plain failure", context.Background(), errors.New("boom"), exitFailure},
+		{"usage", context.Background(), usagef("bad"), exitUsage},
+		{"wrapped usage", context.Background(), fmt.Errorf("x: %w", usagef("bad")), exitUsage},
+		{"partial", context.Background(), errPartial, exitPartial},
+		{"differences", context.Background(), errDifferences, exitDifferences},
+		{"missing archive", context.Background(), fmt.Errorf("open: %w", store.ErrMissing), exitArchive},
+		{"not an archive", context.Background(), store.ErrNotArchive, exitArchive},
+		{"newer format", context.Background(), store.ErrNewerFormat, exitArchive},
+		{"locked", context.Background(), fmt.Errorf("x: %w", store.ErrLocked), exitLocked},
+		{"auth", context.Background(), fmt.Errorf("x: %w", remote.ErrAuthentication), exitAuth},
+		{"signal", cancelled, fmt.Errorf("x: %w", context.Canceled), exitInterrupted},
+		{"cancel without signal", context.Background(), context.Canceled, exitFailure},
+		{"interrupted", context.Background(), errInterrupted, exitInterrupted},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := exitCode(tt.ctx, tt.err); got != tt.want {
+				t.Errorf("exitCode(%v) = %d, want %d", tt.err, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestUsageErrors checks that bad input is refused with exit 2 and a message
+// naming what was wrong, before any request or archive access.
+func TestUsageErrors(t *testing.T) {
+	const (
+		ac  = "AC0123456789abcdef0123456789abcdef"
+		is  = "IS0123456789abcdef0123456789abcdef"
+		tok = "secret-token-value"
+	)
+	archive := t.TempDir() + "/never-created.vault"
+	creds := []string{"--account-sid", ac, "--auth-token", tok, "--base-url", "http://127.0.0.1:1"}
+	tests := []struct {
+		name string
+		args []string
+		want string // in stderr
+	}{
+		{"unknown command", []string{"bakup"}, "unknown command"},
+		{"unknown flag", []string{"backup", "--nope"}, "nope"},
+		{"positional argument", []string{"snapshots", "--archive", archive, "extra"}, "takes no arguments"},
+		{"backup without service", append([]string{"backup", "--archive", archive}, creds...), "--service is required"},
+		{"backup malformed service", append([]string{"backup", "--archive", archive, "--service", "IS123"}, creds...), "not a IS SID"},
+		{"backup wrong prefix", append([]string{"backup", "--archive", archive, "--service", "CH0123456789abcdef0123456789abcdef"}, creds...), "not a IS SID"},
+		{"backup without archive", append([]string{"backup", "--service", is}, creds...), "--archive"},
+		{"backup malformed channel", append([]string{"backup", "--archive", archive, "--service", is, "--channel", "CH0123456789abcdef0123456789abcdeZ"}, creds...), "malformed"},
+		{"backup page size", append([]string{"backup", "--archive", archive, "--service", is, "--page-size", "101"}, creds...), "--page-size 101"},
+		{"backup concurrency", append([]string{"backup", "--archive", archive, "--service", is, "--concurrency", "0"}, creds...), "--concurrency 0"},
+		{"backup malformed account", []string{"backup", "--archive", archive, "--service", is, "--account-sid", "AC1", "--auth-token", tok}, "--account-sid"},
+		{"backup no token", []string{"backup", "--archive", archive, "--service", is, "--account-sid", ac}, "--auth-token"},
+		{"backup api key without secret", []string{"backup", "--archive", archive, "--service", is, "--account-sid", ac, "--api-key", "SK0123456789abcdef0123456789abcdef"}, "--api-secret"},
+		{"backup bad base url", []string{"backup", "--archive", archive, "--service", is, "--account-sid", ac, "--auth-token", tok, "--base-url", "ftp://x"}, "--base-url"},
+		{"restore bad since", append([]string{"restore", "--archive", archive, "--service", is, "--since", "yesterday"}, creds...), "RFC 3339"},
+		{"restore bad as-of", append([]string{"restore", "--archive", archive, "--service", is, "--as-of", "2026-13-01T00:00:00Z"}, creds...), "RFC 3339"},
+		{"restore until before since", append([]string{"restore", "--archive", archive, "--service", is, "--since", "2026-02-01T00:00:00Z", "--until", "2026-01-01T00:00:00Z"}, creds...), "before --since"},
+		{"restore snapshot and as-of", append([]string{"restore", "--archive", archive, "--service", is, "--snapshot", "2", "--as-of", "2026-01-01T00:00:00Z"}, creds...), "give one of them"},
+		{"restore bad snapshot", append([]string{"restore", "--archive", archive, "--service", is, "--snapshot", "two"}, creds...), "--snapshot"},
+		{"restore bad source", append([]string{"restore", "--archive", archive, "--service", is, "--source", "ISxyz"}, creds...), "--source"},
+		{"forget without rule", []string{"forget", "--archive", archive}, "at least one rule"},
+		{"forget negative", []string{"forget", "--archive", archive, "--keep-last", "-1"}, "negative"},
+		{"emulate bad fault rate", []string{"emulate", "--fault-rate", "1.5"}, "--fault-rate"},
+		{"ls bad snapshot", []string{"ls", "--archive", archive, "--snapshot", "0"}, "--snapshot"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := runCLI(t, tt.args...)
+			if code != exitUsage {
+				t.Fatalf("exit %d, want %d; stderr: %s", code, exitUsage, stderr)
+			}
+			if !strings.Contains(stderr, tt.want) {
+				t.Errorf("stderr %q does not mention %q", stderr, tt.want)
+			}
+			if strings.Contains(stderr, tok) {
+				t.Errorf("stderr leaks the auth token: %q", stderr)
+			}
+		})
+	}
+}
