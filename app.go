@@ -139,8 +139,11 @@ func (o connOptions) validate() error {
 		return usagef("--auth-token (or TWILIO_AUTH_TOKEN) is required, or --api-key with --api-secret")
 	}
 	u, err := url.Parse(o.BaseURL)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return usagef("--base-url %q is not an http(s) URL like https://chat.twilio.com", o.BaseURL)
+	if err != nil {
+		return usagef("--base-url is not a URL like https://chat.twilio.com")
+	}
+	if u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return usagef("--base-url %q is not an http(s) URL like https://chat.twilio.com", u.Redacted())
 	}
 	return nil
 }
@@ -165,7 +168,9 @@ func checkSID(flag, prefix, sid string) error {
 		return usagef("%s is required (a %s… SID)", flag, prefix)
 	}
 	if !strings.HasPrefix(sid, prefix) || !sidPattern.MatchString(sid) {
-		return usagef("%s %q is not a %s SID: expected %s followed by 32 hexadecimal digits", flag, sid, prefix, prefix)
+		// The value is not repeated: a secret pasted into the wrong flag
+		// must not end up in a log.
+		return usagef("%s is malformed (%d characters): expected %s followed by 32 hexadecimal digits", flag, len(sid), prefix)
 	}
 	return nil
 }

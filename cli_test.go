@@ -243,6 +243,17 @@ func TestBinaryEndToEnd(t *testing.T) {
 	if code, _, errOut := chatvault(t, info, cmd...); code != exitAuth {
 		t.Errorf("wrong token: exit %d, want %d: %s", code, exitAuth, errOut)
 	}
+	fresh := filepath.Join(t.TempDir(), "fresh.vault")
+	code, out, _ = chatvault(t, info, "backup", "--service", src, "--archive", fresh, "--auth-token", strings.Repeat("0", 32), "--json")
+	if e := decodeJSON(t, out, "error", "exit_code"); code != exitAuth || e["exit_code"] != float64(exitAuth) {
+		t.Errorf("wrong token with --json: exit %d, stdout %s", code, out)
+	}
+	if _, err := os.Stat(fresh); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a backup refused by the service left an archive behind: %v", err)
+	}
+	if code, _, errOut := chatvault(t, info, "verify", "--archive", archive, "--snapshot", "99"); code != exitFailure || !strings.Contains(errOut, "snapshot") {
+		t.Errorf("verify of a snapshot that does not exist: exit %d: %s", code, errOut)
+	}
 	notArchive := filepath.Join(t.TempDir(), "notes.txt")
 	os.WriteFile(notArchive, []byte("not an archive\n"), 0o600)
 	if code, _, errOut := chatvault(t, info, "snapshots", "--archive", notArchive); code != exitArchive {

@@ -2,8 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 
 	"github.com/urfave/cli/v2"
 
@@ -73,6 +76,11 @@ func (o backupOptions) validate() error {
 }
 
 func runBackup(ctx context.Context, o backupOptions, stdout, stderr io.Writer) error {
+	var (
+		res    backup.Result
+		runErr error
+		began  bool
+	)
 	if err := o.validate(); err != nil {
 		return err
 	}
@@ -80,11 +88,20 @@ func runBackup(ctx context.Context, o backupOptions, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
+	_, statErr := os.Stat(o.Archive)
+	created := errors.Is(statErr, fs.ErrNotExist)
 	a, err := store.Open(o.Archive, store.Options{Create: true})
 	if err != nil {
 		return err
 	}
-	defer a.Close()
+	defer func() {
+		a.Close()
+		// A first run that could not even begin a snapshot (wrong
+		// credentials, a mistyped service) leaves no empty archive behind.
+		if created && !began {
+			os.Remove(o.Archive)
+		}
+	}()
 
 	var progress backup.Progress = backup.NopProgress{}
 	if !o.JSON && !o.Quiet && isTerminal(stderr) {
@@ -92,7 +109,7 @@ func runBackup(ctx context.Context, o backupOptions, stdout, stderr io.Writer) e
 		defer bar.finish()
 		progress = backupProgress{bar}
 	}
-	res, runErr := backup.Run(ctx, cl, a, backup.Options{
+	res, runErr = backup.Run(ctx, cl, a, backup.Options{
 		Service:     o.Service,
 		Channels:    o.Channels,
 		Full:        o.Full,
@@ -100,6 +117,7 @@ func runBackup(ctx context.Context, o backupOptions, stdout, stderr io.Writer) e
 		PageSize:    o.PageSize,
 		Progress:    progress,
 	})
+	began = res.Snapshot != 0
 	if res.Snapshot != 0 {
 		if err := reportBackup(stdout, stderr, o, res); err != nil {
 			return err

@@ -56,6 +56,9 @@ func runDemo(ctx context.Context, o demoOptions, stdout io.Writer) error {
 		return fmt.Errorf("cannot create --dir %s: %w", dir, err)
 	}
 	path := filepath.Join(dir, "demo.vault")
+	if err := replaceDemoArchive(path, stdout); err != nil {
+		return err
+	}
 	step := func(n int, format string, args ...any) {
 		fmt.Fprintf(stdout, "%d. "+format+"\n", append([]any{n}, args...)...)
 	}
@@ -155,11 +158,29 @@ func runDemo(ctx context.Context, o demoOptions, stdout io.Writer) error {
 	if len(diffs) > 0 || len(problems) > 0 || unexpected > 0 || rerunWrites != 0 {
 		return fmt.Errorf("the restored history does not match the source: %w", errDifferences)
 	}
-	fmt.Fprintf(stdout, "the restored history matches the source, field for field. Archive: %s\n", path)
 	if media > 0 {
-		fmt.Fprintf(stdout, "(apart from the %d media messages above, which a restore into the source service itself brings back)\n", media)
+		fmt.Fprintf(stdout, "the restored history matches the source field for field, except the %d media messages above. Archive: %s\n", media, path)
+	} else {
+		fmt.Fprintf(stdout, "the restored history matches the source, field for field. Archive: %s\n", path)
 	}
 	return nil
+}
+
+// replaceDemoArchive removes the archive an earlier demo left at path: a
+// new demo's emulator has the same service SIDs, so the old journal would
+// make the restore believe it had already run. A file there that is not a
+// chatvault archive is left alone and refused.
+func replaceDemoArchive(path string, stdout io.Writer) error {
+	if _, err := os.Stat(path); err != nil {
+		return nil
+	}
+	a, err := store.Open(path, store.Options{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("%s is in the way of the demo: %w", path, err)
+	}
+	a.Close()
+	fmt.Fprintf(stdout, "0. replacing the archive of an earlier demo at %s\n", path)
+	return os.Remove(path)
 }
 
 func rate(n int, seconds float64) float64 {

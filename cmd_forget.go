@@ -63,7 +63,8 @@ func runForget(_ context.Context, o forgetOptions, stdout io.Writer) error {
 	if err := needArchive(o.Archive); err != nil {
 		return err
 	}
-	a, err := store.Open(o.Archive, store.Options{})
+	// A dry run opens the archive read-only, so it changes no byte of it.
+	a, err := store.Open(o.Archive, store.Options{ReadOnly: o.DryRun})
 	if err != nil {
 		return err
 	}

@@ -71,6 +71,14 @@ func runVerify(ctx context.Context, o verifyOptions, stdout io.Writer) error {
 	}
 	defer a.Close()
 
+	if o.Snapshot != "latest" && o.Snapshot != "" && o.Service == "" {
+		// An explicit snapshot must exist even when only integrity is checked.
+		snap, err := a.ResolveSnapshot(o.Snapshot, "")
+		if err != nil {
+			return err
+		}
+		res.Snapshot = snap.ID
+	}
 	if res.Problems, err = a.Check(); err != nil {
 		return err
 	}
@@ -110,6 +118,11 @@ func compareLive(ctx context.Context, o verifyOptions, a *store.Archive, res *ve
 	diffs, err := backup.Compare(ctx, cl, v)
 	if err != nil {
 		return err
+	}
+	for i := range diffs {
+		if diffs[i].Fields == nil {
+			diffs[i].Fields = []string{} // cli.md: every difference lists its fields
+		}
 	}
 	if diffs != nil {
 		res.Differences = diffs

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
+	"github.com/chatvault/chatvault/backup"
 	"github.com/chatvault/chatvault/remote"
+	"github.com/chatvault/chatvault/restore"
 	"github.com/chatvault/chatvault/store"
 )
 
@@ -46,7 +49,11 @@ func exitCode(ctx context.Context, err error) int {
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.As(err, &ue):
+	case errors.As(err, &ue),
+		errors.Is(err, store.ErrAmbiguousService),
+		errors.Is(err, restore.ErrSourceRequired),
+		errors.Is(err, restore.ErrInvalidOptions),
+		errors.Is(err, backup.ErrInvalidOptions):
 		return exitUsage
 	case errors.Is(err, context.Canceled) && ctx.Err() != nil,
 		errors.Is(err, errInterrupted):
@@ -77,7 +84,7 @@ func errorText(err error) string {
 	switch {
 	case errors.Is(err, context.Canceled):
 		return errInterrupted.Error()
-	case errors.Is(err, remote.ErrAuthentication):
+	case errors.Is(err, remote.ErrAuthentication) && !strings.Contains(err.Error(), "check"):
 		return err.Error() + " (check --account-sid and --auth-token, or --api-key and --api-secret)"
 	}
 	return err.Error()
