@@ -83,6 +83,16 @@
 // refused with 20161. X-Twilio-Webhook-Enabled may be "true" or "false" on
 // any write; anything else is refused with 400. No webhook is ever called.
 //
+// Once a request is past the checks listed under Faults, a request with
+// several problems is answered for the first of: a missing service; bad
+// paging (PageSize, Page, PageToken); a bad list filter (Type, Order); a
+// missing channel; the channel's write rate; a missing user, member or
+// message; malformed write parameters; an update with nothing to change;
+// and last what depends on the state (an unknown role, a name or identity
+// already taken). Handlers in a channel get this order from one helper,
+// lockChannel, which takes the service's lock, finds the channel and spends
+// its write allowance.
+//
 // # Paging
 //
 // PageSize defaults to 50. A PageSize above the maximum of 100 is lowered

@@ -219,3 +219,76 @@ func TestAuthentication(t *testing.T) {
 		}
 	})
 }
+
+// TestErrorPrecedence sends requests with two problems each and checks the
+// one answered is the earlier in the order doc.go gives.
+func TestErrorPrecedence(t *testing.T) {
+	_, c := setup(t, testConfig())
+	cfg := fixedConfig() // the frozen clock never refills an allowance
+	cfg.WriteRate = 1
+	_, rc := setup(t, cfg)
+
+	svc := c.svc0()
+	chans := c.channels(svc)
+	ch := str(chans[0], "url")
+	taken := str(chans[1], "unique_name")
+	if taken == "" {
+		t.Fatal("the second seeded channel has no unique name to collide with")
+	}
+	member := c.listAll(ch + "/Members")[0]
+	roles := c.listAll(svc + "/Roles")
+	serviceRole, channelRole := str(roles[1], "sid"), str(roles[3], "sid")
+	const unknownHex = "0123456789abcdef0123456789abcdef"
+	noSvc := "/v2/Services/IS" + unknownHex
+
+	// rc's first channel has spent its one write.
+	rch := str(rc.channels(rc.svc0())[0], "url")
+	rc.mustJSON(201, "POST", rch+"/Messages", url.Values{"Body": {"spends the allowance"}})
+
+	type form = url.Values
+	cases := []struct {
+		name         string
+		limited      bool // sent to rc, whose first channel is out of writes
+		method, path string
+		form         form
+		status, code int
+	}{
+		{"service before paging", false, "GET", noSvc + "/Channels/nope/Messages?PageToken=XX", nil, 404, codeServiceNotFound},
+		{"service before parameters", false, "POST", noSvc + "/Users", form{"Identity": {""}}, 404, codeServiceNotFound},
+		{"paging before filter", false, "GET", ch + "/Messages?PageToken=XX&Order=sideways", nil, 400, codeInvalidPageToken},
+		{"paging before channel type", false, "GET", svc + "/Channels?PageToken=XX&Type=secret", nil, 400, codeInvalidPageToken},
+		{"paging before channel", false, "GET", svc + "/Channels/nope/Members?PageToken=XX", nil, 400, codeInvalidPageToken},
+		{"filter before channel", false, "GET", svc + "/Channels/nope/Messages?Order=sideways", nil, 400, codeInvalidParameter},
+		{"channel before member", false, "DELETE", svc + "/Channels/nope/Members/nobody", nil, 404, codeChannelNotFound},
+		{"channel before parameters", false, "POST", svc + "/Channels/nope/Messages", form{"MediaSid": {"ME1"}}, 404, codeChannelNotFound},
+		{"member before parameters", false, "POST", ch + "/Members/nobody", form{"LastConsumedMessageIndex": {"x"}}, 404, codeMemberNotFound},
+		{"message before parameters", false, "POST", ch + "/Messages/IM" + unknownHex, form{"DateCreated": {"x"}}, 404, codeMessageNotFound},
+		{"identity before role", false, "POST", svc + "/Users", form{"Identity": {""}, "RoleSid": {channelRole}}, 400, codeIdentityMissing},
+		{"parameters before role", false, "POST", ch + "/Members", form{"Identity": {"p1"}, "RoleSid": {serviceRole}, "DateUpdated": {"x"}}, 400, codeDateUpdatedInvalid},
+		{"parameters before member taken", false, "POST", ch + "/Members", form{"Identity": {str(member, "identity")}, "LastConsumedMessageIndex": {"-1"}}, 400, codeConsumedIndexInvalid},
+		{"parameters before name taken", false, "POST", svc + "/Channels", form{"UniqueName": {taken}, "Attributes": {"{"}}, 400, codeAttributesInvalid},
+		{"parameters before name taken on update", false, "POST", ch, form{"UniqueName": {taken}, "DateCreated": {"x"}}, 400, codeDateCreatedInvalid},
+		{"channel before write rate", true, "POST", rc.svc0() + "/Channels/nope/Messages", form{}, 404, codeChannelNotFound},
+		{"write rate before member", true, "DELETE", rch + "/Members/nobody", nil, 429, codeChannelRateExceeded},
+		{"write rate before message", true, "POST", rch + "/Messages/IM" + unknownHex, form{"Body": {"x"}}, 429, codeChannelRateExceeded},
+		{"write rate before parameters", true, "POST", rch + "/Members", form{"Identity": {""}}, 429, codeChannelRateExceeded},
+		{"write rate before nothing to update", true, "POST", rch, form{}, 429, codeChannelRateExceeded},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cl := c
+			if tc.limited {
+				cl = rc
+			}
+			r := cl.do(tc.method, tc.path, tc.form)
+			if code, _ := r.apiErr(t); r.status != tc.status || code != tc.code {
+				t.Errorf("%s %s: %d code %d, want %d code %d\n%s", tc.method, tc.path, r.status, code, tc.status, tc.code, r.body)
+			}
+		})
+	}
+	t.Run("channel delete spends no write", func(t *testing.T) {
+		if r := rc.do("DELETE", rch, nil); r.status != 204 {
+			t.Errorf("delete of a channel out of writes: %d %s", r.status, r.body)
+		}
+	})
+}

@@ -99,15 +99,7 @@ func TestLatency(t *testing.T) {
 }
 
 func TestShutdownAbortsLatency(t *testing.T) {
-	s, err := New(testConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	info, err := s.Start("127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := newClient(t, info)
+	s, c := setup(t, testConfig()) // its clean-up shuts down again, which is a no-op
 	entered := inLatency(t, s)
 	s.SetFaults(time.Hour, 0, 0, 0, 0)
 	answered := make(chan resp, 1)
@@ -409,15 +401,7 @@ func TestStats(t *testing.T) {
 
 func TestLifecycle(t *testing.T) {
 	t.Run("shutdown stops serving", func(t *testing.T) {
-		s, err := New(testConfig())
-		if err != nil {
-			t.Fatal(err)
-		}
-		info, err := s.Start("127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		c := newClient(t, info)
+		s, c := setup(t, testConfig())
 		c.hc.Transport = &http.Transport{DisableKeepAlives: true}
 		if r := c.do("GET", "/v2/Services", nil); r.status != 200 {
 			t.Fatalf("before shutdown: %d", r.status)
@@ -436,22 +420,15 @@ func TestLifecycle(t *testing.T) {
 		}
 	})
 	t.Run("a silent connection does not hold shutdown", func(t *testing.T) {
-		s, err := New(testConfig())
-		if err != nil {
-			t.Fatal(err)
-		}
-		info, err := s.Start("127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		conn, err := net.Dial("tcp", strings.TrimPrefix(info.BaseURL, "http://"))
+		s, c := setup(t, testConfig())
+		conn, err := net.Dial("tcp", strings.TrimPrefix(c.info.BaseURL, "http://"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer conn.Close()
 		// One full request on another connection makes sure the silent one
 		// has been accepted (connections are accepted in order).
-		if r := newClient(t, info).do("GET", "/v2/Services", nil); r.status != 200 {
+		if r := c.do("GET", "/v2/Services", nil); r.status != 200 {
 			t.Fatalf("request: %d", r.status)
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)

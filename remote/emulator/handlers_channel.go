@@ -26,24 +26,65 @@ func (s *Server) allowWrite(c *call, svc *service, ch *channel) *apiError {
 		"Channel "+ch.sid.format("CH")+" received more than "+strconv.Itoa(c.faults.writeRate)+" writes in a second; the write was not carried out, slow down and retry")
 }
 
+// access is what a handler does in a channel: it picks the lock lockChannel
+// takes and whether the request spends from the channel's write allowance.
+type access int
+
+const (
+	reading      access = iota // read lock
+	writing                    // write lock, not rate-limited (channel delete)
+	limitedWrite               // write lock and one write of the channel's allowance
+)
+
+// inChannel finds the service and channel c's path names and runs f on
+// them with the service's lock held as a asks; see lockChannel.
+func (s *Server) inChannel(c *call, a access, f func(svc *service, ch *channel) answer) answer {
+	svc, e := s.serviceOf(c.rt.svc)
+	if e != nil {
+		return errAnswer(e)
+	}
+	return s.lockChannel(c, svc, a, func(ch *channel) answer { return f(svc, ch) })
+}
+
+// lockChannel takes svc.mu as a asks, finds the channel c's path names in
+// svc and runs f on it with the lock held. For a limitedWrite it first
+// spends one write of the channel's allowance (WriteRate). A missing
+// channel, then a spent allowance, is answered without calling f. List
+// handlers use it directly, after checking their query: a bad query is
+// answered before a missing channel.
+func (s *Server) lockChannel(c *call, svc *service, a access, f func(ch *channel) answer) answer {
+	if a == reading {
+		svc.mu.RLock()
+		defer svc.mu.RUnlock()
+	} else {
+		svc.mu.Lock()
+		defer svc.mu.Unlock()
+	}
+	ch, e := channelOf(svc, c.rt.ch)
+	if e != nil {
+		return errAnswer(e)
+	}
+	if a == limitedWrite {
+		if e := s.allowWrite(c, svc, ch); e != nil {
+			return errAnswer(e)
+		}
+	}
+	return f(ch)
+}
+
 func channelPath(svc *service, ch *channel) string {
 	return "/v2/Services/" + svc.sid.format("IS") + "/Channels/" + ch.sid.format("CH")
 }
 
 func (s *Server) listChannels(c *call) answer {
-	svc, e := s.serviceOf(c.rt.svc)
-	if e != nil {
-		return errAnswer(e)
-	}
-	q := c.r.URL.Query()
-	pq, e := parsePageQuery(q)
+	svc, pq, e := s.serviceAndPaging(c)
 	if e != nil {
 		return errAnswer(e)
 	}
 	// The API lists public channels only unless Type says otherwise.
 	wantPublic, wantPrivate := true, false
 	var filters [][2]string
-	if types, ok := q["Type"]; ok {
+	if types, ok := c.query()["Type"]; ok {
 		wantPublic = false
 		for _, t := range types {
 			switch t {
@@ -76,30 +117,26 @@ func (s *Server) listChannels(c *call) answer {
 }
 
 func (s *Server) fetchChannel(c *call) answer {
-	svc, e := s.serviceOf(c.rt.svc)
-	if e != nil {
-		return errAnswer(e)
-	}
-	svc.mu.RLock()
-	defer svc.mu.RUnlock()
-	ch, e := channelOf(svc, c.rt.ch)
-	if e != nil {
-		return errAnswer(e)
-	}
-	return answer{status: http.StatusOK, body: appendChannelJSON(nil, c.u, s.account, svc, ch)}
+	return s.inChannel(c, reading, func(svc *service, ch *channel) answer {
+		return answer{status: http.StatusOK, body: appendChannelJSON(nil, c.u, s.account, svc, ch)}
+	})
 }
 
 // channelParams are the parsed parameters of a channel create or update.
 type channelParams struct {
 	friendlyName, uniqueName, attrs, createdBy string
 	fnSent, unSent, attrsSent, cbSent          bool
-	private, typeSent                          bool
-	created, updated                           int64
-	createdSent, updatedSent                   bool
+	private                                    bool
+	dateParams
 }
 
-// parseChannelParams reads the parameters; limit is the name length limit
-// (64 on create, 256 on update).
+// any reports whether an update sends something to change.
+func (p channelParams) any() bool {
+	return p.fnSent || p.unSent || p.attrsSent || p.createdSent || p.updatedSent || p.cbSent
+}
+
+// parseChannelParams reads the parameters of a create (names of up to 64
+// characters, Type accepted) or of an update (names of up to 256).
 func parseChannelParams(f form, create bool) (channelParams, *apiError) {
 	var p channelParams
 	var e *apiError
@@ -128,13 +165,9 @@ func parseChannelParams(f form, create bool) (channelParams, *apiError) {
 			default:
 				return p, badRequest(codeInvalidParameter, "Type "+strconv.Quote(t)+" is not a channel type; send public or private")
 			}
-			p.typeSent = true
 		}
 	}
-	if p.created, p.createdSent, e = f.date("DateCreated", codeDateCreatedInvalid); e != nil {
-		return p, e
-	}
-	if p.updated, p.updatedSent, e = f.date("DateUpdated", codeDateUpdatedInvalid); e != nil {
+	if p.dateParams, e = f.dates(); e != nil {
 		return p, e
 	}
 	p.createdBy, p.cbSent = f.get("CreatedBy")
@@ -155,93 +188,55 @@ func (s *Server) createChannel(c *call) answer {
 	if p.uniqueName != "" && svc.channelsByUnique[p.uniqueName] != nil {
 		return errAnswer(conflict(codeUniqueNameExists, "Channel with unique name "+strconv.Quote(p.uniqueName)+" already exists in service "+svc.sid.format("IS")+"; choose another name or fetch that channel"))
 	}
-	ch := newChannel(s.uniqueChannelSID(svc))
+	ch := newChannel(freshSID(s, svc.channelsBySID))
 	ch.private = p.private
-	if p.friendlyName != "" {
-		ch.friendlyName = some(p.friendlyName)
-	}
-	if p.uniqueName != "" {
-		ch.uniqueName = some(p.uniqueName)
-	}
+	ch.friendlyName = nonEmpty(p.friendlyName)
+	ch.uniqueName = nonEmpty(p.uniqueName)
 	ch.attrs = "{}"
 	if p.attrsSent {
 		ch.attrs = p.attrs
 	}
-	ch.createdBy = "system"
-	if p.createdBy != "" {
-		ch.createdBy = p.createdBy
-	}
-	ch.created = s.nowUnix()
-	if p.createdSent {
-		ch.created = p.created
-	}
-	ch.updated = ch.created
-	if p.updatedSent {
-		ch.updated = p.updated
-	}
+	ch.createdBy = orSystem(p.createdBy)
+	ch.created, ch.updated = p.forCreate(s.nowUnix())
 	svc.addChannel(ch)
 	return answer{status: http.StatusCreated, body: appendChannelJSON(nil, c.u, s.account, svc, ch)}
 }
 
 func (s *Server) updateChannel(c *call) answer {
-	svc, e := s.serviceOf(c.rt.svc)
-	if e != nil {
-		return errAnswer(e)
-	}
 	p, perr := parseChannelParams(c.form, false)
-	svc.mu.Lock()
-	defer svc.mu.Unlock()
-	ch, e := channelOf(svc, c.rt.ch)
-	if e != nil {
-		return errAnswer(e)
-	}
-	if e := s.allowWrite(c, svc, ch); e != nil {
-		return errAnswer(e)
-	}
-	if perr != nil {
-		return errAnswer(perr)
-	}
-	if !(p.fnSent || p.unSent || p.attrsSent || p.createdSent || p.updatedSent || p.cbSent) {
-		return errAnswer(noUpdateParameters("channel", "FriendlyName, UniqueName, Attributes, DateCreated, DateUpdated or CreatedBy"))
-	}
-	if p.unSent && p.uniqueName != "" {
-		if other := svc.channelsByUnique[p.uniqueName]; other != nil && other != ch {
-			return errAnswer(conflict(codeUniqueNameExists, "Channel with unique name "+strconv.Quote(p.uniqueName)+" already exists in service "+svc.sid.format("IS")+"; choose another name"))
+	return s.inChannel(c, limitedWrite, func(svc *service, ch *channel) answer {
+		if perr != nil {
+			return errAnswer(perr)
 		}
-	}
-	if p.fnSent {
-		ch.friendlyName = nullString{}
-		if p.friendlyName != "" {
-			ch.friendlyName = some(p.friendlyName)
+		if !p.any() {
+			return errAnswer(noUpdateParameters("channel", "FriendlyName, UniqueName, Attributes, DateCreated, DateUpdated or CreatedBy"))
 		}
-	}
-	if p.unSent {
-		if ch.uniqueName.valid {
-			delete(svc.channelsByUnique, ch.uniqueName.s)
+		if p.unSent && p.uniqueName != "" {
+			if other := svc.channelsByUnique[p.uniqueName]; other != nil && other != ch {
+				return errAnswer(conflict(codeUniqueNameExists, "Channel with unique name "+strconv.Quote(p.uniqueName)+" already exists in service "+svc.sid.format("IS")+"; choose another name"))
+			}
 		}
-		ch.uniqueName = nullString{}
-		if p.uniqueName != "" {
-			ch.uniqueName = some(p.uniqueName)
-			svc.channelsByUnique[p.uniqueName] = ch
+		if p.fnSent {
+			ch.friendlyName = nonEmpty(p.friendlyName)
 		}
-	}
-	if p.attrsSent {
-		ch.attrs = p.attrs
-	}
-	if p.cbSent {
-		ch.createdBy = "system"
-		if p.createdBy != "" {
-			ch.createdBy = p.createdBy
+		if p.unSent {
+			if ch.uniqueName.valid {
+				delete(svc.channelsByUnique, ch.uniqueName.s)
+			}
+			ch.uniqueName = nonEmpty(p.uniqueName)
+			if p.uniqueName != "" {
+				svc.channelsByUnique[p.uniqueName] = ch
+			}
 		}
-	}
-	if p.createdSent {
-		ch.created = p.created
-	}
-	ch.updated = s.nowUnix()
-	if p.updatedSent {
-		ch.updated = p.updated
-	}
-	return answer{status: http.StatusOK, body: appendChannelJSON(nil, c.u, s.account, svc, ch)}
+		if p.attrsSent {
+			ch.attrs = p.attrs
+		}
+		if p.cbSent {
+			ch.createdBy = orSystem(p.createdBy)
+		}
+		ch.created, ch.updated = p.forUpdate(ch.created, s.nowUnix())
+		return answer{status: http.StatusOK, body: appendChannelJSON(nil, c.u, s.account, svc, ch)}
+	})
 }
 
 func noUpdateParameters(what, params string) *apiError {
@@ -249,17 +244,9 @@ func noUpdateParameters(what, params string) *apiError {
 }
 
 func (s *Server) deleteChannel(c *call) answer {
-	svc, e := s.serviceOf(c.rt.svc)
-	if e != nil {
-		return errAnswer(e)
-	}
-	svc.mu.Lock()
-	defer svc.mu.Unlock()
-	ch, e := channelOf(svc, c.rt.ch)
-	if e != nil {
-		return errAnswer(e)
-	}
-	svc.removeChannel(ch)
-	s.limiters.forget(channelKey(svc, ch))
-	return answer{status: http.StatusNoContent}
+	return s.inChannel(c, writing, func(svc *service, ch *channel) answer {
+		svc.removeChannel(ch)
+		s.limiters.forget(channelKey(svc, ch))
+		return answer{status: http.StatusNoContent}
+	})
 }

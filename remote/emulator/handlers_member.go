@@ -5,62 +5,53 @@ import (
 	"strconv"
 )
 
-func memberNotFound(ref string, ch *channel) *apiError {
-	return notFound(codeMemberNotFound, "Member "+strconv.Quote(ref)+" was not found in channel "+ch.sid.format("CH")+"; check the MB SID or identity")
+// memberOf finds the member a path names (SID or identity). The caller
+// holds the service's lock.
+func memberOf(ch *channel, ref string) (*member, *apiError) {
+	if m := ch.member(ref); m != nil {
+		return m, nil
+	}
+	return nil, notFound(codeMemberNotFound, "Member "+strconv.Quote(ref)+" was not found in channel "+ch.sid.format("CH")+"; check the MB SID or identity")
 }
 
 func (s *Server) listMembers(c *call) answer {
-	svc, e := s.serviceOf(c.rt.svc)
+	svc, pq, e := s.serviceAndPaging(c)
 	if e != nil {
 		return errAnswer(e)
 	}
-	q := c.r.URL.Query()
-	pq, e := parsePageQuery(q)
-	if e != nil {
-		return errAnswer(e)
-	}
-	svc.mu.RLock()
-	defer svc.mu.RUnlock()
-	ch, e := channelOf(svc, c.rt.ch)
-	if e != nil {
-		return errAnswer(e)
-	}
-	members := ch.members
 	var filters [][2]string
-	if ids, ok := q["Identity"]; ok {
-		want := make(map[string]bool, len(ids))
+	var want map[string]bool // nil: no Identity filter
+	if ids, ok := c.query()["Identity"]; ok {
+		want = make(map[string]bool, len(ids))
 		for _, id := range ids {
 			want[id] = true
 			filters = append(filters, [2]string{"Identity", id})
 		}
-		members = nil
-		for _, m := range ch.members {
-			if want[m.identity] {
-				members = append(members, m)
+	}
+	return s.lockChannel(c, svc, reading, func(ch *channel) answer {
+		members := ch.members
+		if want != nil {
+			members = nil
+			for _, m := range ch.members {
+				if want[m.identity] {
+					members = append(members, m)
+				}
 			}
 		}
-	}
-	return list(c, channelPath(svc, ch)+"/Members", "members", filters, pq, len(members),
-		func(i int) int64 { return int64(members[i].seq) },
-		func(b []byte, i int) []byte { return appendMemberJSON(b, c.u, s.account, svc, ch, members[i]) })
+		return list(c, channelPath(svc, ch)+"/Members", "members", filters, pq, len(members),
+			func(i int) int64 { return int64(members[i].seq) },
+			func(b []byte, i int) []byte { return appendMemberJSON(b, c.u, s.account, svc, ch, members[i]) })
+	})
 }
 
 func (s *Server) fetchMember(c *call) answer {
-	svc, e := s.serviceOf(c.rt.svc)
-	if e != nil {
-		return errAnswer(e)
-	}
-	svc.mu.RLock()
-	defer svc.mu.RUnlock()
-	ch, e := channelOf(svc, c.rt.ch)
-	if e != nil {
-		return errAnswer(e)
-	}
-	m := ch.member(c.rt.leaf)
-	if m == nil {
-		return errAnswer(memberNotFound(c.rt.leaf, ch))
-	}
-	return answer{status: http.StatusOK, body: appendMemberJSON(nil, c.u, s.account, svc, ch, m)}
+	return s.inChannel(c, reading, func(svc *service, ch *channel) answer {
+		m, e := memberOf(ch, c.rt.leaf)
+		if e != nil {
+			return errAnswer(e)
+		}
+		return answer{status: http.StatusOK, body: appendMemberJSON(nil, c.u, s.account, svc, ch, m)}
+	})
 }
 
 // memberParams are the parsed parameters of a member create or update.
@@ -73,8 +64,7 @@ type memberParams struct {
 	lastConsumedNull, lastConsumedSet bool
 	consumption                       int64
 	consumptionSent                   bool
-	created, updated                  int64
-	createdSent, updatedSent          bool
+	dateParams
 }
 
 func (p memberParams) any() bool {
@@ -113,13 +103,8 @@ func parseMemberParams(f form) (memberParams, *apiError) {
 			p.consumption = t
 		}
 	}
-	if p.created, p.createdSent, e = f.date("DateCreated", codeDateCreatedInvalid); e != nil {
-		return p, e
-	}
-	if p.updated, p.updatedSent, e = f.date("DateUpdated", codeDateUpdatedInvalid); e != nil {
-		return p, e
-	}
-	return p, nil
+	p.dateParams, e = f.dates()
+	return p, e
 }
 
 // checkChannelRole checks that id is a channel role of svc.
@@ -130,7 +115,7 @@ func checkChannelRole(svc *service, id sid) *apiError {
 	return nil
 }
 
-// apply sets the sent parameters on m.
+// apply sets the sent parameters other than the dates on m.
 func (p memberParams) apply(m *member) {
 	if p.roleSent {
 		m.role = p.role
@@ -145,121 +130,78 @@ func (p memberParams) apply(m *member) {
 	if p.consumptionSent {
 		m.lastConsumption = p.consumption
 	}
-	if p.createdSent {
-		m.created = p.created
-	}
 }
 
 func (s *Server) createMember(c *call) answer {
-	svc, e := s.serviceOf(c.rt.svc)
-	if e != nil {
-		return errAnswer(e)
-	}
 	identity, perr := c.form.identity()
 	p, perr2 := parseMemberParams(c.form)
 	if perr == nil {
 		perr = perr2
 	}
-	svc.mu.Lock()
-	defer svc.mu.Unlock()
-	ch, e := channelOf(svc, c.rt.ch)
-	if e != nil {
-		return errAnswer(e)
-	}
-	if e := s.allowWrite(c, svc, ch); e != nil {
-		return errAnswer(e)
-	}
-	if perr != nil {
-		return errAnswer(perr)
-	}
-	if p.roleSent {
-		if e := checkChannelRole(svc, p.role); e != nil {
-			return errAnswer(e)
+	return s.inChannel(c, limitedWrite, func(svc *service, ch *channel) answer {
+		if perr != nil {
+			return errAnswer(perr)
 		}
-	}
-	if ch.membersByIdentity[identity] != nil {
-		return errAnswer(conflict(codeMemberExists, "Member with identity "+strconv.Quote(identity)+" already exists in channel "+ch.sid.format("CH")+"; fetch or update that member instead"))
-	}
-	now := s.nowUnix()
-	u := svc.usersByIdentity[identity]
-	if u == nil {
-		// Adding a member creates its user, as the API does.
-		u = &user{sid: s.uniqueUserSID(svc), identity: identity, attrs: "{}", role: svc.defaultServiceRole, created: now, updated: now}
-		svc.addUser(u)
-	}
-	u.joined++
-	m := &member{
-		sid: s.uniqueMemberSID(ch), identity: identity, role: svc.defaultChannelRole,
-		attrs: "{}", created: now, lastConsumption: noDate,
-	}
-	p.apply(m)
-	m.updated = m.created
-	if p.updatedSent {
-		m.updated = p.updated
-	}
-	ch.addMember(m)
-	return answer{status: http.StatusCreated, body: appendMemberJSON(nil, c.u, s.account, svc, ch, m)}
+		if p.roleSent {
+			if e := checkChannelRole(svc, p.role); e != nil {
+				return errAnswer(e)
+			}
+		}
+		if ch.membersByIdentity[identity] != nil {
+			return errAnswer(conflict(codeMemberExists, "Member with identity "+strconv.Quote(identity)+" already exists in channel "+ch.sid.format("CH")+"; fetch or update that member instead"))
+		}
+		now := s.nowUnix()
+		u := svc.usersByIdentity[identity]
+		if u == nil {
+			// Adding a member creates its user, as the API does.
+			u = s.newUser(svc, identity, svc.defaultServiceRole, now)
+		}
+		u.joined++
+		m := &member{
+			sid: freshSID(s, ch.membersBySID), identity: identity, role: svc.defaultChannelRole,
+			attrs: "{}", lastConsumption: noDate,
+		}
+		p.apply(m)
+		m.created, m.updated = p.forCreate(now)
+		ch.addMember(m)
+		return answer{status: http.StatusCreated, body: appendMemberJSON(nil, c.u, s.account, svc, ch, m)}
+	})
 }
 
 func (s *Server) updateMember(c *call) answer {
-	svc, e := s.serviceOf(c.rt.svc)
-	if e != nil {
-		return errAnswer(e)
-	}
 	p, perr := parseMemberParams(c.form)
-	svc.mu.Lock()
-	defer svc.mu.Unlock()
-	ch, e := channelOf(svc, c.rt.ch)
-	if e != nil {
-		return errAnswer(e)
-	}
-	if e := s.allowWrite(c, svc, ch); e != nil {
-		return errAnswer(e)
-	}
-	m := ch.member(c.rt.leaf)
-	if m == nil {
-		return errAnswer(memberNotFound(c.rt.leaf, ch))
-	}
-	if perr != nil {
-		return errAnswer(perr)
-	}
-	if !p.any() {
-		return errAnswer(noUpdateParameters("member", "RoleSid, Attributes, LastConsumedMessageIndex, LastConsumptionTimestamp, DateCreated or DateUpdated"))
-	}
-	if p.roleSent {
-		if e := checkChannelRole(svc, p.role); e != nil {
+	return s.inChannel(c, limitedWrite, func(svc *service, ch *channel) answer {
+		m, e := memberOf(ch, c.rt.leaf)
+		if e != nil {
 			return errAnswer(e)
 		}
-	}
-	p.apply(m)
-	m.updated = s.nowUnix()
-	if p.updatedSent {
-		m.updated = p.updated
-	}
-	return answer{status: http.StatusOK, body: appendMemberJSON(nil, c.u, s.account, svc, ch, m)}
+		if perr != nil {
+			return errAnswer(perr)
+		}
+		if !p.any() {
+			return errAnswer(noUpdateParameters("member", "RoleSid, Attributes, LastConsumedMessageIndex, LastConsumptionTimestamp, DateCreated or DateUpdated"))
+		}
+		if p.roleSent {
+			if e := checkChannelRole(svc, p.role); e != nil {
+				return errAnswer(e)
+			}
+		}
+		p.apply(m)
+		m.created, m.updated = p.forUpdate(m.created, s.nowUnix())
+		return answer{status: http.StatusOK, body: appendMemberJSON(nil, c.u, s.account, svc, ch, m)}
+	})
 }
 
 func (s *Server) deleteMember(c *call) answer {
-	svc, e := s.serviceOf(c.rt.svc)
-	if e != nil {
-		return errAnswer(e)
-	}
-	svc.mu.Lock()
-	defer svc.mu.Unlock()
-	ch, e := channelOf(svc, c.rt.ch)
-	if e != nil {
-		return errAnswer(e)
-	}
-	if e := s.allowWrite(c, svc, ch); e != nil {
-		return errAnswer(e)
-	}
-	m := ch.member(c.rt.leaf)
-	if m == nil {
-		return errAnswer(memberNotFound(c.rt.leaf, ch))
-	}
-	ch.removeMember(m)
-	if u := svc.usersByIdentity[m.identity]; u != nil && u.joined > 0 {
-		u.joined--
-	}
-	return answer{status: http.StatusNoContent}
+	return s.inChannel(c, limitedWrite, func(svc *service, ch *channel) answer {
+		m, e := memberOf(ch, c.rt.leaf)
+		if e != nil {
+			return errAnswer(e)
+		}
+		ch.removeMember(m)
+		if u := svc.usersByIdentity[m.identity]; u != nil && u.joined > 0 {
+			u.joined--
+		}
+		return answer{status: http.StatusNoContent}
+	})
 }

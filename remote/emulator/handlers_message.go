@@ -20,17 +20,12 @@ func messageAt(ch *channel, ref string) (int, *apiError) {
 }
 
 func (s *Server) listMessages(c *call) answer {
-	svc, e := s.serviceOf(c.rt.svc)
-	if e != nil {
-		return errAnswer(e)
-	}
-	q := c.r.URL.Query()
-	pq, e := parsePageQuery(q)
+	svc, pq, e := s.serviceAndPaging(c)
 	if e != nil {
 		return errAnswer(e)
 	}
 	var filters [][2]string
-	if o, ok := first(q, "Order"); ok {
+	if o, ok := first(c.query(), "Order"); ok {
 		switch o {
 		case "asc":
 		case "desc":
@@ -40,34 +35,22 @@ func (s *Server) listMessages(c *call) answer {
 		}
 		filters = append(filters, [2]string{"Order", o})
 	}
-	svc.mu.RLock()
-	defer svc.mu.RUnlock()
-	ch, e := channelOf(svc, c.rt.ch)
-	if e != nil {
-		return errAnswer(e)
-	}
-	msgs := ch.msgs
-	return list(c, channelPath(svc, ch)+"/Messages", "messages", filters, pq, len(msgs),
-		func(i int) int64 { return msgs[i].index },
-		func(b []byte, i int) []byte { return appendMessageJSON(b, c.u, s.account, svc, ch, &msgs[i]) })
+	return s.lockChannel(c, svc, reading, func(ch *channel) answer {
+		msgs := ch.msgs
+		return list(c, channelPath(svc, ch)+"/Messages", "messages", filters, pq, len(msgs),
+			func(i int) int64 { return msgs[i].index },
+			func(b []byte, i int) []byte { return appendMessageJSON(b, c.u, s.account, svc, ch, &msgs[i]) })
+	})
 }
 
 func (s *Server) fetchMessage(c *call) answer {
-	svc, e := s.serviceOf(c.rt.svc)
-	if e != nil {
-		return errAnswer(e)
-	}
-	svc.mu.RLock()
-	defer svc.mu.RUnlock()
-	ch, e := channelOf(svc, c.rt.ch)
-	if e != nil {
-		return errAnswer(e)
-	}
-	pos, e := messageAt(ch, c.rt.leaf)
-	if e != nil {
-		return errAnswer(e)
-	}
-	return answer{status: http.StatusOK, body: appendMessageJSON(nil, c.u, s.account, svc, ch, &ch.msgs[pos])}
+	return s.inChannel(c, reading, func(svc *service, ch *channel) answer {
+		pos, e := messageAt(ch, c.rt.leaf)
+		if e != nil {
+			return errAnswer(e)
+		}
+		return answer{status: http.StatusOK, body: appendMessageJSON(nil, c.u, s.account, svc, ch, &ch.msgs[pos])}
+	})
 }
 
 // messageParams are the parsed parameters of a message create or update.
@@ -75,8 +58,7 @@ type messageParams struct {
 	from, body, attrs, lastUpdatedBy       string
 	fromSent, bodySent, attrsSent, lubSent bool
 	media                                  *media
-	created, updated                       int64
-	createdSent, updatedSent               bool
+	dateParams
 }
 
 func (p messageParams) any() bool {
@@ -92,10 +74,7 @@ func parseMessageParams(f form, create bool) (messageParams, *apiError) {
 	if p.attrs, p.attrsSent, e = f.attributes(); e != nil {
 		return p, e
 	}
-	if p.created, p.createdSent, e = f.date("DateCreated", codeDateCreatedInvalid); e != nil {
-		return p, e
-	}
-	if p.updated, p.updatedSent, e = f.date("DateUpdated", codeDateUpdatedInvalid); e != nil {
+	if p.dateParams, e = f.dates(); e != nil {
 		return p, e
 	}
 	if v, ok := f.get("MediaSid"); ok && create {
@@ -109,129 +88,77 @@ func parseMessageParams(f form, create bool) (messageParams, *apiError) {
 }
 
 func (s *Server) createMessage(c *call) answer {
-	svc, e := s.serviceOf(c.rt.svc)
-	if e != nil {
-		return errAnswer(e)
-	}
 	p, perr := parseMessageParams(c.form, true)
-	svc.mu.Lock()
-	defer svc.mu.Unlock()
-	ch, e := channelOf(svc, c.rt.ch)
-	if e != nil {
-		return errAnswer(e)
-	}
-	if e := s.allowWrite(c, svc, ch); e != nil {
-		return errAnswer(e)
-	}
-	if perr != nil {
-		return errAnswer(perr)
-	}
-	m := message{sid: s.uniqueMessageSID(ch), from: "system", body: p.body, attrs: "{}", media: p.media}
-	if p.from != "" {
-		m.from = p.from
-	}
-	if p.attrsSent {
-		m.attrs = p.attrs
-	}
-	if p.lubSent && p.lastUpdatedBy != "" {
-		m.lastUpdatedBy = p.lastUpdatedBy
-		m.flags |= msgHasLastUpdatedBy
-	}
-	m.created = s.nowUnix()
-	if p.createdSent {
-		m.created = p.created
-	}
-	m.updated = m.created
-	if p.updatedSent {
-		m.updated = p.updated
+	return s.inChannel(c, limitedWrite, func(svc *service, ch *channel) answer {
+		if perr != nil {
+			return errAnswer(perr)
+		}
+		m := message{sid: freshSID(s, ch.msgBySID), from: orSystem(p.from), body: p.body, attrs: "{}", media: p.media}
+		if p.attrsSent {
+			m.attrs = p.attrs
+		}
+		if p.lubSent && p.lastUpdatedBy != "" {
+			m.lastUpdatedBy = p.lastUpdatedBy
+			m.flags |= msgHasLastUpdatedBy
+		}
+		m.created, m.updated = p.forCreate(s.nowUnix())
 		if m.updated > m.created {
 			m.flags |= msgEdited
 		}
-	}
-	pos := ch.appendMessage(m)
-	return answer{status: http.StatusCreated, body: appendMessageJSON(nil, c.u, s.account, svc, ch, &ch.msgs[pos])}
+		pos := ch.appendMessage(m)
+		return answer{status: http.StatusCreated, body: appendMessageJSON(nil, c.u, s.account, svc, ch, &ch.msgs[pos])}
+	})
 }
 
 func (s *Server) updateMessage(c *call) answer {
-	svc, e := s.serviceOf(c.rt.svc)
-	if e != nil {
-		return errAnswer(e)
-	}
 	p, perr := parseMessageParams(c.form, false)
-	svc.mu.Lock()
-	defer svc.mu.Unlock()
-	ch, e := channelOf(svc, c.rt.ch)
-	if e != nil {
-		return errAnswer(e)
-	}
-	if e := s.allowWrite(c, svc, ch); e != nil {
-		return errAnswer(e)
-	}
-	pos, e := messageAt(ch, c.rt.leaf)
-	if e != nil {
-		return errAnswer(e)
-	}
-	if perr != nil {
-		return errAnswer(perr)
-	}
-	if !p.any() {
-		return errAnswer(noUpdateParameters("message", "Body, Attributes, From, LastUpdatedBy, DateCreated or DateUpdated"))
-	}
-	m := &ch.msgs[pos]
-	if p.fromSent {
-		m.from = "system"
-		if p.from != "" {
-			m.from = p.from
+	return s.inChannel(c, limitedWrite, func(svc *service, ch *channel) answer {
+		pos, e := messageAt(ch, c.rt.leaf)
+		if e != nil {
+			return errAnswer(e)
 		}
-	}
-	if p.bodySent {
-		m.body = p.body
-	}
-	if p.attrsSent {
-		m.attrs = p.attrs
-	}
-	if p.lubSent {
-		m.lastUpdatedBy = p.lastUpdatedBy
-		m.flags &^= msgHasLastUpdatedBy
-		if p.lastUpdatedBy != "" {
-			m.flags |= msgHasLastUpdatedBy
+		if perr != nil {
+			return errAnswer(perr)
 		}
-	}
-	if p.createdSent {
-		m.created = p.created
-	}
-	m.updated = s.nowUnix()
-	if p.updatedSent {
-		m.updated = p.updated
-	}
-	if p.bodySent || p.attrsSent {
-		// A change of content is an edit when it lands after creation.
-		m.flags &^= msgEdited
-		if m.updated > m.created {
-			m.flags |= msgEdited
+		if !p.any() {
+			return errAnswer(noUpdateParameters("message", "Body, Attributes, From, LastUpdatedBy, DateCreated or DateUpdated"))
 		}
-	}
-	return answer{status: http.StatusOK, body: appendMessageJSON(nil, c.u, s.account, svc, ch, m)}
+		m := &ch.msgs[pos]
+		if p.fromSent {
+			m.from = orSystem(p.from)
+		}
+		if p.bodySent {
+			m.body = p.body
+		}
+		if p.attrsSent {
+			m.attrs = p.attrs
+		}
+		if p.lubSent {
+			m.lastUpdatedBy = p.lastUpdatedBy
+			m.flags &^= msgHasLastUpdatedBy
+			if p.lastUpdatedBy != "" {
+				m.flags |= msgHasLastUpdatedBy
+			}
+		}
+		m.created, m.updated = p.forUpdate(m.created, s.nowUnix())
+		if p.bodySent || p.attrsSent {
+			// A change of content is an edit when it lands after creation.
+			m.flags &^= msgEdited
+			if m.updated > m.created {
+				m.flags |= msgEdited
+			}
+		}
+		return answer{status: http.StatusOK, body: appendMessageJSON(nil, c.u, s.account, svc, ch, m)}
+	})
 }
 
 func (s *Server) deleteMessage(c *call) answer {
-	svc, e := s.serviceOf(c.rt.svc)
-	if e != nil {
-		return errAnswer(e)
-	}
-	svc.mu.Lock()
-	defer svc.mu.Unlock()
-	ch, e := channelOf(svc, c.rt.ch)
-	if e != nil {
-		return errAnswer(e)
-	}
-	if e := s.allowWrite(c, svc, ch); e != nil {
-		return errAnswer(e)
-	}
-	pos, e := messageAt(ch, c.rt.leaf)
-	if e != nil {
-		return errAnswer(e)
-	}
-	ch.removeMessage(pos)
-	return answer{status: http.StatusNoContent}
+	return s.inChannel(c, limitedWrite, func(svc *service, ch *channel) answer {
+		pos, e := messageAt(ch, c.rt.leaf)
+		if e != nil {
+			return errAnswer(e)
+		}
+		ch.removeMessage(pos)
+		return answer{status: http.StatusNoContent}
+	})
 }

@@ -58,6 +58,18 @@ func (s *Server) serviceOf(ref string) (*service, *apiError) {
 	return nil, notFound(codeServiceNotFound, "Service "+strconv.Quote(ref)+" was not found; check the IS SID (GET /v2/Services lists them)")
 }
 
+// serviceAndPaging finds the service of a list request and reads its
+// paging. A missing service is answered before bad paging, and both before
+// a bad filter or a missing channel.
+func (s *Server) serviceAndPaging(c *call) (*service, pageQuery, *apiError) {
+	svc, e := s.serviceOf(c.rt.svc)
+	if e != nil {
+		return nil, pageQuery{}, e
+	}
+	pq, e := parsePageQuery(c.query())
+	return svc, pq, e
+}
+
 // list renders one page of a list of n items; keyOf gives the paging key
 // of item i (ascending in i) and item renders item i.
 func list(c *call, path, key string, filters [][2]string, pq pageQuery, n int, keyOf func(int) int64, item func([]byte, int) []byte) answer {
@@ -86,7 +98,7 @@ func list(c *call, path, key string, filters [][2]string, pq pageQuery, n int, k
 }
 
 func (s *Server) listServices(c *call) answer {
-	pq, e := parsePageQuery(c.r.URL.Query())
+	pq, e := parsePageQuery(c.query())
 	if e != nil {
 		return errAnswer(e)
 	}
@@ -130,11 +142,7 @@ func (s *Server) createService(c *call) answer {
 }
 
 func (s *Server) listRoles(c *call) answer {
-	svc, e := s.serviceOf(c.rt.svc)
-	if e != nil {
-		return errAnswer(e)
-	}
-	pq, e := parsePageQuery(c.r.URL.Query())
+	svc, pq, e := s.serviceAndPaging(c)
 	if e != nil {
 		return errAnswer(e)
 	}
@@ -145,11 +153,7 @@ func (s *Server) listRoles(c *call) answer {
 }
 
 func (s *Server) listUsers(c *call) answer {
-	svc, e := s.serviceOf(c.rt.svc)
-	if e != nil {
-		return errAnswer(e)
-	}
-	pq, e := parsePageQuery(c.r.URL.Query())
+	svc, pq, e := s.serviceAndPaging(c)
 	if e != nil {
 		return errAnswer(e)
 	}
@@ -197,7 +201,7 @@ func (s *Server) createUser(c *call) answer {
 	if e != nil {
 		return errAnswer(e)
 	}
-	fn, fnSent := f.get("FriendlyName")
+	fn, _ := f.get("FriendlyName")
 
 	svc.mu.Lock()
 	defer svc.mu.Unlock()
@@ -211,48 +215,28 @@ func (s *Server) createUser(c *call) answer {
 	if svc.usersByIdentity[identity] != nil {
 		return errAnswer(conflict(codeUserExists, "User with identity "+strconv.Quote(identity)+" already exists in service "+svc.sid.format("IS")+"; fetch it instead of creating it"))
 	}
-	now := s.nowUnix()
-	u := &user{sid: s.uniqueUserSID(svc), identity: identity, attrs: "{}", role: roleID, created: now, updated: now}
+	u := s.newUser(svc, identity, roleID, s.nowUnix())
 	if attrsSent {
 		u.attrs = attrs
 	}
-	if fnSent && fn != "" {
-		u.friendlyName = some(fn)
-	}
-	svc.addUser(u)
+	u.friendlyName = nonEmpty(fn)
 	return answer{status: http.StatusCreated, body: appendUserJSON(nil, c.u, s.account, svc, u)}
 }
 
-// uniqueUserSID draws a user SID not yet used in svc (the caller holds
-// svc.mu). The other unique… helpers do the same for their resources.
-func (s *Server) uniqueUserSID(svc *service) sid {
-	for {
-		if id := s.newID(); svc.usersBySID[id] == nil {
-			return id
-		}
-	}
+// newUser adds a user with attributes "{}" created at now to svc. The
+// caller holds svc.mu.
+func (s *Server) newUser(svc *service, identity string, role sid, now int64) *user {
+	u := &user{sid: freshSID(s, svc.usersBySID), identity: identity, attrs: "{}", role: role, created: now, updated: now}
+	svc.addUser(u)
+	return u
 }
 
-func (s *Server) uniqueChannelSID(svc *service) sid {
-	for {
-		if id := s.newID(); svc.channelsBySID[id] == nil {
-			return id
-		}
-	}
-}
-
-func (s *Server) uniqueMemberSID(ch *channel) sid {
-	for {
-		if id := s.newID(); ch.membersBySID[id] == nil {
-			return id
-		}
-	}
-}
-
-func (s *Server) uniqueMessageSID(ch *channel) sid {
+// freshSID draws SIDs for a resource created through the API until one is
+// not a key of taken (the caller holds the lock that guards taken).
+func freshSID[V any](s *Server, taken map[sid]V) sid {
 	for {
 		id := s.newID()
-		if _, taken := ch.msgBySID[id]; !taken {
+		if _, used := taken[id]; !used {
 			return id
 		}
 	}

@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"cmp"
 	"encoding/binary"
 	"encoding/hex"
 	"math"
@@ -56,6 +57,14 @@ type nullString struct {
 }
 
 func some(s string) nullString { return nullString{s: s, valid: true} }
+
+// nonEmpty is s, or null when s is empty (FriendlyName, UniqueName).
+func nonEmpty(s string) nullString {
+	if s == "" {
+		return nullString{}
+	}
+	return some(s)
+}
 
 // world is every service of the emulator. mu guards services and bySID; each
 // service guards its own contents with its own lock, so requests to
@@ -168,12 +177,7 @@ func (svc *service) addChannel(ch *channel) {
 // removeChannel deletes ch with its members and messages and updates the
 // joined-channel counts of the members' users.
 func (svc *service) removeChannel(ch *channel) {
-	i, found := slices.BinarySearchFunc(svc.channels, ch.seq, func(c *channel, seq uint64) int {
-		return cmpU64(c.seq, seq)
-	})
-	if found {
-		svc.channels = slices.Delete(svc.channels, i, i+1)
-	}
+	svc.channels = deleteSeq(svc.channels, ch.seq, func(c *channel) uint64 { return c.seq })
 	delete(svc.channelsBySID, ch.sid)
 	if ch.uniqueName.valid {
 		delete(svc.channelsByUnique, ch.uniqueName.s)
@@ -185,24 +189,16 @@ func (svc *service) removeChannel(ch *channel) {
 	}
 }
 
-func cmpU64(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
+// deleteSeq removes the item whose sequence number is seq from items,
+// which are in ascending seq order.
+func deleteSeq[T any](items []T, seq uint64, seqOf func(T) uint64) []T {
+	i, found := slices.BinarySearchFunc(items, seq, func(x T, seq uint64) int {
+		return cmp.Compare(seqOf(x), seq)
+	})
+	if !found {
+		return items
 	}
-	return 0
-}
-
-func cmpI64(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
+	return slices.Delete(items, i, i+1)
 }
 
 // role is a service or channel role (RL…).
@@ -276,12 +272,7 @@ func (ch *channel) addMember(m *member) {
 }
 
 func (ch *channel) removeMember(m *member) {
-	i, found := slices.BinarySearchFunc(ch.members, m.seq, func(x *member, seq uint64) int {
-		return cmpU64(x.seq, seq)
-	})
-	if found {
-		ch.members = slices.Delete(ch.members, i, i+1)
-	}
+	ch.members = deleteSeq(ch.members, m.seq, func(x *member) uint64 { return x.seq })
 	delete(ch.membersBySID, m.sid)
 	delete(ch.membersByIdentity, m.identity)
 }
@@ -293,7 +284,7 @@ func (ch *channel) messagePos(id sid) (int, bool) {
 		return 0, false
 	}
 	return slices.BinarySearchFunc(ch.msgs, idx, func(m message, idx int64) int {
-		return cmpI64(m.index, idx)
+		return cmp.Compare(m.index, idx)
 	})
 }
 

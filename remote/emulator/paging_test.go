@@ -32,14 +32,20 @@ func walk(t *testing.T, c *client, first string) (items [][]map[string]any, meta
 	return items, metas
 }
 
-func indexes(pages [][]map[string]any) []int64 {
-	var out []int64
+// collect gives field of every item of pages, in order.
+func collect[T any](pages [][]map[string]any, field func(map[string]any) T) []T {
+	var out []T
 	for _, p := range pages {
 		for _, m := range p {
-			out = append(out, num(m, "index"))
+			out = append(out, field(m))
 		}
 	}
 	return out
+}
+
+// indexes gives the index of every message of pages, in order.
+func indexes(pages [][]map[string]any) []int64 {
+	return collect(pages, func(m map[string]any) int64 { return num(m, "index") })
 }
 
 func TestPagingMessages(t *testing.T) {
@@ -191,14 +197,9 @@ func asItems(page map[string]any) []map[string]any {
 	return out
 }
 
+// sids gives the sid of every item of pages, in order.
 func sids(pages [][]map[string]any) []string {
-	var out []string
-	for _, p := range pages {
-		for _, m := range p {
-			out = append(out, str(m, "sid"))
-		}
-	}
-	return out
+	return collect(pages, func(m map[string]any) string { return str(m, "sid") })
 }
 
 // TestPagingOtherLists pages the lists kept in creation order.

@@ -21,16 +21,6 @@ type form url.Values
 // get returns the first value of name and whether it was sent at all.
 func (f form) get(name string) (string, bool) { return first(url.Values(f), name) }
 
-// any reports whether at least one of names was sent.
-func (f form) any(names ...string) bool {
-	for _, n := range names {
-		if _, ok := f[n]; ok {
-			return true
-		}
-	}
-	return false
-}
-
 // date reads an optional ISO 8601 date parameter. code is the Twilio code
 // for a malformed value of this parameter.
 func (f form) date(name string, code int) (unix int64, sent bool, err *apiError) {
@@ -43,6 +33,60 @@ func (f form) date(name string, code int) (unix int64, sent bool, err *apiError)
 		return noDate, true, badRequest(code, name+" "+strconv.Quote(v)+" is not an ISO 8601 date-time; send it as RFC 3339, for example 2025-01-01T00:00:00Z")
 	}
 	return t, true, nil
+}
+
+// dateParams are the optional DateCreated and DateUpdated of a create or
+// update. forCreate and forUpdate apply them as doc.go describes.
+type dateParams struct {
+	created, updated         int64
+	createdSent, updatedSent bool
+}
+
+// dates reads DateCreated, then DateUpdated.
+func (f form) dates() (dateParams, *apiError) {
+	var d dateParams
+	var e *apiError
+	if d.created, d.createdSent, e = f.date("DateCreated", codeDateCreatedInvalid); e != nil {
+		return d, e
+	}
+	d.updated, d.updatedSent, e = f.date("DateUpdated", codeDateUpdatedInvalid)
+	return d, e
+}
+
+// forCreate gives the dates of a resource created at now: date_created is
+// DateCreated or now, date_updated is DateUpdated or date_created.
+func (d dateParams) forCreate(now int64) (created, updated int64) {
+	created = now
+	if d.createdSent {
+		created = d.created
+	}
+	updated = created
+	if d.updatedSent {
+		updated = d.updated
+	}
+	return created, updated
+}
+
+// forUpdate gives the dates of a resource dated created and updated at
+// now: date_created is DateCreated or unchanged, date_updated is
+// DateUpdated or now.
+func (d dateParams) forUpdate(created, now int64) (int64, int64) {
+	if d.createdSent {
+		created = d.created
+	}
+	updated := now
+	if d.updatedSent {
+		updated = d.updated
+	}
+	return created, updated
+}
+
+// orSystem is From or CreatedBy as stored: an empty value means "system".
+func orSystem(v string) string {
+	if v == "" {
+		return "system"
+	}
+	return v
 }
 
 // parseDate accepts RFC 3339 with any offset and optional fractional

@@ -83,8 +83,6 @@ func appendDate(b []byte, unix int64) []byte {
 	return append(b, '"')
 }
 
-func appendBool(b []byte, v bool) []byte { return strconv.AppendBool(b, v) }
-
 // key appends `,"name":` (or without the comma for the first field).
 func key(b []byte, name string) []byte {
 	if len(b) > 0 && b[len(b)-1] != '{' {
@@ -93,6 +91,48 @@ func key(b []byte, name string) []byte {
 	b = append(b, '"')
 	b = append(b, name...)
 	return append(b, '"', ':')
+}
+
+// The field appenders below append `,"name":` (see key) and a value. They
+// are kept small enough for the compiler to inline; other fields are
+// written as appendX(key(b, name), v), which costs no extra call.
+
+func sidField(b []byte, name, prefix string, id sid) []byte {
+	b = append(key(b, name), '"')
+	return append(appendSID(b, prefix, id), '"')
+}
+
+// rawField appends a value that is already JSON.
+func rawField(b []byte, name, json string) []byte { return append(key(b, name), json...) }
+
+// urlField appends, as a JSON string, the URL that self appends followed
+// by suffix. It is not escaped: it is made of the base URL and hex SIDs,
+// and net/http refuses a Host holding a quote, backslash or control byte.
+func urlField(b []byte, name string, self func([]byte) []byte, suffix string) []byte {
+	b = append(key(b, name), '"')
+	b = self(b)
+	b = append(b, suffix...)
+	return append(b, '"')
+}
+
+// link is an entry of an object's links: the name and the path below the
+// object's own URL.
+type link struct{ name, suffix string }
+
+var (
+	serviceLinks = []link{{"channels", "/Channels"}, {"roles", "/Roles"}, {"users", "/Users"}, {"bindings", "/Bindings"}}
+	userLinks    = []link{{"user_channels", "/Channels"}, {"user_bindings", "/Bindings"}}
+	channelLinks = []link{{"members", "/Members"}, {"messages", "/Messages"}, {"invites", "/Invites"}, {"webhooks", "/Webhooks"}}
+)
+
+// openLinks appends `"links":{` and the links below self, leaving the
+// object open for the caller to add to and close.
+func openLinks(b []byte, self func([]byte) []byte, links []link) []byte {
+	b = append(key(b, "links"), '{')
+	for _, l := range links {
+		b = urlField(b, l.name, self, l.suffix)
+	}
+	return b
 }
 
 // urls builds the absolute URLs of resources under one base URL.
@@ -110,88 +150,48 @@ func (u urls) channel(b []byte, svc, ch sid) []byte {
 	return appendSID(b, "CH", ch)
 }
 
-func (u urls) quoted(b []byte, f func([]byte) []byte, suffix string) []byte {
-	b = append(b, '"')
-	b = f(b)
-	b = append(b, suffix...)
-	return append(b, '"')
-}
+// serviceSettings are the fields of a service that the emulator does not
+// let change, from read_status_enabled to media, in the API's order.
+const serviceSettings = `,"read_status_enabled":true` +
+	`,"reachability_enabled":false` +
+	`,"typing_indicator_timeout":5` +
+	`,"consumption_report_interval":10` +
+	`,"limits":{"channel_members":100,"user_channels":250}` +
+	`,"pre_webhook_url":null` +
+	`,"post_webhook_url":null` +
+	`,"webhook_method":"POST"` +
+	`,"webhook_filters":[]` +
+	`,"pre_webhook_retry_count":0` +
+	`,"post_webhook_retry_count":0` +
+	`,"notifications":{"log_enabled":false,"new_message":{"enabled":false},"added_to_channel":{"enabled":false},"removed_from_channel":{"enabled":false},"invited_to_channel":{"enabled":false}}` +
+	`,"media":{"size_limit_mb":150,"compatibility_message":null}`
 
 // appendServiceJSON renders a service. The caller holds svc.mu for reading.
 func appendServiceJSON(b []byte, u urls, acct sid, svc *service) []byte {
 	self := func(b []byte) []byte { return u.service(b, svc.sid) }
 	b = append(b, '{')
-	b = key(b, "sid")
-	b = append(appendSID(append(b, '"'), "IS", svc.sid), '"')
-	b = key(b, "account_sid")
-	b = append(appendSID(append(b, '"'), "AC", acct), '"')
-	b = key(b, "friendly_name")
-	b = appendString(b, svc.friendlyName)
-	b = key(b, "date_created")
-	b = appendDate(b, svc.created)
-	b = key(b, "date_updated")
-	b = appendDate(b, svc.updated)
-	b = key(b, "default_service_role_sid")
-	b = append(appendSID(append(b, '"'), "RL", svc.defaultServiceRole), '"')
-	b = key(b, "default_channel_role_sid")
-	b = append(appendSID(append(b, '"'), "RL", svc.defaultChannelRole), '"')
-	b = key(b, "default_channel_creator_role_sid")
-	b = append(appendSID(append(b, '"'), "RL", svc.defaultChannelCreatorRole), '"')
-	b = key(b, "read_status_enabled")
-	b = append(b, "true"...)
-	b = key(b, "reachability_enabled")
-	b = append(b, "false"...)
-	b = key(b, "typing_indicator_timeout")
-	b = append(b, '5')
-	b = key(b, "consumption_report_interval")
-	b = append(b, "10"...)
-	b = key(b, "limits")
-	b = append(b, `{"channel_members":100,"user_channels":250}`...)
-	b = key(b, "pre_webhook_url")
-	b = append(b, "null"...)
-	b = key(b, "post_webhook_url")
-	b = append(b, "null"...)
-	b = key(b, "webhook_method")
-	b = append(b, `"POST"`...)
-	b = key(b, "webhook_filters")
-	b = append(b, "[]"...)
-	b = key(b, "pre_webhook_retry_count")
-	b = append(b, '0')
-	b = key(b, "post_webhook_retry_count")
-	b = append(b, '0')
-	b = key(b, "notifications")
-	b = append(b, `{"log_enabled":false,"new_message":{"enabled":false},"added_to_channel":{"enabled":false},"removed_from_channel":{"enabled":false},"invited_to_channel":{"enabled":false}}`...)
-	b = key(b, "media")
-	b = append(b, `{"size_limit_mb":150,"compatibility_message":null}`...)
-	b = key(b, "url")
-	b = u.quoted(b, self, "")
-	b = key(b, "links")
-	b = append(b, '{')
-	b = key(b, "channels")
-	b = u.quoted(b, self, "/Channels")
-	b = key(b, "roles")
-	b = u.quoted(b, self, "/Roles")
-	b = key(b, "users")
-	b = u.quoted(b, self, "/Users")
-	b = key(b, "bindings")
-	b = u.quoted(b, self, "/Bindings")
+	b = sidField(b, "sid", "IS", svc.sid)
+	b = sidField(b, "account_sid", "AC", acct)
+	b = appendString(key(b, "friendly_name"), svc.friendlyName)
+	b = appendDate(key(b, "date_created"), svc.created)
+	b = appendDate(key(b, "date_updated"), svc.updated)
+	b = sidField(b, "default_service_role_sid", "RL", svc.defaultServiceRole)
+	b = sidField(b, "default_channel_role_sid", "RL", svc.defaultChannelRole)
+	b = sidField(b, "default_channel_creator_role_sid", "RL", svc.defaultChannelCreatorRole)
+	b = append(b, serviceSettings...)
+	b = urlField(b, "url", self, "")
+	b = openLinks(b, self, serviceLinks)
 	return append(b, '}', '}')
 }
 
 func appendRoleJSON(b []byte, u urls, acct sid, svc *service, r *role) []byte {
 	b = append(b, '{')
-	b = key(b, "sid")
-	b = append(appendSID(append(b, '"'), "RL", r.sid), '"')
-	b = key(b, "account_sid")
-	b = append(appendSID(append(b, '"'), "AC", acct), '"')
-	b = key(b, "service_sid")
-	b = append(appendSID(append(b, '"'), "IS", svc.sid), '"')
-	b = key(b, "friendly_name")
-	b = appendString(b, r.name)
-	b = key(b, "type")
-	b = appendString(b, r.typ)
-	b = key(b, "permissions")
-	b = append(b, '[')
+	b = sidField(b, "sid", "RL", r.sid)
+	b = sidField(b, "account_sid", "AC", acct)
+	b = sidField(b, "service_sid", "IS", svc.sid)
+	b = appendString(key(b, "friendly_name"), r.name)
+	b = appendString(key(b, "type"), r.typ)
+	b = append(key(b, "permissions"), '[')
 	for i, p := range r.perms {
 		if i > 0 {
 			b = append(b, ',')
@@ -199,207 +199,125 @@ func appendRoleJSON(b []byte, u urls, acct sid, svc *service, r *role) []byte {
 		b = appendString(b, p)
 	}
 	b = append(b, ']')
-	b = key(b, "date_created")
-	b = appendDate(b, r.created)
-	b = key(b, "date_updated")
-	b = appendDate(b, r.updated)
-	b = key(b, "url")
-	b = u.quoted(b, func(b []byte) []byte {
-		b = u.service(b, svc.sid)
-		return appendSID(append(b, "/Roles/"...), "RL", r.sid)
+	b = appendDate(key(b, "date_created"), r.created)
+	b = appendDate(key(b, "date_updated"), r.updated)
+	b = urlField(b, "url", func(b []byte) []byte {
+		return appendSID(append(u.service(b, svc.sid), "/Roles/"...), "RL", r.sid)
 	}, "")
 	return append(b, '}')
 }
 
 func appendUserJSON(b []byte, u urls, acct sid, svc *service, usr *user) []byte {
 	self := func(b []byte) []byte {
-		b = u.service(b, svc.sid)
-		return appendSID(append(b, "/Users/"...), "US", usr.sid)
+		return appendSID(append(u.service(b, svc.sid), "/Users/"...), "US", usr.sid)
 	}
 	b = append(b, '{')
-	b = key(b, "sid")
-	b = append(appendSID(append(b, '"'), "US", usr.sid), '"')
-	b = key(b, "account_sid")
-	b = append(appendSID(append(b, '"'), "AC", acct), '"')
-	b = key(b, "service_sid")
-	b = append(appendSID(append(b, '"'), "IS", svc.sid), '"')
-	b = key(b, "attributes")
-	b = appendString(b, usr.attrs)
-	b = key(b, "friendly_name")
-	b = appendNullString(b, usr.friendlyName)
-	b = key(b, "role_sid")
-	b = append(appendSID(append(b, '"'), "RL", usr.role), '"')
-	b = key(b, "identity")
-	b = appendString(b, usr.identity)
+	b = sidField(b, "sid", "US", usr.sid)
+	b = sidField(b, "account_sid", "AC", acct)
+	b = sidField(b, "service_sid", "IS", svc.sid)
+	b = appendString(key(b, "attributes"), usr.attrs)
+	b = appendNullString(key(b, "friendly_name"), usr.friendlyName)
+	b = sidField(b, "role_sid", "RL", usr.role)
+	b = appendString(key(b, "identity"), usr.identity)
 	// Reachability is off in every emulated service, so both are null in
 	// fetches as well as in lists.
-	b = key(b, "is_online")
-	b = append(b, "null"...)
-	b = key(b, "is_notifiable")
-	b = append(b, "null"...)
-	b = key(b, "date_created")
-	b = appendDate(b, usr.created)
-	b = key(b, "date_updated")
-	b = appendDate(b, usr.updated)
-	b = key(b, "joined_channels_count")
-	b = strconv.AppendInt(b, int64(usr.joined), 10)
-	b = key(b, "links")
-	b = append(b, '{')
-	b = key(b, "user_channels")
-	b = u.quoted(b, self, "/Channels")
-	b = key(b, "user_bindings")
-	b = u.quoted(b, self, "/Bindings")
-	b = append(b, '}')
-	b = key(b, "url")
-	b = u.quoted(b, self, "")
+	b = rawField(b, "is_online", "null")
+	b = rawField(b, "is_notifiable", "null")
+	b = appendDate(key(b, "date_created"), usr.created)
+	b = appendDate(key(b, "date_updated"), usr.updated)
+	b = strconv.AppendInt(key(b, "joined_channels_count"), int64(usr.joined), 10)
+	b = append(openLinks(b, self, userLinks), '}')
+	b = urlField(b, "url", self, "")
 	return append(b, '}')
 }
 
 func appendChannelJSON(b []byte, u urls, acct sid, svc *service, ch *channel) []byte {
 	self := func(b []byte) []byte { return u.channel(b, svc.sid, ch.sid) }
-	b = append(b, '{')
-	b = key(b, "sid")
-	b = append(appendSID(append(b, '"'), "CH", ch.sid), '"')
-	b = key(b, "account_sid")
-	b = append(appendSID(append(b, '"'), "AC", acct), '"')
-	b = key(b, "service_sid")
-	b = append(appendSID(append(b, '"'), "IS", svc.sid), '"')
-	b = key(b, "friendly_name")
-	b = appendNullString(b, ch.friendlyName)
-	b = key(b, "unique_name")
-	b = appendNullString(b, ch.uniqueName)
-	b = key(b, "attributes")
-	b = appendString(b, ch.attrs)
-	b = key(b, "type")
+	typ := `"public"`
 	if ch.private {
-		b = append(b, `"private"`...)
-	} else {
-		b = append(b, `"public"`...)
+		typ = `"private"`
 	}
-	b = key(b, "date_created")
-	b = appendDate(b, ch.created)
-	b = key(b, "date_updated")
-	b = appendDate(b, ch.updated)
-	b = key(b, "created_by")
-	b = appendString(b, ch.createdBy)
-	b = key(b, "members_count")
-	b = strconv.AppendInt(b, int64(len(ch.members)), 10)
-	b = key(b, "messages_count")
-	b = strconv.AppendInt(b, int64(len(ch.msgs)), 10)
-	b = key(b, "url")
-	b = u.quoted(b, self, "")
-	b = key(b, "links")
 	b = append(b, '{')
-	b = key(b, "members")
-	b = u.quoted(b, self, "/Members")
-	b = key(b, "messages")
-	b = u.quoted(b, self, "/Messages")
-	b = key(b, "invites")
-	b = u.quoted(b, self, "/Invites")
-	b = key(b, "webhooks")
-	b = u.quoted(b, self, "/Webhooks")
-	b = key(b, "last_message")
+	b = sidField(b, "sid", "CH", ch.sid)
+	b = sidField(b, "account_sid", "AC", acct)
+	b = sidField(b, "service_sid", "IS", svc.sid)
+	b = appendNullString(key(b, "friendly_name"), ch.friendlyName)
+	b = appendNullString(key(b, "unique_name"), ch.uniqueName)
+	b = appendString(key(b, "attributes"), ch.attrs)
+	b = rawField(b, "type", typ)
+	b = appendDate(key(b, "date_created"), ch.created)
+	b = appendDate(key(b, "date_updated"), ch.updated)
+	b = appendString(key(b, "created_by"), ch.createdBy)
+	b = strconv.AppendInt(key(b, "members_count"), int64(len(ch.members)), 10)
+	b = strconv.AppendInt(key(b, "messages_count"), int64(len(ch.msgs)), 10)
+	b = urlField(b, "url", self, "")
+	b = openLinks(b, self, channelLinks)
 	if n := len(ch.msgs); n > 0 {
 		last := ch.msgs[n-1].sid
-		b = u.quoted(b, func(b []byte) []byte {
+		b = urlField(b, "last_message", func(b []byte) []byte {
 			return appendSID(append(self(b), "/Messages/"...), "IM", last)
 		}, "")
 	} else {
-		b = append(b, "null"...)
+		b = rawField(b, "last_message", "null")
 	}
 	return append(b, '}', '}')
 }
 
 func appendMemberJSON(b []byte, u urls, acct sid, svc *service, ch *channel, m *member) []byte {
 	b = append(b, '{')
-	b = key(b, "sid")
-	b = append(appendSID(append(b, '"'), "MB", m.sid), '"')
-	b = key(b, "account_sid")
-	b = append(appendSID(append(b, '"'), "AC", acct), '"')
-	b = key(b, "channel_sid")
-	b = append(appendSID(append(b, '"'), "CH", ch.sid), '"')
-	b = key(b, "service_sid")
-	b = append(appendSID(append(b, '"'), "IS", svc.sid), '"')
-	b = key(b, "identity")
-	b = appendString(b, m.identity)
-	b = key(b, "date_created")
-	b = appendDate(b, m.created)
-	b = key(b, "date_updated")
-	b = appendDate(b, m.updated)
-	b = key(b, "role_sid")
-	b = append(appendSID(append(b, '"'), "RL", m.role), '"')
-	b = key(b, "last_consumed_message_index")
+	b = sidField(b, "sid", "MB", m.sid)
+	b = sidField(b, "account_sid", "AC", acct)
+	b = sidField(b, "channel_sid", "CH", ch.sid)
+	b = sidField(b, "service_sid", "IS", svc.sid)
+	b = appendString(key(b, "identity"), m.identity)
+	b = appendDate(key(b, "date_created"), m.created)
+	b = appendDate(key(b, "date_updated"), m.updated)
+	b = sidField(b, "role_sid", "RL", m.role)
 	if m.hasLastConsumed {
-		b = strconv.AppendInt(b, m.lastConsumed, 10)
+		b = strconv.AppendInt(key(b, "last_consumed_message_index"), m.lastConsumed, 10)
 	} else {
-		b = append(b, "null"...)
+		b = rawField(b, "last_consumed_message_index", "null")
 	}
-	b = key(b, "last_consumption_timestamp")
-	b = appendDate(b, m.lastConsumption)
-	b = key(b, "url")
-	b = u.quoted(b, func(b []byte) []byte {
+	b = appendDate(key(b, "last_consumption_timestamp"), m.lastConsumption)
+	b = urlField(b, "url", func(b []byte) []byte {
 		return appendSID(append(u.channel(b, svc.sid, ch.sid), "/Members/"...), "MB", m.sid)
 	}, "")
-	b = key(b, "attributes")
-	b = appendString(b, m.attrs)
+	b = appendString(key(b, "attributes"), m.attrs)
 	return append(b, '}')
 }
 
 func appendMessageJSON(b []byte, u urls, acct sid, svc *service, ch *channel, m *message) []byte {
 	b = append(b, '{')
-	b = key(b, "sid")
-	b = append(appendSID(append(b, '"'), "IM", m.sid), '"')
-	b = key(b, "account_sid")
-	b = append(appendSID(append(b, '"'), "AC", acct), '"')
-	b = key(b, "attributes")
-	b = appendString(b, m.attrs)
-	b = key(b, "service_sid")
-	b = append(appendSID(append(b, '"'), "IS", svc.sid), '"')
-	b = key(b, "to")
-	b = append(appendSID(append(b, '"'), "CH", ch.sid), '"')
-	b = key(b, "channel_sid")
-	b = append(appendSID(append(b, '"'), "CH", ch.sid), '"')
-	b = key(b, "date_created")
-	b = appendDate(b, m.created)
-	b = key(b, "date_updated")
-	b = appendDate(b, m.updated)
-	b = key(b, "last_updated_by")
+	b = sidField(b, "sid", "IM", m.sid)
+	b = sidField(b, "account_sid", "AC", acct)
+	b = appendString(key(b, "attributes"), m.attrs)
+	b = sidField(b, "service_sid", "IS", svc.sid)
+	b = sidField(b, "to", "CH", ch.sid)
+	b = sidField(b, "channel_sid", "CH", ch.sid)
+	b = appendDate(key(b, "date_created"), m.created)
+	b = appendDate(key(b, "date_updated"), m.updated)
 	if m.flags&msgHasLastUpdatedBy != 0 {
-		b = appendString(b, m.lastUpdatedBy)
+		b = appendString(key(b, "last_updated_by"), m.lastUpdatedBy)
 	} else {
-		b = append(b, "null"...)
+		b = rawField(b, "last_updated_by", "null")
 	}
-	b = key(b, "was_edited")
-	b = appendBool(b, m.flags&msgEdited != 0)
-	b = key(b, "from")
-	b = appendString(b, m.from)
-	b = key(b, "body")
-	b = appendString(b, m.body)
-	b = key(b, "index")
-	b = strconv.AppendInt(b, m.index, 10)
-	b = key(b, "type")
-	if m.media != nil {
-		b = append(b, `"media"`...)
-	} else {
-		b = append(b, `"text"`...)
-	}
-	b = key(b, "media")
+	b = rawField(b, "was_edited", strconv.FormatBool(m.flags&msgEdited != 0))
+	b = appendString(key(b, "from"), m.from)
+	b = appendString(key(b, "body"), m.body)
+	b = strconv.AppendInt(key(b, "index"), m.index, 10)
 	if md := m.media; md != nil {
-		b = append(b, '{')
-		b = key(b, "sid")
-		b = append(appendSID(append(b, '"'), "ME", md.sid), '"')
-		b = key(b, "size")
-		b = strconv.AppendInt(b, md.size, 10)
-		b = key(b, "content_type")
-		b = appendString(b, md.contentType)
-		b = key(b, "filename")
-		b = appendString(b, md.filename)
+		b = rawField(b, "type", `"media"`)
+		b = append(key(b, "media"), '{')
+		b = sidField(b, "sid", "ME", md.sid)
+		b = strconv.AppendInt(key(b, "size"), md.size, 10)
+		b = appendString(key(b, "content_type"), md.contentType)
+		b = appendString(key(b, "filename"), md.filename)
 		b = append(b, '}')
 	} else {
-		b = append(b, "null"...)
+		b = rawField(b, "type", `"text"`)
+		b = rawField(b, "media", "null")
 	}
-	b = key(b, "url")
-	b = u.quoted(b, func(b []byte) []byte {
+	b = urlField(b, "url", func(b []byte) []byte {
 		return appendSID(append(u.channel(b, svc.sid, ch.sid), "/Messages/"...), "IM", m.sid)
 	}, "")
 	return append(b, '}')
