@@ -31,7 +31,7 @@ type Difference struct {
 	Member  string   `json:"member,omitempty"` // member SID, for member differences
 	Message *string  `json:"message"`          // message SID (IM…) for message differences, else null
 	Kind    string   `json:"kind"`             // DiffMissingLive, DiffMissingArchive or DiffChanged
-	Fields  []string `json:"fields"` // for DiffChanged: the JSON properties whose values differ, sorted
+	Fields  []string `json:"fields"`           // for DiffChanged: the JSON properties whose values differ, sorted
 }
 
 // errOutOfOrder says the live service listed a channel's messages out of
