@@ -174,6 +174,9 @@ func reportRestore(stdout, stderr io.Writer, o restoreOptions, res restore.Resul
 			res.Snapshot, res.Target, res.Status, res.ChannelsCreated, res.ChannelsSkipped, res.Members, res.Messages, res.MessagesSkipped, res.Requests, res.DurationSeconds)
 	}
 	if !o.Quiet {
+		for _, w := range res.Warnings {
+			fmt.Fprintf(stderr, "warning: %s\n", w)
+		}
 		for _, c := range res.Conflicts {
 			fmt.Fprintf(stderr, "conflict: channel %s %s: %s\n", c.Channel, c.UniqueName, c.Reason)
 		}

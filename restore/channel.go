@@ -45,7 +45,8 @@ type chanRun struct {
 	members, messages, msSkip int
 	newMembers                int // members created, adopted or (dry run) planned
 	skipped                   []Skipped
-	seen                      int // archived messages dealt with (for Progress)
+	conflicts                 []Conflict // found without stopping the channel
+	seen                      int        // archived messages dealt with (for Progress)
 	unreported                int
 
 	// Dry run.
@@ -101,6 +102,7 @@ func (c *chanRun) finish() {
 	r.res.Messages += c.messages
 	r.res.MessagesSkipped += c.msSkip
 	r.res.Skipped = append(r.res.Skipped, c.skipped...)
+	r.res.Conflicts = append(r.res.Conflicts, c.conflicts...)
 	if r.o.DryRun && c.writes > 0 {
 		r.chanPlans = append(r.chanPlans, c.writes)
 		r.planned.Writes += c.writes
@@ -120,15 +122,12 @@ func (c *chanRun) run(ctx context.Context) error {
 	}
 	c.st = st
 	if st.Target == "" {
-		if err := c.ensureChannel(ctx); err != nil {
-			return err
-		}
+		err = c.ensureChannel(ctx)
 	} else {
-		if !r.claim(st.Target, c.rec.SID) {
-			other, _ := r.claimedBy(st.Target)
-			return conflictf("the journal maps both this channel and source channel %s onto target channel %s", other, st.Target)
-		}
-		c.skippedCh++
+		err = c.checkTarget(ctx)
+	}
+	if err != nil {
+		return err
 	}
 	members, err := c.restoreMembers(ctx)
 	if err != nil {
@@ -153,6 +152,44 @@ func (c *chanRun) run(ctx context.Context) error {
 		return err
 	}
 	return journalErr("flush", chanKey(c.rec.SID), r.j.Flush(ctx))
+}
+
+// checkTarget reads the journaled target channel back (one request). One
+// that was deleted since is forgotten together with everything the journal
+// holds of it (the channel moves to its next generation) and restored again
+// from scratch. One that holds fewer messages than this restore created in
+// it has lost some to deletion: that is reported as a conflict but not
+// repaired, since a message cannot be inserted before later ones.
+func (c *chanRun) checkTarget(ctx context.Context) error {
+	r := c.r
+	if !r.claim(c.st.Target, c.rec.SID) {
+		other, _ := r.claimedBy(c.st.Target)
+		return conflictf("the journal maps both this channel and source channel %s onto target channel %s", other, c.st.Target)
+	}
+	t, err := r.dst.FetchChannel(ctx, r.o.Target, c.st.Target)
+	if errors.Is(err, remote.ErrNotFound) {
+		r.log.Warn("target channel was deleted since it was restored; restoring the channel again",
+			"channel", c.rec.SID, "target_channel", c.st.Target)
+		r.unclaim(c.st.Target, c.rec.SID)
+		c.st = c.st.forgotten()
+		if !r.o.DryRun {
+			if err := r.saveState(c.rec.SID, c.st); err != nil {
+				return err
+			}
+		}
+		return c.ensureChannel(ctx)
+	}
+	if err != nil {
+		return fmt.Errorf("look up target channel %s: %w", c.st.Target, err)
+	}
+	c.skippedCh++
+	if c.st.Finished && int64(t.MessagesCount) < c.st.Restored {
+		c.conflicts = append(c.conflicts, Conflict{Channel: c.rec.SID, UniqueName: c.rec.UniqueName, Reason: fmt.Sprintf(
+			"target channel %s holds %d messages, fewer than the %d restored into it: messages were deleted from it, and restore does not "+
+				"put them back, since a message cannot be inserted before later ones; delete the target channel and rerun to restore it whole",
+			t.SID, t.MessagesCount, c.st.Restored)})
+	}
+	return nil
 }
 
 // ensureChannel finds or creates the target channel and journals it.
@@ -294,9 +331,9 @@ func (c *chanRun) restoreMembers(ctx context.Context) ([]*srcMember, error) {
 			return nil, err
 		}
 		members = append(members, m)
-		if _, ok, err := r.j.Get(memberKey(m.SID)); err != nil || ok {
+		if _, ok, err := r.j.Get(c.st.memberKey(m.SID)); err != nil || ok {
 			if err != nil {
-				return nil, journalErr("read", memberKey(m.SID), err)
+				return nil, journalErr("read", c.st.memberKey(m.SID), err)
 			}
 			continue
 		}
@@ -312,7 +349,7 @@ func (c *chanRun) restoreMembers(ctx context.Context) ([]*srcMember, error) {
 		if err != nil {
 			return nil, err
 		}
-		if err := journalErr("write", memberKey(m.SID), r.j.Put(memberKey(m.SID), []byte(sid))); err != nil {
+		if err := journalErr("write", c.st.memberKey(m.SID), r.j.Put(c.st.memberKey(m.SID), []byte(sid))); err != nil {
 			return nil, err
 		}
 		if created {
@@ -412,9 +449,9 @@ func (c *chanRun) restoreMessages(ctx context.Context) (int, error) {
 			continue
 		}
 		if m.Index <= c.st.LastSrcIndex {
-			_, ok, err := r.j.Get(indexKey(c.rec.SID, m.Index))
+			_, ok, err := r.j.Get(c.st.indexKey(c.rec.SID, m.Index))
 			if err != nil {
-				return news, journalErr("read", indexKey(c.rec.SID, m.Index), err)
+				return news, journalErr("read", c.st.indexKey(c.rec.SID, m.Index), err)
 			}
 			if ok {
 				c.msSkip++
@@ -523,11 +560,12 @@ func (c *chanRun) record(src, tgt int64) error {
 		}
 		return nil
 	}
-	k := indexKey(c.rec.SID, src)
+	k := c.st.indexKey(c.rec.SID, src)
 	if err := r.j.Put(k, []byte(strconv.FormatInt(tgt, 10))); err != nil {
 		return journalErr("write", k, err)
 	}
 	c.st.LastSrcIndex, c.st.LastTgtIndex = src, tgt
+	c.st.Restored++
 	return r.saveState(c.rec.SID, c.st)
 }
 
@@ -628,7 +666,7 @@ func (c *chanRun) restoreLCMI(ctx context.Context, members []*srcMember) error {
 				return journalErr("flush", chanKey(c.rec.SID), err)
 			}
 		}
-		err := r.indexMap(c.rec.SID, func(s, t int64) {
+		err := scanIndexes(r.j, c.rec.SID, c.st, func(s, t int64) {
 			i, _ := slices.BinarySearchFunc(need, s, func(m *srcMember, s int64) int {
 				return int(min(max(*m.LastConsumedMessageIndex-s, -1), 1))
 			})
@@ -645,9 +683,9 @@ func (c *chanRun) restoreLCMI(ctx context.Context, members []*srcMember) error {
 	}
 	for i, m := range need {
 		lcmi := *m.LastConsumedMessageIndex
-		v, ok, err := r.j.Get(lcmiKey(m.SID))
+		v, ok, err := r.j.Get(c.st.lcmiKey(m.SID))
 		if err != nil {
-			return journalErr("read", lcmiKey(m.SID), err)
+			return journalErr("read", c.st.lcmiKey(m.SID), err)
 		}
 		if r.o.DryRun {
 			// Messages still to restore get target indexes above every
@@ -663,8 +701,8 @@ func (c *chanRun) restoreLCMI(ctx context.Context, members []*srcMember) error {
 		if err := c.updateLCMI(ctx, m, best[i]); err != nil {
 			return err
 		}
-		if err := r.j.Put(lcmiKey(m.SID), []byte(strconv.FormatInt(best[i], 10))); err != nil {
-			return journalErr("write", lcmiKey(m.SID), err)
+		if err := r.j.Put(c.st.lcmiKey(m.SID), []byte(strconv.FormatInt(best[i], 10))); err != nil {
+			return journalErr("write", c.st.lcmiKey(m.SID), err)
 		}
 	}
 	return nil
@@ -672,9 +710,9 @@ func (c *chanRun) restoreLCMI(ctx context.Context, members []*srcMember) error {
 
 func (c *chanRun) updateLCMI(ctx context.Context, m *srcMember, idx int64) error {
 	r := c.r
-	tgt, ok, err := r.j.Get(memberKey(m.SID))
+	tgt, ok, err := r.j.Get(c.st.memberKey(m.SID))
 	if err != nil {
-		return journalErr("read", memberKey(m.SID), err)
+		return journalErr("read", c.st.memberKey(m.SID), err)
 	}
 	if !ok {
 		return fmt.Errorf("member %s (%q) is missing from the restore journal; rerun the restore", m.SID, m.Identity)

@@ -4,16 +4,21 @@
 //
 // # Design
 //
-// Run picks the snapshot (ResolveSnapshot, or SnapshotAsOf for a point in
-// time), reads the target's roles (the first request: it proves the
-// target exists and the credentials work, and its round trip is the latency
-// a dry run assumes), and restores the selected channels concurrently (an
-// errgroup bounded by Options.Concurrency). Within a channel everything is
-// strictly sequential:
+// Run picks the snapshot: by default ("latest") the newest complete
+// snapshot of the source service, or when none completed its newest
+// snapshot of any status; a snapshot id; or SnapshotAsOf for a point in
+// time. A snapshot that did not complete (interrupted, partial, running)
+// is restored as it is, with a line in Result.Warnings naming it and its
+// status. Run then reads the target's roles (the first request: it proves
+// the target exists and the credentials work, and its round trip is the
+// latency a dry run assumes), and restores the selected channels
+// concurrently (an errgroup bounded by Options.Concurrency). Within a
+// channel everything is strictly sequential:
 //
-//  1. the channel: found in the journal, or looked up (by unique name) and
-//     adopted when it is provably ours, or created with its archived
-//     unique_name, friendly_name, type, attributes, created_by and dates;
+//  1. the channel: found in the journal and read back from the target (one
+//     request), or looked up (by unique name) and adopted when it is
+//     provably ours, or created with its archived unique_name,
+//     friendly_name, type, attributes, created_by and dates;
 //  2. its members, with their role mapped by friendly name (an archived role
 //     the target lacks is left out, so the target's default applies, and
 //     logged), attributes, dates and last_consumption_timestamp;
@@ -31,29 +36,46 @@
 // Writes are paced by the remote client (remote.Limits) and carry
 // X-Twilio-Webhook-Enabled: false unless the client was built with
 // remote.WithWebhooks(true). A dry run sends only reads and fills
-// Result.Plan; its estimate is the larger of total writes × latency spread
-// over min(Concurrency, channels) and the longest channel's writes ×
-// max(latency, 1/WriteRate), since a channel's writes form one chain.
+// Result.Plan. A channel's writes form one chain, each waiting for the
+// previous one's answer and for the channel's write rate, so a chain of n
+// writes takes n × max(latency, 1/WriteRate); the estimate packs the
+// chains, longest first, onto min(Concurrency, channels) workers, each
+// chain onto the worker free earliest, and takes the busiest worker's
+// time (or total writes × latency / Concurrency when that is longer). It
+// leaves out the reads and the service-wide pacing of channel creates.
 //
 // Problems confined to one channel do not stop the others: a conflict
 // (the target holds something this restore did not create) is reported in
 // Result.Conflicts and the channel is left as it is; any other error is
-// reported in Result.Failed. Both make the status "partial". An
+// reported in Result.Failed. Both make the status "partial", as do the
+// messages in Result.Skipped; a run without any is "complete". An
 // authentication failure, an archive failure or ctx's cancellation stops
 // the run and is returned with the Result so far; the journal is flushed
-// first, so a rerun continues.
+// first, so a rerun continues. Whenever Run returns an error the status
+// is "interrupted" (ctx was cancelled) or "failed" (any other error,
+// including options rejected before anything was sent), never "complete".
 //
 // # Journal
 //
 // Progress lives in the archive's journal for the (source service, target
 // service) pair (store.Journal). Keys and values:
 //
-//	ch/<source CH>                      {"target":"CH…","pending":bool,"members_done":bool,
-//	                                     "messages_done":bool,"last_src_index":n,
-//	                                     "last_tgt_index":n,"finished":bool}  (-1 = none)
-//	mb/<source MB>                      target MB SID
-//	ix/<source CH>/<source index, %020d> target index (decimal)
-//	lcmi/<source MB>                    target last_consumed_message_index last sent (decimal)
+//	ch/<source CH>                          {"target":"CH…","pending":bool,"members_done":bool,
+//	                                         "messages_done":bool,"last_src_index":n,
+//	                                         "last_tgt_index":n,"finished":bool,
+//	                                         "restored":n,"gen":g}  (-1 = none)
+//	mb/<source MB>[@g]                      target MB SID
+//	ix/<source CH>[@g]/<source index, %020d> target index (decimal)
+//	lcmi/<source MB>[@g]                    target last_consumed_message_index last sent (decimal)
+//
+// "restored" counts the channel's ix entries (the messages this restore
+// put into the target channel). "gen" is the channel's generation, 0 at
+// first and left out then, as is "@g" from the other keys: when a rerun
+// finds a journaled target channel deleted (404), it writes the channel's
+// state anew with gen+1, which forgets every mb/, ix/ and lcmi/ entry of
+// the channel at once (the journal has no delete; the old entries stay,
+// unused), and restores the channel from scratch. One write cannot be
+// half done, so a kill never leaves the channel half forgotten.
 //
 // The store applies journal writes in the order they were queued, many per
 // transaction, so what survives a kill is always a prefix of what was
@@ -92,11 +114,15 @@
 // last_src_index; they are adopted and the run continues after them. A
 // mismatch is a conflict: something else wrote into the channel.
 //
-// Reruns. A finished channel whose archive holds nothing past
-// last_src_index is skipped without a request; a rerun of a finished
-// restore therefore sends one read (the roles) and no write, and counts the
-// channels and messages as skipped. Restoring a newer snapshot into the same
-// target appends the messages after last_src_index and creates new members.
+// Reruns. Each journaled target channel is read back (FetchChannel by its
+// SID). A deleted one is restored again from scratch, in a new generation
+// (see Journal), so restoring a point in time after the target lost a
+// channel brings the channel back. A finished channel whose archive holds
+// nothing past last_src_index is then left without any other request; a
+// rerun of a finished restore therefore sends one read for the roles and
+// one per channel, no write, and counts the channels and messages as
+// skipped. Restoring a newer snapshot into the same target appends the
+// messages after last_src_index and creates new members.
 //
 // # Verifying a restore
 //
@@ -106,7 +132,8 @@
 // or by unique name when the journal does not know a channel (another
 // archive, a lost journal); a channel with neither cannot be found and is
 // reported missing. Target messages, listed oldest first, are paired with
-// the archived messages Run would restore through the journal's ix/ map,
+// the archived messages Run would restore through the journal's ix/ map
+// (of the channel's current generation),
 // so a deleted or added message is one difference and the rest still
 // pair; a channel paired by unique name has no map, and its messages are
 // paired one for one in order, so there a message deleted from the middle
@@ -135,9 +162,19 @@
 //   - A write whose connection was lost has finished on the service by the
 //     time a following read is answered.
 //   - Nobody else writes into a channel while it is being restored.
+//   - A fetched channel's messages_count is the number of messages it holds
+//     (used only to report messages deleted from the target).
 //
 // # Caveats
 //
+//   - Messages deleted from a restored target channel are not put back: a
+//     message cannot be inserted before later ones. A rerun notices it
+//     when the channel is finished and its messages_count is below the
+//     journal's "restored" count, and reports the channel in
+//     Result.Conflicts (status "partial"), advising to delete the target
+//     channel and rerun, which restores it whole. Journals written before
+//     the count existed cannot tell. Members deleted from the target are
+//     not noticed and not put back.
 //   - A rerun does not revisit what it restored: edits or deletions in a
 //     newer snapshot of messages and members already restored are not
 //     carried over, and messages older than the newest restored one that an

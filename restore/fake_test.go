@@ -410,6 +410,34 @@ func (t *fakeTarget) addMessage(c *fakeChannel, p remote.MessageParams) remote.M
 	return *m
 }
 
+// deleteChannel removes channel sid from the service, as an operator might.
+func (t *fakeTarget) deleteChannel(service, sid string) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	n := len(t.channels[service])
+	t.channels[service] = slices.DeleteFunc(t.channels[service], func(c *fakeChannel) bool { return c.ch.SID == sid })
+	return len(t.channels[service]) < n
+}
+
+// deleteMessages removes the messages of channel sid at the given
+// positions (0 = oldest); the indexes of the others do not change.
+func (t *fakeTarget) deleteMessages(service, sid string, positions ...int) int {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	c := t.find(service, sid)
+	if c == nil {
+		return 0
+	}
+	doomed := map[*remote.Message]bool{}
+	for _, p := range positions {
+		if p < len(c.messages) {
+			doomed[c.messages[p]] = true
+		}
+	}
+	c.messages = slices.DeleteFunc(c.messages, func(m *remote.Message) bool { return doomed[m] })
+	return len(doomed)
+}
+
 // channelsOf returns the service's channels (copies of their state).
 func (t *fakeTarget) channelsOf(service string) []*fakeChannel {
 	t.mu.Lock()
@@ -461,6 +489,15 @@ func (a *fakeArchive) Services() ([]string, error) {
 		set[s.meta.Service] = true
 	}
 	return slices.Sorted(maps.Keys(set)), nil
+}
+
+func (a *fakeArchive) Snapshots() ([]store.Snapshot, error) {
+	var out []store.Snapshot
+	for _, s := range a.snaps {
+		out = append(out, s.meta)
+	}
+	slices.SortFunc(out, func(x, y store.Snapshot) int { return cmp.Compare(x.ID, y.ID) })
+	return out, nil
 }
 
 func (a *fakeArchive) ResolveSnapshot(sel, service string) (store.Snapshot, error) {

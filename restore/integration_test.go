@@ -3,10 +3,12 @@ package restore
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -347,12 +349,49 @@ func TestIntegrationRestore(t *testing.T) {
 		t.Errorf("rerun made %d writes", w-w1)
 	}
 	if again.ChannelsSkipped != len(src.channels) || again.MessagesSkipped != nMsgs || again.ChannelsCreated != 0 ||
-		again.Messages != 0 || again.Members != 0 || again.Requests != 1 {
+		again.Messages != 0 || again.Members != 0 || again.Requests != int64(1+len(src.channels)) {
 		t.Errorf("rerun result %+v", again)
 	}
 	if st := e.srv.Stats(); st.WebhooksEnabledWrites != 0 {
 		t.Errorf("%d writes enabled webhooks", st.WebhooksEnabledWrites)
 	}
+
+	// Someone deletes a restored channel, and a message of another: a rerun
+	// restores the first again and reports the second.
+	dst := capture(t, e.cl, e.dst)
+	names := slices.Sorted(maps.Keys(dst.channels))
+	gone, thin := names[0], names[1]
+	var keptThin []*remote.Message
+	for _, m := range src.channels[thin].messages {
+		if notMedia(m) {
+			keptThin = append(keptThin, m)
+		}
+	}
+	ctx := context.Background()
+	if err := e.cl.DeleteChannel(ctx, e.dst, dst.channels[gone].ch.SID); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.cl.DeleteMessage(ctx, e.dst, dst.channels[thin].ch.SID, dst.channels[thin].messages[1].SID); err != nil {
+		t.Fatal(err)
+	}
+	nGone, _ := countMessages(live{channels: map[string]*liveChannel{gone: src.channels[gone]}}, notMedia)
+	third, err := e.restore(t, e.cl, Options{})
+	if err != nil {
+		t.Fatalf("rerun after the deletions: %v", err)
+	}
+	if third.ChannelsCreated != 1 || third.Messages != nGone || third.MessagesSkipped != nMsgs-nGone || third.Status != StatusPartial ||
+		len(third.Conflicts) != 1 || third.Conflicts[0].Channel != src.channels[thin].ch.SID || !strings.Contains(third.Conflicts[0].Reason, "fewer than") {
+		t.Errorf("rerun after the deletions: %+v", third)
+	}
+	after := capture(t, e.cl, e.dst)
+	after.channels = map[string]*liveChannel{gone: after.channels[gone]}
+	compareLive(t, src, after, []string{gone}, notMedia)
+	var diffs []Difference
+	e.withArchive(t, func(a *store.Archive) { diffs, err = VerifyTarget(ctx, e.cl, a, Options{Target: e.dst}) })
+	if err != nil {
+		t.Fatalf("VerifyTarget: %v", err)
+	}
+	checkDiffs(t, diffs, []string{wantDiff(KindMissingLive, src.channels[thin].ch.SID, "", keptThin[1].SID)})
 }
 
 // TestIntegrationWebhooks: the --webhooks setting reaches every write.
@@ -541,4 +580,130 @@ func TestIntegrationMedia(t *testing.T) {
 		t.Errorf("result %+v", res)
 	}
 	compareLive(t, src, capture(t, e.cl, e.dst), nil, notMedia)
+}
+
+// writeCounter counts the writes sent into each target channel, and notes
+// the channels in the order they were created (the order Run starts them).
+type writeCounter struct {
+	Target
+	mu     sync.Mutex
+	order  []string
+	writes map[string]int
+}
+
+func (w *writeCounter) count(ch string, created bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if created {
+		w.order = append(w.order, ch)
+	}
+	w.writes[ch]++
+}
+
+func (w *writeCounter) CreateChannel(ctx context.Context, service string, p remote.ChannelParams) (*remote.Channel, error) {
+	c, err := w.Target.CreateChannel(ctx, service, p)
+	if err == nil {
+		w.count(c.SID, true)
+	}
+	return c, err
+}
+
+func (w *writeCounter) CreateMember(ctx context.Context, service, channel string, p remote.MemberParams) (*remote.Member, error) {
+	w.count(channel, false)
+	return w.Target.CreateMember(ctx, service, channel, p)
+}
+
+func (w *writeCounter) UpdateMember(ctx context.Context, service, channel, member string, p remote.MemberParams) (*remote.Member, error) {
+	w.count(channel, false)
+	return w.Target.UpdateMember(ctx, service, channel, member, p)
+}
+
+func (w *writeCounter) CreateMessage(ctx context.Context, service, channel string, p remote.MessageParams) (*remote.Message, error) {
+	w.count(channel, false)
+	return w.Target.CreateMessage(ctx, service, channel, p)
+}
+
+// TestIntegrationEstimate: with more channels than workers and the write
+// rate, not the latency, setting the pace, the dry run's estimate matches
+// the time the restore's writes need at that rate, and the restore is not
+// faster than it.
+func TestIntegrationEstimate(t *testing.T) {
+	const rate, conc = 30.0, 2
+	e := newEnv(t, emulator.Config{Seed: 7, Channels: 5, Messages: 8, Latency: 3 * time.Millisecond, WriteRate: int(rate)})
+	e.backup(t, false)
+	cl := e.client(t, remote.WithLimits(remote.Limits{ChannelWriteRate: rate, ServiceWriteRate: 1000, MaxRetries: 30,
+		MinBackoff: time.Millisecond, MaxBackoff: 20 * time.Millisecond}))
+	dry, err := e.restore(t, cl, Options{DryRun: true, Concurrency: conc, WriteRate: rate})
+	if err != nil || dry.Plan == nil || dry.Plan.Channels != 5 {
+		t.Fatalf("dry run: %+v, %v", dry, err)
+	}
+	wc := &writeCounter{Target: cl, writes: map[string]int{}}
+	var res Result
+	e.withArchive(t, func(a *store.Archive) {
+		res, err = Run(context.Background(), wc, a, Options{Target: e.dst, Concurrency: conc})
+	})
+	if err != nil || len(res.Failed)+len(res.Conflicts) != 0 || len(wc.order) != 5 {
+		t.Fatalf("restore: %+v, %v; %d channels created", res, err, len(wc.order))
+	}
+	total := 0
+	for _, n := range wc.writes {
+		total += n
+	}
+	if total != dry.Plan.Writes {
+		t.Fatalf("the restore sent %d writes, the plan said %d", total, dry.Plan.Writes)
+	}
+	// What the rate allows: each channel's writes one after the other, at
+	// most rate a second, the channels started in the order Run started them,
+	// each on the first of conc workers to be free.
+	workers := make([]float64, conc)
+	for _, ch := range wc.order {
+		i := slices.Index(workers, slices.Min(workers))
+		workers[i] += float64(wc.writes[ch]) / rate
+	}
+	bound, est := slices.Max(workers), dry.Plan.EstimatedSeconds
+	if est < 0.65*bound || est > 1.35*bound {
+		t.Errorf("estimate %.2fs for %d writes in %d channels; at %v writes a second they need %.2fs", est, total, len(wc.order), rate, bound)
+	}
+	// The client paces each channel's writes, so load on the machine only
+	// adds to the requests' latency, which the pacing mostly hides: the
+	// restore's duration stays close to the estimate.
+	if real := res.DurationSeconds; est < 0.65*real || est > 1.35*real {
+		t.Errorf("estimate %.2fs, but the restore took %.2fs", est, real)
+	}
+	t.Logf("estimate %.2fs, rate bound %.2fs, restore took %.2fs", est, bound, res.DurationSeconds)
+}
+
+// TestIntegrationLatestComplete: with the archive's newest snapshot
+// interrupted, "latest" restores the complete one before it; the
+// interrupted one, asked for by id, is restored with a warning.
+func TestIntegrationLatestComplete(t *testing.T) {
+	e := newEnv(t, emulator.Config{Seed: 4, Channels: 1, Messages: 3})
+	e.backup(t, false)
+	e.withArchive(t, func(a *store.Archive) {
+		w, err := a.BeginSnapshot(e.src, false, time.Now())
+		if err == nil {
+			_, err = w.Finish(store.StatusInterrupted, 0, nil)
+		}
+		if err != nil {
+			t.Fatalf("record an interrupted snapshot: %v", err)
+		}
+	})
+	cases := []struct {
+		snapshot string
+		want     uint64
+		warning  string // "" = none
+	}{
+		{"", 1, ""},
+		{"latest", 1, ""},
+		{"2", 2, "snapshot 2 of " + e.src + " is interrupted, not complete"},
+	}
+	for _, tc := range cases {
+		res, err := e.restore(t, e.cl, Options{Snapshot: tc.snapshot, DryRun: true})
+		if err != nil || res.Snapshot != tc.want {
+			t.Fatalf("snapshot %q: restored %d, %v; want snapshot %d", tc.snapshot, res.Snapshot, err, tc.want)
+		}
+		if got := strings.Join(res.Warnings, "\n"); (tc.warning == "") != (got == "") || !strings.Contains(got, tc.warning) {
+			t.Errorf("snapshot %q: warnings %q, want %q", tc.snapshot, got, tc.warning)
+		}
+	}
 }

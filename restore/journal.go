@@ -7,12 +7,14 @@ import (
 	"strings"
 )
 
-// Journal keys (see doc.go for the format and why it is enough).
+// Journal keys (see doc.go for the format and why it is enough). The keys
+// of a channel's members and messages carry the channel's generation
+// (chanState.Gen) after its source SID, as "@<gen>", except generation 0.
 const (
 	keyChannel = "ch/"   // ch/<source CH> → chanState (JSON)
-	keyMember  = "mb/"   // mb/<source MB> → target MB SID
-	keyIndex   = "ix/"   // ix/<source CH>/<source index, 20 digits> → target index (decimal)
-	keyLCMI    = "lcmi/" // lcmi/<source MB> → target last_consumed_message_index sent (decimal, or "null")
+	keyMember  = "mb/"   // mb/<source MB>[@gen] → target MB SID
+	keyIndex   = "ix/"   // ix/<source CH>[@gen]/<source index, 20 digits> → target index (decimal)
+	keyLCMI    = "lcmi/" // lcmi/<source MB>[@gen] → target last_consumed_message_index sent (decimal)
 )
 
 // chanState is the journal record of one source channel.
@@ -27,18 +29,45 @@ type chanState struct {
 	LastSrcIndex int64 `json:"last_src_index"` // source index of the newest restored message; -1 none
 	LastTgtIndex int64 `json:"last_tgt_index"` // its target index; -1 none
 	Finished     bool  `json:"finished"`
+	// Restored counts the target messages journaled (ix entries) in this
+	// generation: fewer in the target means some were deleted there.
+	// Journals written before it existed have 0: not known.
+	Restored int64 `json:"restored,omitempty"`
+	// Gen is the channel's generation: raised each time its target channel
+	// is found deleted and the channel is restored again from scratch. The
+	// entries of an earlier generation stay in the journal, unused: the
+	// journal cannot delete, and one write of this state forgets them all
+	// at once, which a kill cannot leave half done.
+	Gen int64 `json:"gen,omitempty"`
 }
 
 func newChanState() chanState { return chanState{LastSrcIndex: -1, LastTgtIndex: -1} }
 
-func chanKey(src string) string   { return keyChannel + src }
-func memberKey(src string) string { return keyMember + src }
-func lcmiKey(src string) string   { return keyLCMI + src }
-func indexPrefix(ch string) string {
-	return keyIndex + ch + "/"
+// forgotten is the state of a channel whose target is gone: a fresh
+// state of the next generation.
+func (st chanState) forgotten() chanState {
+	n := newChanState()
+	n.Gen = st.Gen + 1
+	return n
 }
-func indexKey(ch string, srcIndex int64) string {
-	return fmt.Sprintf("%s%020d", indexPrefix(ch), srcIndex)
+
+// genSuffix is what the keys of generation gen add after the source SID.
+func genSuffix(gen int64) string {
+	if gen == 0 {
+		return ""
+	}
+	return "@" + strconv.FormatInt(gen, 10)
+}
+
+func chanKey(src string) string { return keyChannel + src }
+
+func (st chanState) memberKey(src string) string { return keyMember + src + genSuffix(st.Gen) }
+func (st chanState) lcmiKey(src string) string   { return keyLCMI + src + genSuffix(st.Gen) }
+func (st chanState) indexPrefix(ch string) string {
+	return keyIndex + ch + genSuffix(st.Gen) + "/"
+}
+func (st chanState) indexKey(ch string, srcIndex int64) string {
+	return fmt.Sprintf("%s%020d", st.indexPrefix(ch), srcIndex)
 }
 
 func (r *runner) loadState(src string) (chanState, bool, error) { return readState(r.j, src) }
@@ -92,6 +121,15 @@ func (r *runner) claim(tgt, src string) bool {
 	return true
 }
 
+// unclaim forgets that target channel tgt is src's (it was deleted).
+func (r *runner) unclaim(tgt, src string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.claimed[tgt] == src {
+		delete(r.claimed, tgt)
+	}
+}
+
 func (r *runner) claimedBy(tgt string) (string, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -99,12 +137,10 @@ func (r *runner) claimedBy(tgt string) (string, bool) {
 	return s, ok
 }
 
-// indexMap reads the channel's restored source→target index pairs and
-// calls fn for each, in no particular order.
-func (r *runner) indexMap(ch string, fn func(src, tgt int64)) error { return scanIndexes(r.j, ch, fn) }
-
-func scanIndexes(j journal, ch string, fn func(src, tgt int64)) error {
-	p := indexPrefix(ch)
+// scanIndexes reads the restored source→target index pairs of channel ch
+// in state st's generation and calls fn for each, in no particular order.
+func scanIndexes(j journal, ch string, st chanState, fn func(src, tgt int64)) error {
+	p := st.indexPrefix(ch)
 	err := j.Scan(p, func(key string, value []byte) error {
 		s, err1 := strconv.ParseInt(strings.TrimPrefix(key, p), 10, 64)
 		t, err2 := strconv.ParseInt(string(value), 10, 64)

@@ -2,6 +2,7 @@ package restore
 
 import (
 	"math"
+	"slices"
 	"time"
 )
 
@@ -14,23 +15,34 @@ func (r *runner) plan() *Plan {
 	return &p
 }
 
-// estimate is the time the writes take at best: the larger of the total
-// work spread over the channels that run at once, and the longest channel's
-// chain of writes, each of which waits for the previous one's answer and for
-// the per-channel write rate.
+// estimate is the time the writes take at best. A channel's writes form
+// one chain: each waits for the previous one's answer (latency) and for
+// the per-channel write rate, so a chain of n writes takes n × max(latency,
+// 1/writeRate). The chains run on min(concurrency, channels) workers; they
+// are packed greedily, longest first, each onto the worker that is free
+// earliest, and the estimate is the time the busiest worker needs, or the
+// total writes' latency spread over concurrency when that is longer.
 func estimate(writes int, perChannel []int, concurrency int, latency time.Duration, writeRate float64) float64 {
-	if writes == 0 || len(perChannel) == 0 {
+	if writes == 0 || len(perChannel) == 0 || concurrency < 1 {
 		return 0
 	}
 	lat := latency.Seconds()
-	longest := 0
-	for _, w := range perChannel {
-		longest = max(longest, w)
-	}
 	step := lat
 	if writeRate > 0 {
 		step = math.Max(lat, 1/writeRate)
 	}
-	spread := float64(writes) * lat / float64(min(concurrency, len(perChannel)))
-	return math.Max(spread, float64(longest)*step)
+	chains := slices.Clone(perChannel)
+	slices.SortFunc(chains, func(a, b int) int { return b - a })
+	busy := make([]float64, min(concurrency, len(chains))) // per worker: when it is free
+	for _, w := range chains {
+		i := 0
+		for j := range busy {
+			if busy[j] < busy[i] {
+				i = j
+			}
+		}
+		busy[i] += float64(w) * step
+	}
+	spread := float64(writes) * lat / float64(concurrency)
+	return math.Max(slices.Max(busy), spread)
 }

@@ -67,7 +67,7 @@ const (
 type Options struct {
 	Target      string        // IS… (required)
 	Source      string        // IS…; required when the archive holds several services
-	Snapshot    string        // "latest" (default) or a decimal snapshot id
+	Snapshot    string        // "latest" (default: the newest complete snapshot, else the newest) or a decimal snapshot id
 	AsOf        time.Time     // non-zero: newest complete snapshot finished at or before it; conflicts with Snapshot != ""
 	Channels    []string      // CH SIDs or unique names; empty = all
 	Since       time.Time     // keep messages with date_created >= Since (zero = open)
@@ -80,8 +80,11 @@ type Options struct {
 	Logger      *slog.Logger  // default discards
 }
 
-// Conflict is a channel that restore left untouched because the target
-// holds something it did not create.
+// Conflict is a channel whose target holds what restore cannot reconcile
+// with the archive: something this restore did not create (the channel is
+// left untouched), or fewer messages than this restore created in it
+// (messages deleted in the target, which are not put back; the rest of the
+// channel is restored as usual).
 type Conflict struct {
 	Channel    string `json:"channel"`
 	UniqueName string `json:"unique_name,omitempty"`
@@ -122,9 +125,19 @@ type Plan struct {
 	EstimatedSeconds float64 `json:"estimated_seconds"`
 }
 
-// Result reports a run.
+// Result reports a run. Status is one of:
+//
+//   - "complete" (StatusComplete): the run ended without error and every
+//     selected message is in the target;
+//   - "partial" (StatusPartial): the run ended without error, but some
+//     channels are in Conflicts or Failed, or some messages in Skipped;
+//   - "interrupted" (StatusInterrupted): Run returned an error because ctx
+//     was cancelled; the journal is saved and a rerun continues;
+//   - "failed" (StatusFailed): Run returned any other error (invalid
+//     options, an unknown channel, refused credentials, an archive
+//     failure); the Result holds what was done before it.
 type Result struct {
-	Status          string     `json:"status"` // "complete" or "partial"
+	Status          string     `json:"status"`
 	Target          string     `json:"target"`
 	Source          string     `json:"source"`
 	Snapshot        uint64     `json:"snapshot"`
@@ -140,12 +153,17 @@ type Result struct {
 	DurationSeconds float64    `json:"duration_seconds"`
 	DryRun          bool       `json:"dry_run,omitempty"`
 	Plan            *Plan      `json:"plan,omitempty"`
+	// Warnings are what the operator should know though nothing failed:
+	// the snapshot restored did not complete, say.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Status values of Result.
 const (
-	StatusComplete = "complete"
-	StatusPartial  = "partial"
+	StatusComplete    = "complete"
+	StatusPartial     = "partial"
+	StatusInterrupted = "interrupted"
+	StatusFailed      = "failed"
 )
 
 var (
@@ -227,7 +245,7 @@ func (o *Options) validate() error {
 // cancelled; in that case the journal has been saved and a rerun continues.
 func Run(ctx context.Context, dst Target, a *store.Archive, o Options) (Result, error) {
 	if a == nil {
-		return Result{Conflicts: []Conflict{}}, errors.New("restore: no archive given")
+		return Result{Status: StatusFailed, Target: o.Target, Conflicts: []Conflict{}, DryRun: o.DryRun}, errors.New("restore: no archive given")
 	}
 	return run(ctx, dst, storeArchive{a}, o)
 }
@@ -235,29 +253,29 @@ func Run(ctx context.Context, dst Target, a *store.Archive, o Options) (Result, 
 func run(ctx context.Context, dst Target, a archive, o Options) (res Result, err error) {
 	start := time.Now()
 	res = Result{Target: o.Target, Conflicts: []Conflict{}, DryRun: o.DryRun}
+	var reqs0 int64
+	if dst != nil {
+		reqs0 = dst.Requests()
+	}
+	defer func() {
+		if dst != nil {
+			res.Requests = dst.Requests() - reqs0
+		}
+		res.DurationSeconds = time.Since(start).Seconds()
+		res.Status = status(ctx, &res, err)
+	}()
 	if err := o.validate(); err != nil {
 		return res, err
 	}
 	if dst == nil {
 		return res, errors.New("restore: no target client given")
 	}
-	reqs0 := dst.Requests()
-	defer func() {
-		res.Requests = dst.Requests() - reqs0
-		res.DurationSeconds = time.Since(start).Seconds()
-		res.Status = StatusComplete
-		if len(res.Conflicts) > 0 || len(res.Skipped) > 0 || len(res.Failed) > 0 {
-			res.Status = StatusPartial
-		}
-	}()
 
 	sel, err := selectFrom(a, &o)
 	snap, view, chans := sel.snap, sel.view, sel.chans
 	if snap.ID != 0 {
 		res.Source, res.Snapshot = snap.Service, snap.ID
-		if snap.Status != store.StatusComplete {
-			o.Logger.Warn("restoring a snapshot that did not complete", "snapshot", snap.ID, "status", string(snap.Status))
-		}
+		res.Warnings = append(res.Warnings, sel.warnings...)
 	}
 	if err != nil {
 		return res, err
@@ -335,14 +353,28 @@ func run(ctx context.Context, dst Target, a archive, o Options) (res Result, err
 	return res, nil
 }
 
+// status is the Status of a run that returned res and err.
+func status(ctx context.Context, res *Result, err error) string {
+	switch {
+	case err != nil && (ctx.Err() != nil || errors.Is(err, context.Canceled)):
+		return StatusInterrupted
+	case err != nil:
+		return StatusFailed
+	case len(res.Conflicts) > 0 || len(res.Skipped) > 0 || len(res.Failed) > 0:
+		return StatusPartial
+	}
+	return StatusComplete
+}
+
 // selection is what Run and VerifyTarget read from the archive before
 // sending any request.
 type selection struct {
-	snap  store.Snapshot
-	view  snapshotView
-	chans []store.ChannelRecord // selected, in the snapshot's order
-	roles []store.RoleRecord    // archived
-	j     journal               // of (snapshot's service, o.Target)
+	snap     store.Snapshot
+	warnings []string // about the snapshot picked
+	view     snapshotView
+	chans    []store.ChannelRecord // selected, in the snapshot's order
+	roles    []store.RoleRecord    // archived
+	j        journal               // of (snapshot's service, o.Target)
 }
 
 // selectFrom picks the snapshot and channels o selects and opens the
@@ -350,6 +382,16 @@ type selection struct {
 func selectFrom(a archive, o *Options) (sel selection, err error) {
 	if sel.snap, err = selectSnapshot(a, o); err != nil {
 		return sel, err
+	}
+	if sel.snap.Status != store.StatusComplete {
+		w := fmt.Sprintf("snapshot %d of %s is %s, not complete: it may lack channels, members or messages the source had; "+
+			"restoring it as it is", sel.snap.ID, sel.snap.Service, sel.snap.Status)
+		if (o.Snapshot == "" || o.Snapshot == "latest") && o.AsOf.IsZero() {
+			w = fmt.Sprintf("the archive holds no complete snapshot of %s; restoring its newest, snapshot %d, which is %s "+
+				"and may lack channels, members or messages the source had", sel.snap.Service, sel.snap.ID, sel.snap.Status)
+		}
+		o.Logger.Warn(w)
+		sel.warnings = append(sel.warnings, w)
 	}
 	if sel.view, err = a.View(sel.snap.ID); err != nil {
 		return sel, fmt.Errorf("restore: open snapshot %d of archive: %w", sel.snap.ID, err)
@@ -392,8 +434,8 @@ func selectSnapshot(a archive, o *Options) (store.Snapshot, error) {
 		return s, nil
 	}
 	sel := o.Snapshot
-	if sel == "" {
-		sel = "latest"
+	if sel == "" || sel == "latest" {
+		return latestSnapshot(a, source)
 	}
 	s, err := a.ResolveSnapshot(sel, source)
 	if err != nil {
@@ -403,6 +445,34 @@ func selectSnapshot(a archive, o *Options) (store.Snapshot, error) {
 		return s, fmt.Errorf("restore: snapshot %d is of service %s, not of %s: %w", s.ID, s.Service, source, store.ErrNoSnapshot)
 	}
 	return s, nil
+}
+
+// latestSnapshot is the newest complete snapshot of source, else (none
+// completed) its newest snapshot of any status.
+func latestSnapshot(a archive, source string) (store.Snapshot, error) {
+	snaps, err := a.Snapshots()
+	if err != nil {
+		return store.Snapshot{}, fmt.Errorf("restore: list snapshots in archive: %w", err)
+	}
+	var best, newest store.Snapshot
+	for _, s := range snaps {
+		if s.Service != source {
+			continue
+		}
+		if s.ID > newest.ID {
+			newest = s
+		}
+		if s.Status == store.StatusComplete && s.ID > best.ID {
+			best = s
+		}
+	}
+	switch {
+	case best.ID != 0:
+		return best, nil
+	case newest.ID != 0:
+		return newest, nil
+	}
+	return store.Snapshot{}, fmt.Errorf("restore: the archive holds no snapshot of %s; list them with `chatvault snapshots`: %w", source, store.ErrNoSnapshot)
 }
 
 func selectChannels(v snapshotView, sel []string, snap uint64) ([]store.ChannelRecord, error) {

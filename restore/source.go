@@ -14,6 +14,7 @@ import (
 // *store.Archive, and the unit tests use an in-memory fake.
 type archive interface {
 	Services() ([]string, error)
+	Snapshots() ([]store.Snapshot, error)
 	ResolveSnapshot(sel, service string) (store.Snapshot, error)
 	SnapshotAsOf(service string, t time.Time) (store.Snapshot, error)
 	View(snapshotID uint64) (snapshotView, error)
@@ -45,7 +46,8 @@ var (
 
 type storeArchive struct{ a *store.Archive }
 
-func (s storeArchive) Services() ([]string, error) { return s.a.Services() }
+func (s storeArchive) Services() ([]string, error)          { return s.a.Services() }
+func (s storeArchive) Snapshots() ([]store.Snapshot, error) { return s.a.Snapshots() }
 func (s storeArchive) ResolveSnapshot(sel, service string) (store.Snapshot, error) {
 	return s.a.ResolveSnapshot(sel, service)
 }

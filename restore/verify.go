@@ -173,7 +173,7 @@ func (v *verifier) channel(ctx context.Context, rec store.ChannelRecord) (checke
 	if t == nil {
 		return checked{diffs: []Difference{{Channel: rec.SID, Kind: KindMissingLive, TargetChannel: st.Target, Detail: why}}}, nil
 	}
-	c := &chanCheck{v: v, rec: rec, t: t, label: label(t)}
+	c := &chanCheck{v: v, rec: rec, st: st, t: t, label: label(t)}
 	var out []Difference
 	if f := channelDiffs(src, t); len(f) > 0 {
 		out = append(out, c.diff(KindChanged, f, ""))
@@ -217,6 +217,7 @@ func (v *verifier) findTarget(ctx context.Context, src *srcChannel, st chanState
 type chanCheck struct {
 	v     *verifier
 	rec   store.ChannelRecord
+	st    chanState // the channel's journal record (its generation's index map)
 	t     *remote.Channel
 	label string
 }
@@ -250,7 +251,7 @@ func (c *chanCheck) messages(ctx context.Context, journaled bool) (indexMapping,
 	v := c.v
 	pairs := map[int64]int64{} // archived index → target index
 	if journaled {
-		if err := scanIndexes(v.j, c.rec.SID, func(s, t int64) { pairs[s] = t }); err != nil {
+		if err := scanIndexes(v.j, c.rec.SID, c.st, func(s, t int64) { pairs[s] = t }); err != nil {
 			return indexMapping{}, nil, err
 		}
 	}
