@@ -99,7 +99,7 @@ func runVerify(ctx context.Context, o verifyOptions, stdout io.Writer) error {
 		reportVerify(stdout, o, res)
 	}
 	if !res.OK {
-		return errDifferences
+		return fmt.Errorf("archive %s: %d problems, %d differences: %w", o.Archive, len(res.Problems), len(res.Differences), errDifferences)
 	}
 	return nil
 }
@@ -118,11 +118,6 @@ func compareLive(ctx context.Context, o verifyOptions, a *store.Archive, res *ve
 	diffs, err := backup.Compare(ctx, cl, v)
 	if err != nil {
 		return err
-	}
-	for i := range diffs {
-		if diffs[i].Fields == nil {
-			diffs[i].Fields = []string{} // cli.md: every difference lists its fields
-		}
 	}
 	if diffs != nil {
 		res.Differences = diffs

@@ -74,7 +74,7 @@ type Options struct {
 	Service     string   // IS… (required)
 	Channels    []string // CH SIDs or unique names; empty = all channels
 	Full        bool     // re-read every message of every channel
-	Concurrency int      // channels in flight; 0 = DefaultConcurrency
+	Concurrency int      // requests in flight (see doc.go); 0 = DefaultConcurrency
 	PageSize    int      // messages per page; 0 = DefaultPageSize
 	Progress    Progress // nil = NopProgress
 	Logger      *slog.Logger
@@ -169,10 +169,16 @@ func checkChannelArg(c string) error {
 type run struct {
 	src  Source
 	a    *store.Archive
-	w    *store.Writer
+	w    *store.Writer // set before begun is closed
 	o    Options
 	log  *slog.Logger
-	prog Progress
+	prog *startGate
+
+	slots chan struct{} // one per request in flight (see slot)
+	queue *jobQueue     // channels listed and not yet started
+	begun chan struct{} // closed once the snapshot is begun and w is set
+	g     *errgroup.Group
+	gctx  context.Context // cancelled when the run must end (an aborting error)
 
 	mu       sync.Mutex
 	failures []ChannelFailure
@@ -249,33 +255,26 @@ func Run(ctx context.Context, src Source, a *store.Archive, o Options) (Result, 
 	}
 	started := time.Now()
 	reqs0 := src.Requests()
-	r := &run{src: src, a: a, o: o, log: o.Logger, prog: o.Progress}
+	r := &run{src: src, a: a, o: o, log: o.Logger, prog: &startGate{Progress: o.Progress},
+		slots: make(chan struct{}, o.Concurrency), queue: newJobQueue(), begun: make(chan struct{})}
 	res := Result{Service: o.Service}
 
-	// The service resource and the channel set are fetched together; the
+	// The service resource, the channels and the roles are fetched at once,
+	// and channels are backed up as soon as they are listed; but the
 	// snapshot is begun only once the service is known to exist and the
-	// credentials work.
-	var (
-		svc     *remote.Service
-		svcErr  error
-		jobs    []job
-		listErr error
-	)
-	pctx, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		svc, svcErr = src.FetchService(pctx, o.Service)
-		if svcErr != nil {
-			cancel()
-		}
+	// credentials work, and nothing is stored before.
+	stop := r.startListing(ctx)
+	defer stop()
+	var svc *remote.Service
+	svcErr := r.withSlot(ctx, func() (err error) {
+		svc, err = src.FetchService(ctx, o.Service)
+		return err
 	})
-	wg.Go(func() { jobs, listErr = r.channels(pctx) })
-	wg.Wait()
-	cancel()
 	if svcErr == nil && ctx.Err() != nil {
 		svcErr = ctx.Err()
 	}
 	if svcErr != nil {
+		stop()
 		res.Requests = src.Requests() - reqs0
 		res.DurationSeconds = time.Since(started).Seconds()
 		if ctx.Err() != nil {
@@ -286,13 +285,15 @@ func Run(ctx context.Context, src Source, a *store.Archive, o Options) (Result, 
 
 	w, err := a.BeginSnapshot(o.Service, o.Full, started)
 	if err != nil {
+		stop()
 		return res, fmt.Errorf("backup of service %s: beginning a snapshot in archive %s: %w", o.Service, a.Path(), err)
 	}
 	r.w = w
 	res.Snapshot = w.ID()
 	r.log.Info("snapshot begun", "snapshot", w.ID(), "service", o.Service, "full", o.Full)
+	close(r.begun)
 
-	runErr := r.body(ctx, svc, jobs, listErr)
+	runErr := r.body(svc)
 
 	status := store.StatusComplete
 	switch {
@@ -341,51 +342,55 @@ func advice(err error) string {
 	return ""
 }
 
-// body does the work of a begun snapshot. It returns only errors that end the
-// run (ctx cancelled, authentication, archive failures); the others are
+// startListing starts listing the channels (into r.queue) and the roles,
+// each holding a slot while it sends requests, in r.g. The returned stop
+// cancels them and waits for them: Run calls it when no snapshot is begun,
+// and on return.
+func (r *run) startListing(ctx context.Context) (stop func()) {
+	gctx, cancel := context.WithCancel(ctx)
+	r.g, r.gctx = errgroup.WithContext(gctx)
+	r.g.Go(func() error { return r.listChannels(r.gctx) })
+	r.g.Go(func() error { return r.roles(r.gctx) })
+	return func() {
+		cancel()
+		_ = r.g.Wait()
+	}
+}
+
+// awaitSnapshot waits until the snapshot is begun; false if ctx ends first
+// (no snapshot is begun when the service fetch failed).
+func (r *run) awaitSnapshot(ctx context.Context) bool {
+	select {
+	case <-r.begun:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// body does the work of a begun snapshot: it backs up the channels as the
+// listing yields them, Options.Concurrency requests at a time, and waits
+// for the listing and the roles. It returns only errors that end the run
+// (ctx cancelled, authentication, archive failures); the others are
 // recorded as failures.
-func (r *run) body(ctx context.Context, svc *remote.Service, jobs []job, listErr error) error {
+func (r *run) body(svc *remote.Service) error {
 	if err := r.w.PutService(svc.Raw); err != nil {
-		return storeErr(err)
+		r.g.Go(func() error { return storeErr(err) })
+		return r.g.Wait()
 	}
-	if listErr != nil {
-		if aborts(listErr) || ctx.Err() != nil {
-			return listErr
-		}
-		r.fail("", fmt.Errorf("listing the channels of service %s: %w; the channels listed before the failure were backed up, deleted channels were not looked for: rerun the backup", r.o.Service, listErr))
-	}
-	if len(r.o.Channels) == 0 && listErr == nil {
-		if err := r.deleteGoneChannels(jobs); err != nil {
-			return err
-		}
-	}
-
-	// Longest first: the channels that take longest to read do not end up
-	// alone at the end of the run, one request at a time.
-	slices.SortStableFunc(jobs, func(a, b job) int { return b.messagesCount - a.messagesCount })
-
-	r.prog.Start(len(jobs))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(r.o.Concurrency)
-	g.Go(func() error {
-		err := r.roles(gctx)
-		if err == nil || gctx.Err() != nil {
-			return err
-		}
-		if aborts(err) {
-			return fmt.Errorf("listing roles: %w", err)
-		}
-		r.fail("", fmt.Errorf("listing the roles of service %s: %w; roles keep their previous state: rerun the backup", r.o.Service, err))
-		return nil
-	})
-	for _, j := range jobs {
-		if gctx.Err() != nil {
+	ctx := r.gctx
+	for r.queue.wait(ctx) {
+		// Take a slot before choosing: the channel with the most messages
+		// among those listed by the time the slot is free goes next.
+		if r.slot(ctx) != nil {
 			break
 		}
-		g.Go(func() error {
-			err := r.channel(gctx, j)
+		j := r.queue.pop()
+		r.g.Go(func() error {
+			defer r.unslot()
+			err := r.channel(ctx, j)
 			r.prog.ChannelDone()
-			if err == nil || gctx.Err() != nil {
+			if err == nil || ctx.Err() != nil {
 				return err
 			}
 			if aborts(err) {
@@ -395,32 +400,73 @@ func (r *run) body(ctx context.Context, svc *remote.Service, jobs []job, listErr
 			return nil
 		})
 	}
-	return g.Wait()
+	return r.g.Wait()
 }
 
-// channels lists the channels to back up: all of them (public and private),
-// or those of Options.Channels. Selected channels that cannot be fetched are
-// recorded as failures.
-func (r *run) channels(ctx context.Context) ([]job, error) {
-	if len(r.o.Channels) == 0 {
-		var jobs []job
-		for c, err := range r.src.ListChannels(ctx, r.o.Service, "public", "private") {
-			if err != nil {
-				return jobs, err
-			}
-			jobs = append(jobs, newJob(c))
-		}
-		return jobs, nil
+// listChannels lists the channels to back up into r.queue: all of them
+// (public and private), or those of Options.Channels. Once the snapshot is
+// begun it announces their number, and records the deletion of archived
+// channels a complete listing no longer has (without Options.Channels).
+// A failed listing is recorded as a failure; the channels listed before it
+// are still backed up, and none is recorded as deleted.
+func (r *run) listChannels(ctx context.Context) error {
+	listed, err := r.list(ctx)
+	n := r.queue.close()
+	if err != nil && (aborts(err) || ctx.Err() != nil) {
+		return err
 	}
-	found := make([]*remote.Channel, len(r.o.Channels))
+	if !r.awaitSnapshot(ctx) {
+		return nil
+	}
+	r.prog.Start(n)
+	if err != nil {
+		r.fail("", fmt.Errorf("listing the channels of service %s: %w; the channels listed before the failure were backed up, deleted channels were not looked for: rerun the backup", r.o.Service, err))
+		return nil
+	}
+	if len(r.o.Channels) == 0 {
+		return r.deleteGoneChannels(listed)
+	}
+	return nil
+}
+
+// list pushes the channels to back up to r.queue and returns the SIDs of
+// all channels listed. Selected channels that cannot be fetched are
+// recorded as failures.
+func (r *run) list(ctx context.Context) (map[string]bool, error) {
+	listed := make(map[string]bool)
+	if len(r.o.Channels) == 0 {
+		err := r.withSlot(ctx, func() error {
+			for c, err := range r.src.ListChannels(ctx, r.o.Service, "public", "private") {
+				if err != nil {
+					return err
+				}
+				if !listed[c.SID] { // a listing that repeats a channel backs it up once
+					listed[c.SID] = true
+					r.queue.push(newJob(c))
+				}
+			}
+			return nil
+		})
+		return listed, err
+	}
+	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(r.o.Concurrency)
-	for i, name := range r.o.Channels {
+	for _, name := range r.o.Channels {
 		g.Go(func() error {
-			c, err := r.src.FetchChannel(gctx, r.o.Service, name)
+			var c *remote.Channel
+			err := r.withSlot(gctx, func() (err error) {
+				c, err = r.src.FetchChannel(gctx, r.o.Service, name)
+				return err
+			})
 			switch {
 			case err == nil:
-				found[i] = c
+				mu.Lock()
+				if !listed[c.SID] {
+					listed[c.SID] = true
+					r.queue.push(newJob(c))
+				}
+				mu.Unlock()
 			case aborts(err) || gctx.Err() != nil:
 				return err
 			case errors.Is(err, remote.ErrNotFound):
@@ -431,30 +477,15 @@ func (r *run) channels(ctx context.Context) ([]job, error) {
 			return nil
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	var jobs []job
-	seen := make(map[string]bool)
-	for _, c := range found {
-		if c != nil && !seen[c.SID] {
-			seen[c.SID] = true
-			jobs = append(jobs, newJob(c))
-		}
-	}
-	return jobs, nil
+	return listed, g.Wait()
 }
 
 // deleteGoneChannels records the deletion of archived channels that the
 // complete listing no longer has.
-func (r *run) deleteGoneChannels(jobs []job) error {
+func (r *run) deleteGoneChannels(listed map[string]bool) error {
 	live, err := r.a.LiveChannels(r.o.Service)
 	if err != nil {
 		return storeErr(fmt.Errorf("reading the channels of service %s from archive %s: %w", r.o.Service, r.a.Path(), err))
-	}
-	listed := make(map[string]bool, len(jobs))
-	for _, j := range jobs {
-		listed[j.sid] = true
 	}
 	for _, sid := range live {
 		if listed[sid] {
@@ -468,15 +499,36 @@ func (r *run) deleteGoneChannels(jobs []job) error {
 	return nil
 }
 
-// roles stores every role of the service.
+// roles lists the roles of the service and, once the snapshot is begun,
+// stores them (those listed before a failure too). A failed listing is
+// recorded as a failure; the roles keep their previous state.
 func (r *run) roles(ctx context.Context) error {
-	for role, err := range r.src.ListRoles(ctx, r.o.Service) {
-		if err != nil {
-			return err
+	var roles []*remote.Role
+	err := r.withSlot(ctx, func() error {
+		for role, err := range r.src.ListRoles(ctx, r.o.Service) {
+			if err != nil {
+				return err
+			}
+			roles = append(roles, role)
 		}
+		return nil
+	})
+	if err != nil && ctx.Err() != nil {
+		return err
+	}
+	if aborts(err) {
+		return fmt.Errorf("listing roles: %w", err)
+	}
+	if !r.awaitSnapshot(ctx) {
+		return nil
+	}
+	for _, role := range roles {
 		if err := r.w.PutRole(role.SID, role.FriendlyName, role.Raw); err != nil {
-			return storeErr(err)
+			return fmt.Errorf("listing roles: %w", storeErr(err))
 		}
+	}
+	if err != nil {
+		r.fail("", fmt.Errorf("listing the roles of service %s: %w; roles keep their previous state: rerun the backup", r.o.Service, err))
 	}
 	return nil
 }

@@ -853,16 +853,35 @@ func (p *countingProgress) ChannelDone()   { p.done.Add(1) }
 func (p *countingProgress) Messages(n int) { p.messages.Add(int64(n)) }
 
 func TestProgressEvents(t *testing.T) {
-	f := newFakeSource(5, 23)
-	a := newArchive(t)
-	p := &countingProgress{}
-	o := opts(f)
-	o.Progress = p
-	mustRun(t, f, a, o)
-	expect(t, "Start calls", p.starts.Load(), int64(1))
-	expect(t, "channels announced", p.channels.Load(), int64(5))
-	expect(t, "channels done", p.done.Load(), int64(5))
-	expect(t, "messages", p.messages.Load(), int64(5*23))
+	tests := []struct {
+		name string
+		src  func(f *fakeSource) Source
+	}{
+		{"plain listing", func(f *fakeSource) Source { return f }},
+		// A listing that pages by offset may repeat a channel while
+		// channels are created: it is backed up and announced once.
+		{"every channel listed twice", func(f *fakeSource) Source { return repeatingListing{f} }},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeSource(5, 23)
+			a := newArchive(t)
+			p := &countingProgress{}
+			o := opts(f)
+			o.Progress = p
+			res, err := Run(context.Background(), tc.src(f), a, o)
+			if err != nil || res.Status != "complete" {
+				t.Fatalf("Run: %+v, %v", res, err)
+			}
+			assertArchived(t, a, res.Snapshot, f)
+			expect(t, "Start calls", p.starts.Load(), int64(1))
+			expect(t, "channels announced", p.channels.Load(), int64(5))
+			expect(t, "channels done", p.done.Load(), int64(5))
+			expect(t, "messages", p.messages.Load(), int64(5*23))
+			expect(t, "member listings", f.count(kMembers), 5)
+			expect(t, "message pages", f.count(kMessages), 5*3)
+		})
+	}
 }
 
 func TestSyncStateAfterRuns(t *testing.T) {

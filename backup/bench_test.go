@@ -5,8 +5,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"path/filepath"
-	"syscall"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,8 +17,9 @@ import (
 )
 
 // serviceShape reads the channel listing: total messages and the longest
-// per-channel request chain at the given page size (one member page plus
-// the message pages; an empty channel still costs one message page).
+// request chain at the given page size: the first page of the channel
+// listing (no channel is known before it), then one channel's member page
+// and its message pages (an empty channel still costs one message page).
 func serviceShape(b *testing.B, cl *remote.Client, svc string, pageSize int) (messages, chain int) {
 	b.Helper()
 	for c, err := range cl.ListChannels(context.Background(), svc) {
@@ -26,9 +28,45 @@ func serviceShape(b *testing.B, cl *remote.Client, svc string, pageSize int) (me
 		}
 		messages += c.MessagesCount
 		pages := max(1, (c.MessagesCount+pageSize-1)/pageSize)
-		chain = max(chain, 1+pages)
+		chain = max(chain, 1+1+pages)
 	}
 	return messages, chain
+}
+
+// emulatorRequests is the number of API requests the emulator has served.
+func emulatorRequests(e *emu) int64 {
+	var n int64
+	for _, v := range e.srv.Stats().Requests {
+		n += v
+	}
+	return n
+}
+
+// inFlightMeter is a RoundTripper that records the most requests it ever
+// had in flight at once.
+type inFlightMeter struct {
+	next     http.RoundTripper
+	now, top atomic.Int64
+}
+
+func (m *inFlightMeter) RoundTrip(r *http.Request) (*http.Response, error) {
+	n := m.now.Add(1)
+	for {
+		t := m.top.Load()
+		if n <= t || m.top.CompareAndSwap(t, n) {
+			break
+		}
+	}
+	defer m.now.Add(-1)
+	return m.next.RoundTrip(r)
+}
+
+// CloseIdleConnections lets http.Client.CloseIdleConnections reach the
+// transport underneath.
+func (m *inFlightMeter) CloseIdleConnections() {
+	if c, ok := m.next.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
 }
 
 // benchRun backs up e's service into a new archive b.N times, timing only
@@ -66,23 +104,42 @@ func benchRun(b *testing.B, cl *remote.Client, o Options, want int) (elapsed tim
 
 // BenchmarkBackupLatency measures how close a backup over a slow link comes
 // to the best its concurrency allows. %bound = 100 × bound / elapsed, where
-// bound = max(requests × latency / concurrency, longest channel chain ×
-// latency); x_vs_sdk = requests × latency / elapsed, the speed-up over a
-// script that sends every request one after another.
+// bound = max(requests × latency / concurrency, longest chain × latency):
+// requests are those the emulator served, concurrency is Options.Concurrency
+// (the benchmark fails if the backup ever had more requests in flight), and
+// the chain is the channel listing's first page followed by the longest
+// channel's requests. x_vs_sdk = requests × latency / elapsed, the speed-up
+// over a script that sends every request one after another.
 func BenchmarkBackupLatency(b *testing.B) {
 	const latency = 50 * time.Millisecond
 	e := startEmulator(b, emulator.Config{Seed: 21, Channels: 64, Messages: 300})
 	o := Options{Service: e.svc, Concurrency: 16, PageSize: 100}
 	want, chain := serviceShape(b, e.cl, e.svc, o.PageSize)
 	e.srv.SetFaults(latency, 0, 0, 0, 0)
-	cl := e.client(b, e.info.AuthToken, remote.Limits{MaxInFlight: 32})
+	// The client allows more requests in flight than the backup's
+	// concurrency, so that only the backup's own scheduling is measured.
+	cl := e.client(b, e.info.AuthToken, remote.Limits{MaxInFlight: 2 * o.Concurrency})
+	meter := &inFlightMeter{}
+	e.mu.Lock()
+	h := e.https[len(e.https)-1]
+	e.mu.Unlock()
+	meter.next, h.Transport = h.Transport, meter
 	b.ResetTimer()
-	elapsed, msgs, reqs := benchRun(b, cl, o, want)
+	before := emulatorRequests(e)
+	elapsed, msgs, clientReqs := benchRun(b, cl, o, want)
+	reqs := emulatorRequests(e) - before
+	if top := meter.top.Load(); top > int64(o.Concurrency) {
+		b.Fatalf("the backup had %d requests in flight at once, more than its concurrency %d: the bound below would not hold", top, o.Concurrency)
+	}
+	if reqs != clientReqs {
+		b.Logf("the emulator served %d requests, the client counted %d", reqs, clientReqs)
+	}
 	bound := max(time.Duration(reqs)*latency/time.Duration(o.Concurrency), time.Duration(b.N*chain)*latency)
 	b.ReportMetric(float64(msgs)/elapsed.Seconds(), "msgs/s")
 	b.ReportMetric(100*bound.Seconds()/elapsed.Seconds(), "%bound")
 	b.ReportMetric((time.Duration(reqs)*latency).Seconds()/elapsed.Seconds(), "x_vs_sdk")
 	b.ReportMetric(float64(reqs)/float64(b.N), "requests/op")
+	b.ReportMetric(float64(meter.top.Load()), "max_in_flight")
 }
 
 // BenchmarkBackupNoLatency measures the backup's own cost: no latency, a
@@ -98,10 +155,17 @@ func BenchmarkBackupNoLatency(b *testing.B) {
 }
 
 // BenchmarkBackupRSS backs up a service of about a million messages (and,
-// for comparison, a tenth of that) in a child process and reports the
-// child's peak resident memory, which includes the archive's memory-mapped
-// pages the child touched, and go_sys_MB, the memory the child's Go runtime
-// held (heap, stacks and the rest) when it ended.
+// for comparison, a tenth of that) in a child process and reports:
+//
+//   - peak_rss_MB: the child's peak resident memory (its VmHWM), which
+//     includes the archive's memory-mapped pages the child touched;
+//   - peak_anon_MB and peak_file_MB: the largest anonymous and file-backed
+//     (page cache, reclaimable) parts sampled every 20ms;
+//   - go_sys_MB: the memory the child's Go runtime held when it ended, and
+//     go_heap_MB the largest heap in use sampled.
+//
+// The parent's getrusage Maxrss of the child is not used: on Linux it also
+// counts the parent's own resident size (see memPeaks), here the emulator's.
 func BenchmarkBackupRSS(b *testing.B) {
 	for _, size := range []struct {
 		name     string
@@ -112,7 +176,7 @@ func BenchmarkBackupRSS(b *testing.B) {
 			want, _ := serviceShape(b, e.cl, e.svc, DefaultPageSize)
 			dir := b.TempDir()
 			b.ResetTimer()
-			var peakKB int64
+			var peak memPeaks
 			var goSys uint64
 			var elapsed time.Duration
 			for i := 0; i < b.N; i++ {
@@ -133,14 +197,21 @@ func BenchmarkBackupRSS(b *testing.B) {
 				if out.Result.Messages != want {
 					b.Fatalf("backed up %d messages, the service has %d", out.Result.Messages, want)
 				}
-				goSys = max(goSys, out.GoSysBytes)
-				if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-					peakKB = max(peakKB, ru.Maxrss) // kilobytes on Linux
+				if out.Mem.HWMKB == 0 {
+					b.Fatalf("the backup process could not read its memory use from /proc/self/status")
 				}
+				goSys = max(goSys, out.GoSysBytes)
+				peak.HWMKB = max(peak.HWMKB, out.Mem.HWMKB)
+				peak.AnonKB = max(peak.AnonKB, out.Mem.AnonKB)
+				peak.FileKB = max(peak.FileKB, out.Mem.FileKB)
+				peak.HeapInKB = max(peak.HeapInKB, out.Mem.HeapInKB)
 				b.StartTimer()
 			}
-			b.ReportMetric(float64(peakKB)/1024, "peak_rss_MB")
+			b.ReportMetric(float64(peak.HWMKB)/1024, "peak_rss_MB")
+			b.ReportMetric(float64(peak.AnonKB)/1024, "peak_anon_MB")
+			b.ReportMetric(float64(peak.FileKB)/1024, "peak_file_MB")
 			b.ReportMetric(float64(goSys)/(1<<20), "go_sys_MB")
+			b.ReportMetric(float64(peak.HeapInKB)/1024, "go_heap_MB")
 			b.ReportMetric(float64(want)*float64(b.N)/elapsed.Seconds(), "msgs/s")
 		})
 	}

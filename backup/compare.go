@@ -34,6 +34,16 @@ type Difference struct {
 	Fields  []string `json:"fields"`           // for DiffChanged: the JSON properties whose values differ, sorted
 }
 
+// MarshalJSON writes a nil Fields as [] rather than null: cli.md gives
+// every difference a list of fields.
+func (d Difference) MarshalJSON() ([]byte, error) {
+	type plain Difference
+	if d.Fields == nil {
+		d.Fields = []string{}
+	}
+	return json.Marshal(plain(d))
+}
+
 // errOutOfOrder says the live service listed a channel's messages out of
 // index order, so they cannot be merged with the archived ones.
 var errOutOfOrder = errors.New("messages listed out of order")

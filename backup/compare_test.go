@@ -516,9 +516,9 @@ func TestDifferenceJSON(t *testing.T) {
 		d    Difference
 		want string
 	}{
-		{"channel", chDiff("CH1", DiffMissingLive), `{"channel":"CH1","message":null,"kind":"missing_live"}`},
+		{"channel", chDiff("CH1", DiffMissingLive), `{"channel":"CH1","message":null,"kind":"missing_live","fields":[]}`},
 		{"changed channel", chDiff("CH1", DiffChanged, "a", "b"), `{"channel":"CH1","message":null,"kind":"changed","fields":["a","b"]}`},
-		{"member", mbDiff("CH1", "MB1", DiffMissingArchive), `{"channel":"CH1","member":"MB1","message":null,"kind":"missing_archive"}`},
+		{"member", mbDiff("CH1", "MB1", DiffMissingArchive), `{"channel":"CH1","member":"MB1","message":null,"kind":"missing_archive","fields":[]}`},
 		{"message", msgDiff("CH1", "IM1", DiffChanged, "body"), `{"channel":"CH1","message":"IM1","kind":"changed","fields":["body"]}`},
 	}
 	for _, tc := range tests {

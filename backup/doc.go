@@ -16,14 +16,23 @@
 // # Shape of a run
 //
 // The service is fetched while the channels are listed (both types, or each
-// channel of Options.Channels fetched by SID or unique name). A snapshot is
-// begun only when the service answered, so a mistyped service SID or wrong
-// credentials leave no snapshot behind. Then channels the complete listing
-// no longer has are recorded as deleted (only without Options.Channels, and
-// only when the listing completed), and the roles and the channels are
-// backed up Options.Concurrency at a time (errgroup with SetLimit), channels
-// with the most messages first so that long channels do not finish alone
-// at the end of the run.
+// channel of Options.Channels fetched by SID or unique name) and the roles
+// are read. A snapshot is begun only when the service answered, so a
+// mistyped service SID or wrong credentials leave no snapshot behind (what
+// was read meanwhile is dropped). Channels are backed up as the listing
+// yields them, without waiting for its last page: each time a place is
+// free, the channel with the most messages among those listed and not yet
+// started goes next, so that long channels do not finish alone at the end
+// of the run. A channel listed twice is backed up once. When the listing
+// has completed, Progress.Start is called (ChannelDone events are held
+// until then) and channels it no longer has are recorded as deleted (only
+// without Options.Channels, and only when the listing completed).
+//
+// Options.Concurrency bounds the requests in flight, not only the channels:
+// the service fetch, the channel listing, the roles and each channel hold
+// one of Options.Concurrency places while they send requests (each sends
+// one at a time). The client's own limit (remote.Limits.MaxInFlight) should
+// be at least as large, or it is the bound.
 //
 // A channel that still fails after the client's retries is recorded in
 // Result.Failures and the others go on; the snapshot ends "partial". A

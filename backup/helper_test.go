@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -45,8 +47,67 @@ func TestMain(m *testing.M) {
 
 // helperOutput is the last line a helper process prints.
 type helperOutput struct {
-	Result     Result `json:"result"`
-	GoSysBytes uint64 `json:"go_sys_bytes"` // memory the Go runtime obtained from the OS, at the end
+	Result     Result   `json:"result"`
+	GoSysBytes uint64   `json:"go_sys_bytes"` // memory the Go runtime obtained from the OS, at the end
+	Mem        memPeaks `json:"mem"`
+}
+
+// memPeaks is what a helper process read of its own memory use. The peak
+// resident size is the kernel's VmHWM of the process's own address space:
+// the parent's getrusage Maxrss of a child is no use, since it also counts
+// the parent's resident size at the fork (Go forks with CLONE_VM and the
+// kernel carries the old address space's high-water mark across exec).
+// The anonymous and file-backed parts are the largest values sampled.
+type memPeaks struct {
+	HWMKB    int64 `json:"hwm_kb"`     // VmHWM at the end: peak resident set
+	AnonKB   int64 `json:"anon_kb"`    // largest RssAnon sampled
+	FileKB   int64 `json:"file_kb"`    // largest RssFile sampled
+	Samples  int   `json:"samples"`    // how many times /proc/self/status was read
+	HeapInKB int64 `json:"heap_in_kb"` // largest Go HeapInuse sampled
+}
+
+// procStatus reads the named kB fields of /proc/self/status.
+func procStatus(fields ...string) map[string]int64 {
+	out := make(map[string]int64, len(fields))
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return out
+	}
+	for line := range strings.Lines(string(data)) {
+		name, rest, ok := strings.Cut(line, ":")
+		if !ok || !slices.Contains(fields, name) {
+			continue
+		}
+		if n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64); err == nil {
+			out[name] = n
+		}
+	}
+	return out
+}
+
+// sampleMemory records the process's memory use every interval until stop
+// is closed, then returns the peaks.
+func sampleMemory(interval time.Duration, stop <-chan struct{}) memPeaks {
+	var p memPeaks
+	var ms runtime.MemStats
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		st := procStatus("RssAnon", "RssFile")
+		p.AnonKB = max(p.AnonKB, st["RssAnon"])
+		p.FileKB = max(p.FileKB, st["RssFile"])
+		p.Samples++
+		if p.Samples%10 == 1 { // ReadMemStats stops the world: not every time
+			runtime.ReadMemStats(&ms)
+			p.HeapInKB = max(p.HeapInKB, int64(ms.HeapInuse>>10))
+		}
+		select {
+		case <-stop:
+			p.HWMKB = procStatus("VmHWM")["VmHWM"]
+			return p
+		case <-t.C:
+		}
+	}
 }
 
 // helperBackupProcess runs one backup described by the environment and
@@ -75,15 +136,20 @@ func helperBackupProcess() int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	fmt.Println(helperReady)
+	stopSampling := make(chan struct{})
+	peaks := make(chan memPeaks, 1)
+	go func() { peaks <- sampleMemory(20*time.Millisecond, stopSampling) }()
 	res, err := Run(ctx, cl, a, Options{
 		Service:     env(helperService),
 		PageSize:    atoi(helperPageSize, 0),
 		Concurrency: atoi(helperConcurrent, 0),
 		Full:        env(helperFull) == "1",
 	})
+	close(stopSampling)
+	mem := <-peaks
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	if b, err := json.Marshal(helperOutput{Result: res, GoSysBytes: ms.Sys}); err == nil {
+	if b, err := json.Marshal(helperOutput{Result: res, GoSysBytes: ms.Sys, Mem: mem}); err == nil {
 		fmt.Printf("%s\n", b)
 	}
 	if err != nil {

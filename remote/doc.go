@@ -31,6 +31,15 @@
 // answer, so fields this package does not model survive a backup. Dates sent
 // to the API are RFC 3339 in UTC, whole seconds.
 //
+// Answers are decoded in one pass (jsonscan.go): a small scanner checks the
+// syntax, accepting exactly what encoding/json accepts, and hands each
+// record's bytes to a decoder of its top-level fields, which leaves to
+// encoding/json whatever it is not sure to decode the same way (escaped or
+// case-folded member names, repeated members, values of unexpected types).
+// The records of one page share the answer's buffer: each Raw is a capped
+// slice of it, so keeping one record keeps its page. The fuzz tests hold
+// the results, and which answers are refused, to encoding/json's.
+//
 // # Errors
 //
 // A non-2xx answer is an *APIError (method, path, status, Twilio code,

@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 var (
@@ -65,10 +68,46 @@ func (e *APIError) describe() string {
 		fmt.Fprintf(&b, ", code %d", e.Code)
 	}
 	if e.Message != "" {
-		b.WriteString(": " + e.Message)
+		b.WriteString(": " + printable(e.Message))
 	}
 	if e.MoreInfo != "" {
-		b.WriteString(" (more info: " + e.MoreInfo + ")")
+		b.WriteString(" (more info: " + printable(e.MoreInfo) + ")")
+	}
+	return b.String()
+}
+
+// maxEchoed bounds how much of the service's message, and of its
+// more_info, an error text repeats.
+const maxEchoed = 1000
+
+// printable readies text from an answer for an error message: a character
+// that is not printable (a newline would break the one-line error, an
+// escape sequence would drive the user's terminal) is written as a Go
+// escape, and the text is cut after maxEchoed bytes. The APIError fields
+// keep the text as sent.
+func printable(s string) string {
+	clean := len(s) <= maxEchoed
+	for _, r := range s {
+		if !clean {
+			break
+		}
+		clean = unicode.IsPrint(r) && r != utf8.RuneError
+	}
+	if clean {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if b.Len() >= maxEchoed {
+			b.WriteString("…")
+			break
+		}
+		if unicode.IsPrint(r) && r != utf8.RuneError {
+			b.WriteRune(r)
+			continue
+		}
+		q := strconv.QuoteRuneToASCII(r)
+		b.WriteString(q[1 : len(q)-1])
 	}
 	return b.String()
 }

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Page is one page of a list.
@@ -49,22 +50,76 @@ func (o ListOptions) query(withOrder bool) (url.Values, error) {
 // decodePage reads a list answer: {"<key>": [...], "meta": {"key": …,
 // "next_page_url": …}}. The records are read from the array that meta.key
 // names, or fallbackKey when the answer has no meta.key. Each record keeps
-// its own bytes as Raw: decoding into json.RawMessage copies them out of the
-// body.
+// its own bytes as Raw, a capped slice of body: the records of a page share
+// its buffer, which must not be used for anything else.
+//
+// The answer is read in one pass by the scanner of jsonscan.go, which
+// checks its syntax and finds each record's bytes: the array named
+// fallbackKey is decoded as it is met (meta usually follows it), any other
+// only if meta.key names it. A repeated member counts as the last one, as
+// with encoding/json.
 func decodePage[T any, P resource[T]](body []byte, fallbackKey string) (*Page[*T], error) {
-	var env map[string]json.RawMessage
-	if err := json.Unmarshal(body, &env); err != nil {
-		return nil, err
+	type member struct {
+		key, val []byte
+		at       int       // where val starts in body
+		items    *Page[*T] // the records of val, when decoded as it was met
+		err      error     // why they could not be decoded
 	}
-	if env == nil {
+	i := skipSpace(body, 0)
+	if i >= len(body) || body[i] != '{' {
+		if !validJSON(body) {
+			return nil, syntaxError(body)
+		}
 		return nil, errors.New("expected a JSON object")
 	}
+	var top []member
+	it := newIter(body, i, 1)
+	it.lazy = true
+	for it.next() {
+		k := it.key[1 : len(it.key)-1]
+		if it.escaped || !utf8.Valid(k) {
+			var s string
+			if err := json.Unmarshal(it.key, &s); err != nil {
+				return nil, syntaxError(body)
+			}
+			k = []byte(s)
+		}
+		m := member{key: k, at: it.i}
+		if it.i < len(body) && body[it.i] == '[' && string(k) == fallbackKey {
+			start := it.i
+			var end int
+			m.items, end, m.err = decodeItems[T, P](body, start, fallbackKey)
+			if errors.Is(m.err, errSyntax) {
+				return nil, syntaxError(body)
+			}
+			it.resume(end)
+			m.val = body[start:end]
+		} else if it.value() {
+			m.val = it.val
+		}
+		top = append(top, m)
+	}
+	if it.err == nil && skipSpace(body, it.end) != len(body) {
+		it.err = errSyntax
+	}
+	if it.err != nil {
+		return nil, syntaxError(body)
+	}
+	find := func(key string) (member, bool) {
+		for j := len(top) - 1; j >= 0; j-- {
+			if string(top[j].key) == key {
+				return top[j], true
+			}
+		}
+		return member{}, false
+	}
+
 	var meta struct {
 		Key         string  `json:"key"`
 		NextPageURL *string `json:"next_page_url"`
 	}
-	if m, ok := env["meta"]; ok {
-		if err := json.Unmarshal(m, &meta); err != nil {
+	if m, ok := find("meta"); ok {
+		if err := json.Unmarshal(m.val, &meta); err != nil {
 			return nil, fmt.Errorf("meta: %w", err)
 		}
 	}
@@ -72,26 +127,89 @@ func decodePage[T any, P resource[T]](body []byte, fallbackKey string) (*Page[*T
 	if key == "" {
 		key = fallbackKey
 	}
-	arr, ok := env[key]
+	m, ok := find(key)
 	if !ok {
 		return nil, fmt.Errorf("no %q array in it", key)
 	}
-	var raws []json.RawMessage
-	if err := json.Unmarshal(arr, &raws); err != nil {
-		return nil, fmt.Errorf("%q: %w", key, err)
+	p, err := m.items, m.err
+	switch {
+	case p != nil || err != nil:
+	case m.val[0] == 'n':
+		p = &Page[*T]{} // null: no records
+	case m.val[0] != '[':
+		var raws []json.RawMessage
+		err = fmt.Errorf("%q: %w", key, json.Unmarshal(m.val, &raws))
+	default:
+		p, _, err = decodeItems[T, P](body, m.at, key)
 	}
-	p := &Page[*T]{Items: make([]*T, 0, len(raws))}
-	for i, raw := range raws {
-		v, err := decodeObject[T, P](raw)
-		if err != nil {
-			return nil, fmt.Errorf("%s[%d]: %w", key, i, err)
-		}
-		p.Items = append(p.Items, v)
+	if err != nil {
+		return nil, err
 	}
 	if meta.NextPageURL != nil {
 		p.NextPageURL = *meta.NextPageURL
 	}
 	return p, nil
+}
+
+// decodeItems decodes the array of records at d[i] (at nesting level 2 of
+// the answer), checking its syntax to the end (errSyntax). The first record
+// that is not an object of T's shape gives an error naming key and its
+// position.
+func decodeItems[T any, P resource[T]](d []byte, i int, key string) (*Page[*T], int, error) {
+	p := &Page[*T]{}
+	var block []T // records are allocated in blocks, not one by one
+	var first error
+	it := newIter(d, i, 2)
+	it.lazy = true
+	for n := 0; it.next(); n++ {
+		start := it.i
+		if len(block) == 0 {
+			block = make([]T, min(max(8, n), 128))
+		}
+		v := &block[0]
+		end, ok := decodeFields(any(v), d, start, 3)
+		if !ok {
+			// Not for the fast path: find the record's end, then let
+			// encoding/json decode it.
+			if !it.value() {
+				break
+			}
+			end = it.i
+			*v = *new(T)
+			var err error
+			if d[start] != '{' {
+				err = errors.New("expected a JSON object")
+			} else {
+				err = json.Unmarshal(d[start:end], v)
+			}
+			if err != nil {
+				if first == nil {
+					first = fmt.Errorf("%s[%d]: %w", key, n, err)
+				}
+				continue
+			}
+		}
+		it.resume(end)
+		P(v).setRaw(json.RawMessage(d[start:end:end]))
+		block = block[1:]
+		p.Items = append(p.Items, v)
+	}
+	if it.err != nil {
+		return nil, 0, it.err
+	}
+	if first != nil {
+		return nil, it.end, first
+	}
+	return p, it.end, nil
+}
+
+// syntaxError says what is wrong with data, which the scanner refused.
+func syntaxError(data []byte) error {
+	var raw json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return err
+	}
+	return errSyntax // not reached: the scanner accepts what encoding/json accepts
 }
 
 // pageCall builds the call that fetches a next_page_url verbatim. The URL

@@ -21,6 +21,7 @@ type applier struct {
 	tx      *bolt.Tx
 	arena   []byte
 	scratch []byte
+	cursors map[*bolt.Bucket]*bolt.Cursor
 	svcs    map[string]*svcBuckets
 	counts  map[chanKey]*liveCount
 	dirty   []chanKey
@@ -44,20 +45,32 @@ type liveCount struct {
 
 func newApplier(a *Archive, tx *bolt.Tx) *applier {
 	return &applier{
-		a: a, tx: tx, scratch: make([]byte, 0, maxEntityLen+8),
+		a: a, tx: tx, scratch: make([]byte, 0, maxEntityLen+8), cursors: map[*bolt.Bucket]*bolt.Cursor{},
 		svcs: map[string]*svcBuckets{}, counts: map[chanKey]*liveCount{},
 	}
 }
 
 // alloc returns n bytes that stay valid until the transaction ends (bbolt
-// keeps references to Put's key and value until commit).
+// keeps references to Put's key and value until commit). The arena's blocks
+// double from 4 KiB to 256 KiB: a transaction of a few records stays small.
 func (ap *applier) alloc(n int) []byte {
 	if cap(ap.arena)-len(ap.arena) < n {
-		ap.arena = make([]byte, 0, max(n, 256<<10))
+		ap.arena = make([]byte, 0, max(n, min(2*cap(ap.arena), 256<<10), 4<<10))
 	}
 	s := ap.arena[len(ap.arena) : len(ap.arena)+n : len(ap.arena)+n]
 	ap.arena = ap.arena[:len(ap.arena)+n]
 	return s
+}
+
+// cursor returns the transaction's cursor over b, made once: every use
+// starts with a Seek, which repositions it after the bucket was changed.
+func (ap *applier) cursor(b *bolt.Bucket) *bolt.Cursor {
+	c := ap.cursors[b]
+	if c == nil {
+		c = b.Cursor()
+		ap.cursors[b] = c
+	}
+	return c
 }
 
 func (ap *applier) bytes(b []byte) []byte {
@@ -75,6 +88,15 @@ func (ap *applier) key(entity []byte, snap uint64) []byte {
 
 func (ap *applier) encode(kind byte, label string, payload []byte) []byte {
 	return appendRecord(ap.alloc(recordLen(kind, label, payload))[:0], kind, label, payload)
+}
+
+// value returns enc, the record encoded by the caller, or else encodes it.
+// enc belongs to a queued op, which outlives the transaction.
+func (ap *applier) value(enc []byte, kind byte, label string, payload []byte) []byte {
+	if enc != nil {
+		return enc
+	}
+	return ap.encode(kind, label, payload)
 }
 
 func (ap *applier) svc(name string) (*svcBuckets, error) {
@@ -184,8 +206,14 @@ func (t *transition) count(c class, d int) {
 //     before it;
 //   - otherwise a new version entity|snap is added.
 func (ap *applier) putVersion(b *bolt.Bucket, l loc, entity []byte, snap uint64, kind byte, label string, payload []byte) (transition, error) {
+	return ap.putEncoded(b, l, entity, snap, kind, label, payload, nil)
+}
+
+// putEncoded is putVersion given the record kind/label/payload encoded as
+// enc (nil: encode it here).
+func (ap *applier) putEncoded(b *bolt.Bucket, l loc, entity []byte, snap uint64, kind byte, label string, payload, enc []byte) (transition, error) {
 	var t transition
-	c := b.Cursor()
+	c := ap.cursor(b)
 	cur, found, err := ap.a.newestAt(c, l, entity, snap, ap.scratch)
 	if err != nil {
 		return t, err
@@ -201,7 +229,7 @@ func (ap *applier) putVersion(b *bolt.Bucket, l loc, entity []byte, snap uint64,
 	}
 	t.live = b2i(kind == kindPut) - b2i(curRec.live())
 	if !found || cur.snap != snap {
-		if err := b.Put(ap.key(entity, snap), ap.encode(kind, label, payload)); err != nil {
+		if err := b.Put(ap.key(entity, snap), ap.value(enc, kind, label, payload)); err != nil {
 			return t, err
 		}
 		t.count(classify(curRec, kind, label, payload), 1)
@@ -225,7 +253,7 @@ func (ap *applier) putVersion(b *bolt.Bucket, l loc, entity []byte, snap uint64,
 	if base.sameAs(kind, label, payload) {
 		return t, b.Delete(curKey)
 	}
-	if err := b.Put(curKey, ap.encode(kind, label, payload)); err != nil {
+	if err := b.Put(curKey, ap.value(enc, kind, label, payload)); err != nil {
 		return t, err
 	}
 	t.count(classify(base, kind, label, payload), 1)
@@ -318,9 +346,9 @@ func (ap *applier) apply(o *op) error {
 		}
 	case opPutMessages:
 		var e [8]byte
-		for _, m := range o.messages {
+		for i, m := range o.messages {
 			binary.BigEndian.PutUint64(e[:], uint64(m.Index))
-			t, err := ap.putVersion(cb.messages, lg, e[:], w.id, kindPut, m.SID, m.Raw)
+			t, err := ap.putEncoded(cb.messages, lg, e[:], w.id, kindPut, m.SID, m.Raw, o.records[i])
 			if err != nil {
 				return err
 			}

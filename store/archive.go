@@ -114,6 +114,13 @@ type Archive struct {
 	errMu sync.Mutex
 	werr  error // sticky writer error
 
+	queue  queueBudget // bytes of the queued ops (writer goroutine's backpressure)
+	mapped mapping     // the mapping releaseMapped last checked
+
+	// damaged is set by a read-only Open of a file whose page tree is
+	// damaged (see structureDamage): every read but Check fails with it.
+	damaged error
+
 	wmu      sync.Mutex
 	writers  map[string]*Writer  // running Writers by service
 	journals map[string]*Journal // by "SOURCE>TARGET"
@@ -156,15 +163,35 @@ func Open(path string, o Options) (*Archive, error) {
 	if err != nil {
 		return nil, err
 	}
+	if why := a.structureDamage(db); why != "" {
+		err := fmt.Errorf("archive %s is damaged (%s); run `chatvault verify` to list the damage and restore the archive from a copy: %w",
+			a.path, why, ErrCorrupt)
+		if !o.ReadOnly {
+			closeQuietly(db)
+			return nil, err
+		}
+		// Check still walks and reports it; every other read fails.
+		a.damaged = err
+		a.db = db
+		return a, nil
+	}
 	if err := a.inspect(db); err != nil {
 		closeQuietly(db)
 		return nil, err
 	}
+	// A read-write open makes bbolt load the free-page list, trusting its
+	// count; check it first. (A read-only open never loads it unless
+	// Check, which checks it first, asks bbolt to.)
+	damage := a.freelistDamage()
 	if o.ReadOnly {
 		a.db = db
 		return a, nil
 	}
 	closeQuietly(db)
+	if damage != "" {
+		return nil, fmt.Errorf("archive %s is damaged (%s); it cannot be written, but read-only commands such as verify, ls and export still work; restore the archive from a copy: %w",
+			a.path, damage, ErrCorrupt)
+	}
 
 	if db, err = a.openBolt(false); err != nil {
 		return nil, err
@@ -210,9 +237,6 @@ func (a *Archive) openBolt(readOnly bool) (*bolt.DB, error) {
 		opts := &bolt.Options{
 			Timeout:  a.timeout,
 			ReadOnly: readOnly,
-			// Load the freelist now, under guard: tx.Check would otherwise
-			// load it in bbolt's own goroutine, where a fault is fatal.
-			PreLoadFreelist: true,
 			OpenFile: func(name string, flag int, perm os.FileMode) (*os.File, error) {
 				var err error
 				f, err = os.OpenFile(name, flag&^os.O_CREATE, perm)
@@ -322,6 +346,25 @@ func (a *Archive) inspect(db *bolt.DB) error {
 	return err
 }
 
+// freelistDamage describes damage to the free-page list of the file, or
+// returns "". Callers hold at least a shared lock on the file.
+func (a *Archive) freelistDamage() string {
+	f, err := os.Open(a.path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return ""
+	}
+	m, ok := activeMeta(f, fi.Size())
+	if !ok {
+		return ""
+	}
+	return freelistProblem(f, m, fi.Size())
+}
+
 // create makes a new archive atomically: it is built under a temporary name
 // in the same directory and linked into place, so a crash never leaves a
 // half-made file at path.
@@ -395,6 +438,9 @@ func syncDir(dir string) {
 // interrupted and fills in their totals. Finished stays zero: the time of
 // death is unknown.
 func (a *Archive) recoverRunning() error {
+	// Roll back when nothing was left running: even an empty bbolt commit
+	// rewrites a meta page, and opening an archive must not change it.
+	errNone := errors.New("no snapshot was left running")
 	err := a.update(func(tx *bolt.Tx) error {
 		snaps := tx.Bucket(bktSnapshots)
 		var fix []Snapshot
@@ -411,6 +457,9 @@ func (a *Archive) recoverRunning() error {
 		if err != nil {
 			return err
 		}
+		if len(fix) == 0 {
+			return errNone
+		}
 		for _, s := range fix {
 			s.Status = StatusInterrupted
 			if s.Channels, s.Messages, err = a.totals(tx, s.Service, s.ID); err != nil {
@@ -423,7 +472,7 @@ func (a *Archive) recoverRunning() error {
 		}
 		return nil
 	})
-	if err != nil {
+	if err != nil && !errors.Is(err, errNone) {
 		return fmt.Errorf("archive %s: marking interrupted snapshots: %w", a.path, err)
 	}
 	return nil
@@ -456,6 +505,15 @@ func (a *Archive) Path() string { return a.path }
 
 // read runs fn in a read transaction.
 func (a *Archive) read(fn func(tx *bolt.Tx) error) error {
+	if a.damaged != nil {
+		return a.damaged
+	}
+	return a.readUnchecked(fn)
+}
+
+// readUnchecked is read even when the file's page tree is damaged: only for
+// Check, which walks the pages itself before bbolt reads them.
+func (a *Archive) readUnchecked(fn func(tx *bolt.Tx) error) error {
 	a.mu.RLock()
 	defer a.mu.RUnlock()
 	if a.db == nil {

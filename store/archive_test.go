@@ -15,7 +15,7 @@ import (
 
 // writeSample creates an archive with one finished snapshot holding some
 // data, and returns its path.
-func writeSample(t *testing.T, path string) {
+func writeSample(t testing.TB, path string) {
 	t.Helper()
 	a, err := Open(path, Options{Create: true})
 	must(t, err)
@@ -139,7 +139,7 @@ func TestOpenRejects(t *testing.T) {
 	}
 }
 
-func setFormat(t *testing.T, path string, v uint32) {
+func setFormat(t testing.TB, path string, v uint32) {
 	t.Helper()
 	db, err := bolt.Open(path, 0o600, nil)
 	must(t, err)

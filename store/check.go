@@ -48,7 +48,17 @@ func (a *Archive) Check() ([]Problem, error) {
 		pw := &pageWalker{f: f, pageSize: pageSize, hwm: uint64(tx.Size()) / pageSize, seen: map[uint64]bool{},
 			add: func(where, what string) { c.add(where, "%s", what) }}
 		root := uint64(tx.Cursor().Bucket().Root())
-		pw.freelist(root)
+		fi, err := f.Stat()
+		if err != nil {
+			return fmt.Errorf("check archive %s: %v", a.path, err)
+		}
+		if m, ok := activeMeta(f, fi.Size()); !ok || m.root != root || m.pgid != pw.hwm {
+			c.add("file", "no valid meta page describes the data being checked")
+			return nil
+		} else if p := freelistProblem(f, m, fi.Size()); p != "" {
+			c.add("file", "%s", p)
+			return nil
+		}
 		pw.walk(root)
 		if pw.problems > 0 {
 			return nil
@@ -76,7 +86,7 @@ func (a *Archive) Check() ([]Problem, error) {
 // write transaction that is always rolled back.
 func (a *Archive) checkTx(fn func(tx *bolt.Tx) error) error {
 	if a.ro {
-		return a.read(fn)
+		return a.readUnchecked(fn)
 	}
 	a.mu.RLock()
 	defer a.mu.RUnlock()

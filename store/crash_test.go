@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -151,10 +152,7 @@ func checkReuse(t *testing.T, a *Archive, id uint64) {
 // TestDamagedFilesNeverCrash flips random bytes all over a real archive:
 // whatever happens, the package reports errors and never panics.
 func TestDamagedFilesNeverCrash(t *testing.T) {
-	src := tempPath(t)
-	writeSample(t, src)
-	pristine, err := os.ReadFile(src)
-	must(t, err)
+	pristine := sampleBytes(t)
 	seed := uint64(42)
 	if s, err := strconv.ParseUint(os.Getenv("CHATVAULT_DAMAGE_SEED"), 10, 64); err == nil {
 		seed = s // explore other damage by hand
@@ -162,40 +160,66 @@ func TestDamagedFilesNeverCrash(t *testing.T) {
 	r := rand.New(rand.NewPCG(seed, 43))
 	opened, damaged := 0, 0
 	const cases = 100
-	for i := range cases {
+	for range cases {
 		data := append([]byte(nil), pristine...)
 		for range 1 + r.IntN(8) {
 			data[r.IntN(len(data))] ^= byte(1 + r.IntN(255))
 		}
-		path := tempPath(t)
-		must(t, os.WriteFile(path, data, 0o600))
-		a, err := Open(path, Options{ReadOnly: true})
-		if err != nil {
-			if !errors.Is(err, ErrNotArchive) && !errors.Is(err, ErrNewerFormat) && !errors.Is(err, ErrCorrupt) {
-				t.Errorf("case %d: Open = %v", i, err)
-			}
-			continue
+		ok, problems := readDamaged(t, data)
+		if ok {
+			opened++
 		}
-		opened++
-		ps, err := a.Check()
-		if err != nil && !errors.Is(err, ErrCorrupt) {
-			t.Errorf("case %d: Check = %v", i, err)
-		}
-		if len(ps) > 0 {
+		if problems {
 			damaged++
 		}
-		if v, err := a.View(1); err == nil {
-			_, _ = v.Channels()
-			for _, err := range v.Messages(chSID(1)) {
-				if err != nil {
-					if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrNotFound) {
-						t.Errorf("case %d: Messages = %v", i, err)
-					}
-					break
-				}
-			}
-		}
-		must(t, a.Close())
 	}
 	t.Logf("seed %d: %d of %d damaged copies opened, %d of those reported problems", seed, opened, cases, damaged)
+}
+
+// sampleBytes returns the bytes of a small archive written by writeSample.
+func sampleBytes(t testing.TB) []byte {
+	t.Helper()
+	src := filepath.Join(t.TempDir(), "sample.vault")
+	writeSample(t, src)
+	b, err := os.ReadFile(src)
+	must(t, err)
+	return b
+}
+
+// readDamaged opens an archive file with the given bytes read-only and
+// reads everything it can. Errors must be the package's sentinels; a panic
+// or fault would end the test binary.
+func readDamaged(t testing.TB, data []byte) (opened, problems bool) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "damaged.vault")
+	must(t, os.WriteFile(path, data, 0o600))
+	a, err := Open(path, Options{ReadOnly: true})
+	if err != nil {
+		if !errors.Is(err, ErrNotArchive) && !errors.Is(err, ErrNewerFormat) && !errors.Is(err, ErrCorrupt) {
+			t.Errorf("Open = %v", err)
+		}
+		return false, false
+	}
+	defer a.Close()
+	ps, err := a.Check()
+	if err != nil && !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Check = %v", err)
+	}
+	if _, err := a.Snapshots(); err != nil && !errors.Is(err, ErrCorrupt) {
+		t.Errorf("Snapshots = %v", err)
+	}
+	if v, err := a.View(1); err == nil {
+		if _, err := v.Channels(); err != nil && !errors.Is(err, ErrCorrupt) {
+			t.Errorf("Channels = %v", err)
+		}
+		for _, err := range v.Messages(chSID(1)) {
+			if err != nil {
+				if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrNotFound) {
+					t.Errorf("Messages = %v", err)
+				}
+				break
+			}
+		}
+	}
+	return true, len(ps) > 0
 }

@@ -74,12 +74,28 @@
 //
 // One goroutine per read-write Archive owns all write transactions (of
 // snapshot Writers and Journals alike). Public methods validate their
-// arguments, copy the caller's slices and queue an op; the goroutine takes
-// whatever is queued (up to 5,000 records or 16 MiB) into one bbolt
-// transaction, applies the ops in queue order and commits. The first
-// failure sticks: every later call, Flush and Finish return it, and nothing
-// more is written by this Archive. Flush queues a barrier and waits for its
-// commit. Ops a caller queues for a Writer after its Finish are dropped.
+// arguments, copy the caller's slices and queue an op (PutMessages copies
+// the messages as the encoded records, so the goroutine, which every
+// caller waits on, does not encode them); the goroutine takes whatever is
+// queued (up to 5,000 records or 16 MiB) into one bbolt transaction,
+// applies the ops in queue order and commits. The queue holds at most 256
+// ops and 4 MiB of resources (one larger op when it is empty): callers
+// block while it is full, so they cannot read from the service faster than
+// the disk takes it, and memory stays bounded whatever the records' size.
+// The first failure sticks: every later call, Flush and Finish return it,
+// and nothing more is written by this Archive. Flush queues a barrier and
+// waits for its commit. Ops a caller queues for a Writer after its Finish
+// are dropped.
+//
+// On Linux the goroutine drops the file's pages from the process's page
+// tables after each commit (madvise MADV_DONTNEED over bbolt's read-only
+// shared mapping, inside a read transaction so bbolt cannot remap
+// meanwhile, and only on a mapping /proc/self/maps shows to be this file's).
+// bbolt reads pages through the mapping and the kernel maps up to 16
+// neighbours of each page read; the pages a commit reads were mostly
+// written by the commits before it, so without this a long backup came to
+// map a fifth of the archive and its resident size grew with the history.
+// The pages stay in the page cache: nothing is read from disk again.
 //
 // BeginSnapshot commits a record with status running before it returns.
 // Finish records status, times, counters and totals. Close commits what is
@@ -118,7 +134,18 @@
 // creation leaves no half-made file. bbolt trusts the pages it maps, so
 // every bbolt call runs with memory faults turned into panics and panics
 // recovered into ErrNotArchive (open) or ErrCorrupt (reads): a damaged file
-// never crashes the process.
+// never crashes the process. A fault cannot stop a loop, though: a branch
+// page that leads back to itself would make bbolt descend forever. So,
+// under the shared lock and before bbolt reads anything, Open walks the
+// page tree (one read of every page in use; see structure.go). If the tree
+// is damaged, a read-write Open fails with ErrCorrupt, and a read-only
+// Open succeeds so that Check can list the damage, while every other read
+// fails with ErrCorrupt.
+//
+// An Archive opened read-write that writes nothing (no snapshot, no
+// journal entry, no snapshot left running by a dead process) commits no
+// transaction, so the file stays byte for byte as it was: an empty bbolt
+// commit would still rewrite a meta page.
 //
 // # Forget and compaction
 //
@@ -141,10 +168,22 @@
 //
 // # Check
 //
-// Check runs bbolt's own consistency check and then walks every bucket:
-// record checksums and kinds, key shapes, JSON validity of resources,
-// snapshot references, and counts against messages at every snapshot. It
-// reads in one transaction (a rolled-back write transaction on a read-write
-// Archive, which tx.Check needs to be safe against the writer goroutine).
-// Problems are listed up to 1,000, then counted.
+// Check first validates the page tree by reading the file (not the map):
+// the meta page bbolt uses (chosen as bbolt chooses it), the free-page list
+// (its count must fit its pages), and every reachable page (inside the
+// file, reached once, elements inside their page). Only then does it walk
+// every bucket under guard (record checksums and kinds, key shapes, JSON
+// validity of resources, snapshot references, and counts against messages
+// at every snapshot) and run bbolt's own tx.Check. The order matters:
+// tx.Check reads every key in a goroutine of its own, where a fault cannot
+// be recovered, and loops on a damaged free-page list. Check reads in one
+// transaction (a rolled-back write transaction on a read-write Archive,
+// which tx.Check needs to be safe against the writer goroutine). Problems
+// are listed up to 1,000, then counted. A read-write Open refuses a file
+// whose free-page list is damaged (bbolt would load it trusting its
+// count); a read-only Open never loads it.
+//
+// Caveat: under -race (which turns on checkptr), bbolt building a slice
+// over a damaged inline-bucket page is a fatal checkptr error rather than a
+// recoverable fault; normal builds are unaffected.
 package store

@@ -102,3 +102,22 @@ func FuzzRecordRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+// FuzzArchiveReader damages up to three bytes of a real archive and reads it:
+// the reader reports errors and never panics.
+func FuzzArchiveReader(f *testing.F) {
+	pristine := sampleBytes(f)
+	f.Add(uint32(16), byte(0xff), uint32(0), byte(0), uint32(0), byte(0))
+	f.Add(uint32(8192+40), byte(0x7f), uint32(12288+10), byte(1), uint32(0), byte(0))
+	f.Add(uint32(len(pristine)-4000), byte(0x55), uint32(20000), byte(0x80), uint32(9000), byte(3))
+	f.Fuzz(func(t *testing.T, p1 uint32, x1 byte, p2 uint32, x2 byte, p3 uint32, x3 byte) {
+		data := append([]byte(nil), pristine...)
+		for _, d := range []struct {
+			pos uint32
+			x   byte
+		}{{p1, x1}, {p2, x2}, {p3, x3}} {
+			data[int(d.pos)%len(data)] ^= d.x
+		}
+		readDamaged(t, data)
+	})
+}

@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/binary"
 	"fmt"
+	"hash/fnv"
 	"os"
 )
 
@@ -134,57 +135,125 @@ func (w *pageWalker) node(id uint64, p []byte, inline bool) {
 
 // Meta page fields, after the page header: magic, version, pageSize,
 // flags (uint32 each), root bucket {root, sequence}, freelist, pgid (the
-// high-water mark), txid, checksum (uint64 each).
+// high-water mark), txid, checksum (uint64 each); the checksum is FNV-64a
+// over the fields before it.
 const (
+	metaMagic       = 0xED0CDAED
+	metaVersion     = 2
 	metaRootOff     = pageHeaderLen + 16
 	metaFreelistOff = pageHeaderLen + 32
 	metaPgidOff     = pageHeaderLen + 40
 	metaTxidOff     = pageHeaderLen + 48
+	metaSumOff      = pageHeaderLen + 56
+	metaLen         = metaSumOff + 8
 	freelistFlag    = 0x10
 	noFreelist      = ^uint64(0)
 )
 
-// freelist checks the freelist page named by the meta page in use (the one
-// whose root and high-water mark are the transaction's): bbolt's check
-// marks its pages reachable in a loop bounded only by the page's overflow.
-func (w *pageWalker) freelist(root uint64) {
-	var (
-		best   uint64
-		bestTx uint64
-		found  bool
-	)
-	for m := uint64(0); m < 2; m++ {
-		buf := make([]byte, metaTxidOff+8)
-		if _, err := w.f.ReadAt(buf, int64(m*w.pageSize)); err != nil {
-			continue
+type metaInfo struct {
+	valid                      bool
+	pageSize                   uint64
+	root, freelist, pgid, txid uint64
+}
+
+func parseMeta(b []byte) metaInfo {
+	if len(b) < metaLen {
+		return metaInfo{}
+	}
+	ne := binary.NativeEndian
+	h := fnv.New64a()
+	h.Write(b[pageHeaderLen:metaSumOff])
+	return metaInfo{
+		valid: ne.Uint32(b[pageHeaderLen:]) == metaMagic && ne.Uint32(b[pageHeaderLen+4:]) == metaVersion &&
+			h.Sum64() == ne.Uint64(b[metaSumOff:]),
+		pageSize: uint64(ne.Uint32(b[pageHeaderLen+8:])),
+		root:     ne.Uint64(b[metaRootOff:]),
+		freelist: ne.Uint64(b[metaFreelistOff:]),
+		pgid:     ne.Uint64(b[metaPgidOff:]),
+		txid:     ne.Uint64(b[metaTxidOff:]),
+	}
+}
+
+func readMeta(f *os.File, off int64) metaInfo {
+	buf := make([]byte, metaLen)
+	if _, err := f.ReadAt(buf, off); err != nil {
+		return metaInfo{}
+	}
+	return parseMeta(buf)
+}
+
+// activeMeta finds the meta page bbolt will use, the way bbolt does: the
+// page size from the first valid meta page (probing 1 KiB .. 16 MiB for
+// the second), then of the two meta pages the one with the higher txid if
+// valid, else the other if valid.
+func activeMeta(f *os.File, size int64) (metaInfo, bool) {
+	pageSize := uint64(os.Getpagesize())
+	if m := readMeta(f, 0); m.valid {
+		pageSize = m.pageSize
+	} else {
+		for i := 0; i <= 14; i++ {
+			pos := int64(1024) << i
+			if pos >= size-1024 {
+				break
+			}
+			if m := readMeta(f, pos); m.valid {
+				pageSize = m.pageSize
+				break
+			}
 		}
-		if binary.NativeEndian.Uint64(buf[metaRootOff:]) != root || binary.NativeEndian.Uint64(buf[metaPgidOff:]) != w.hwm {
-			continue
+	}
+	if pageSize < 1024 || pageSize > 1<<24 {
+		return metaInfo{}, false
+	}
+	m0, m1 := readMeta(f, 0), readMeta(f, int64(pageSize))
+	m0.pageSize, m1.pageSize = pageSize, pageSize
+	a, b := m0, m1
+	if m1.txid > m0.txid {
+		a, b = m1, m0
+	}
+	switch {
+	case a.valid:
+		return a, true
+	case b.valid:
+		return b, true
+	}
+	return metaInfo{}, false
+}
+
+// freelistProblem checks that the freelist page of m lies inside the file
+// and that its count fits the page. bbolt reads the list with the count as
+// given, so a damaged count would make it copy (and allocate) far beyond
+// the page.
+func freelistProblem(f *os.File, m metaInfo, size int64) string {
+	if m.freelist == noFreelist {
+		return ""
+	}
+	ps := m.pageSize
+	if m.freelist < 2 || m.freelist >= m.pgid || (m.freelist+1)*ps > uint64(size) {
+		return fmt.Sprintf("the free-page list (page %d) is outside the file", m.freelist)
+	}
+	hdr := make([]byte, pageHeaderLen+8)
+	if _, err := f.ReadAt(hdr, int64(m.freelist*ps)); err != nil {
+		return fmt.Sprintf("the free-page list (page %d) is unreadable: %v", m.freelist, err)
+	}
+	ne := binary.NativeEndian
+	if flags := ne.Uint16(hdr[8:10]); flags != freelistFlag {
+		return fmt.Sprintf("page %d is of type %#x where the free-page list belongs", m.freelist, flags)
+	}
+	span := (uint64(ne.Uint32(hdr[12:16])) + 1) * ps
+	if m.freelist*ps+span > uint64(size) || m.freelist+span/ps > m.pgid {
+		return fmt.Sprintf("the free-page list (page %d) overflows past the end of the file", m.freelist)
+	}
+	need := pageHeaderLen + 8*uint64(ne.Uint16(hdr[10:12]))
+	if ne.Uint16(hdr[10:12]) == 0xFFFF {
+		n := ne.Uint64(hdr[pageHeaderLen:])
+		if n > span/8 {
+			return fmt.Sprintf("the free-page list (page %d) claims %d entries", m.freelist, n)
 		}
-		if tx := binary.NativeEndian.Uint64(buf[metaTxidOff:]); !found || tx > bestTx {
-			best, bestTx, found = binary.NativeEndian.Uint64(buf[metaFreelistOff:]), tx, true
-		}
+		need = pageHeaderLen + 8 + 8*n
 	}
-	if !found {
-		w.bad(0, "no meta page describes the tree being checked")
-		return
+	if need > span {
+		return fmt.Sprintf("the free-page list (page %d) claims more entries than fit in it", m.freelist)
 	}
-	if best == noFreelist {
-		return
-	}
-	if best < 2 || best >= w.hwm {
-		w.bad(best, "the freelist page is outside the file's %d pages", w.hwm)
-		return
-	}
-	hdr := make([]byte, pageHeaderLen)
-	if _, err := w.f.ReadAt(hdr, int64(best*w.pageSize)); err != nil {
-		w.bad(best, "unreadable freelist page: %v", err)
-		return
-	}
-	if flags := binary.NativeEndian.Uint16(hdr[8:10]); flags != freelistFlag {
-		w.bad(best, "type %#x where the freelist page belongs", flags)
-	}
-	if overflow := uint64(binary.NativeEndian.Uint32(hdr[12:16])); best+overflow >= w.hwm {
-		w.bad(best, "the freelist overflows past the file's %d pages", w.hwm)
-	}
+	return ""
 }

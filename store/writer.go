@@ -13,9 +13,10 @@ import (
 )
 
 // Batching of the writer goroutine: it takes whatever is queued, up to
-// these bounds, into one transaction.
+// these bounds, into one transaction. The queue holds up to opQueueLen
+// operations and maxQueuedBytes of resources (see queue.go).
 const (
-	opQueueLen      = 64
+	opQueueLen      = 256
 	maxBatchRecords = 5000
 	maxBatchBytes   = 16 << 20
 )
@@ -50,6 +51,7 @@ type op struct {
 	raw      []byte
 	members  []MemberRecord
 	messages []MessageRecord
+	records  [][]byte // opPutMessages: messages[i] encoded as a record
 	sids     []string
 	indexes  []int64
 	jseq     uint64
@@ -60,8 +62,9 @@ type op struct {
 	failed   []string
 	finished time.Time
 
-	reply chan opResult
-	res   opResult
+	reply  chan opResult
+	res    opResult
+	queued int // bytes counted in the archive's queueBudget
 }
 
 type opResult struct {
@@ -107,10 +110,16 @@ func (a *Archive) send(o *op) error {
 	if a.closing.Load() {
 		return a.errClosed()
 	}
+	_, n := o.weight()
+	if !a.queue.acquire(n) {
+		return a.errClosed()
+	}
+	o.queued = n
 	select {
 	case a.ops <- o:
 		return nil
 	case <-a.done:
+		a.queue.release(n)
 		return a.errClosed()
 	}
 }
@@ -140,15 +149,18 @@ func (a *Archive) call(ctx context.Context, o *op) (opResult, error) {
 // queue, applying queued ops in order, many per transaction.
 func (a *Archive) run() {
 	defer close(a.stopped)
+	defer a.queue.close()
 	var batch []*op
 	for {
 		batch = append(batch[:0], <-a.ops)
+		a.queue.release(batch[0].queued)
 		stop := batch[0].kind == opStop
 		records, size := batch[0].weight()
 	fill:
 		for !stop && records < maxBatchRecords && size < maxBatchBytes {
 			select {
 			case o := <-a.ops:
+				a.queue.release(o.queued)
 				batch = append(batch, o)
 				r, s := o.weight()
 				records += r
@@ -163,12 +175,13 @@ func (a *Archive) run() {
 		if stop {
 			return
 		}
+		a.releaseMapped()
 	}
 }
 
 func (a *Archive) applyBatch(batch []*op) {
 	err := a.stickyErr()
-	if err == nil {
+	if err == nil && a.writes(batch) {
 		a.mu.RLock()
 		err = guard(func() error {
 			return a.db.Update(func(tx *bolt.Tx) error {
@@ -202,6 +215,32 @@ func (a *Archive) applyBatch(batch []*op) {
 			o.reply <- r
 		}
 	}
+}
+
+// writes reports whether applying batch can change the file. Barriers,
+// and a stop with no snapshot left to mark interrupted, cannot: they need
+// no transaction, and skipping it keeps an archive that was opened
+// read-write but not written byte for byte as it was (an empty bbolt
+// commit still rewrites a meta page).
+func (a *Archive) writes(batch []*op) bool {
+	for _, o := range batch {
+		switch o.kind {
+		case opBarrier:
+		case opStop:
+			a.wmu.Lock()
+			running := false
+			for _, w := range a.writers {
+				running = running || (w.id != 0 && !w.closed)
+			}
+			a.wmu.Unlock()
+			if running {
+				return true
+			}
+		default:
+			return true
+		}
+	}
+	return false
 }
 
 // Writer records one snapshot. Its methods are safe for concurrent use: they
@@ -373,16 +412,21 @@ func (w *Writer) PutMessages(channelSID string, ms []MessageRecord) error {
 		if !json.Valid(m.Raw) {
 			return w.invalid("message %d in channel %s is not valid JSON; store the resource exactly as the API returned it", m.Index, channelSID)
 		}
-		size += len(m.Raw)
+		size += recordLen(kindPut, m.SID, m.Raw)
 	}
+	// The copy is the records as they will be stored, encoded here rather
+	// than in the writer goroutine, which the callers all wait on.
 	buf := make([]byte, 0, size)
 	cp := make([]MessageRecord, len(ms))
+	recs := make([][]byte, len(ms))
 	for i, m := range ms {
 		start := len(buf)
-		buf = append(buf, m.Raw...)
-		cp[i] = MessageRecord{SID: m.SID, Index: m.Index, Raw: buf[start:len(buf):len(buf)]}
+		buf = appendRecord(buf, kindPut, m.SID, m.Raw)
+		end := len(buf)
+		recs[i] = buf[start:end:end]
+		cp[i] = MessageRecord{SID: m.SID, Index: m.Index, Raw: buf[end-len(m.Raw) : end : end]}
 	}
-	return w.send(&op{kind: opPutMessages, channel: channelSID, messages: cp})
+	return w.send(&op{kind: opPutMessages, channel: channelSID, messages: cp, records: recs})
 }
 
 // DeleteMembers records the deletion (tombstones) of live members.

@@ -1,0 +1,259 @@
+package backup
+
+import (
+	"context"
+	"iter"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chatvault/chatvault/remote"
+	"github.com/chatvault/chatvault/remote/emulator"
+)
+
+func TestJobQueue(t *testing.T) {
+	tests := []struct {
+		name   string
+		counts []int // messagesCount of the jobs pushed, sid = position
+		want   []int // positions in the order popped
+	}{
+		{"empty", nil, nil},
+		{"one", []int{5}, []int{0}},
+		{"most messages first", []int{1, 30, 7, 0, 12}, []int{1, 4, 2, 0, 3}},
+		{"ties keep the listing order", []int{4, 9, 4, 9, 4}, []int{1, 3, 0, 2, 4}},
+		{"all equal", []int{2, 2, 2}, []int{0, 1, 2}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			q := newJobQueue()
+			for i, c := range tt.counts {
+				q.push(job{sid: string(rune('a' + i)), messagesCount: c})
+			}
+			if n := q.close(); n != len(tt.counts) {
+				t.Errorf("close says %d jobs were pushed, want %d", n, len(tt.counts))
+			}
+			var got []int
+			for q.wait(context.Background()) {
+				got = append(got, int(q.pop().sid[0]-'a'))
+			}
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("popped %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestJobQueueWait(t *testing.T) {
+	t.Run("a push wakes the waiter", func(t *testing.T) {
+		q := newJobQueue()
+		woke := make(chan bool)
+		go func() { woke <- q.wait(context.Background()) }()
+		q.push(job{sid: "a"})
+		if !<-woke {
+			t.Fatal("wait returned false after a push")
+		}
+		expect(t, "popped", q.pop().sid, "a")
+	})
+	t.Run("closing an empty queue ends the wait", func(t *testing.T) {
+		q := newJobQueue()
+		woke := make(chan bool)
+		go func() { woke <- q.wait(context.Background()) }()
+		q.close()
+		if <-woke {
+			t.Fatal("wait returned true on a closed, empty queue")
+		}
+	})
+	t.Run("a cancelled context ends the wait", func(t *testing.T) {
+		q := newJobQueue()
+		ctx, cancel := context.WithCancel(context.Background())
+		woke := make(chan bool)
+		go func() { woke <- q.wait(ctx) }()
+		cancel()
+		if <-woke {
+			t.Fatal("wait returned true after cancel")
+		}
+	})
+	t.Run("a cancelled context wins over waiting jobs", func(t *testing.T) {
+		q := newJobQueue()
+		q.push(job{sid: "a"})
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if q.wait(ctx) {
+			t.Fatal("wait returned true after cancel")
+		}
+	})
+}
+
+// progressLog records the order of progress events.
+type progressLog struct {
+	mu     sync.Mutex
+	events []string
+}
+
+func (p *progressLog) Start(n int)    { p.add("start") }
+func (p *progressLog) ChannelDone()   { p.add("done") }
+func (p *progressLog) Messages(n int) {}
+func (p *progressLog) add(e string) {
+	p.mu.Lock()
+	p.events = append(p.events, e)
+	p.mu.Unlock()
+}
+
+func TestStartGate(t *testing.T) {
+	tests := []struct {
+		name  string
+		calls string // d = ChannelDone, s = Start
+		want  []string
+	}{
+		{"start first", "sdd", []string{"start", "done", "done"}},
+		{"done held until start", "ddsd", []string{"start", "done", "done", "done"}},
+		{"no start, nothing passed on", "dd", nil},
+		{"start alone", "s", []string{"start"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			log := &progressLog{}
+			g := &startGate{Progress: log}
+			for _, c := range tt.calls {
+				if c == 's' {
+					g.Start(1)
+				} else {
+					g.ChannelDone()
+				}
+			}
+			if !slices.Equal(log.events, tt.want) {
+				t.Errorf("events %v, want %v", log.events, tt.want)
+			}
+		})
+	}
+}
+
+// repeatingListing lists every channel twice, as a listing that pages by
+// offset might while channels are created.
+type repeatingListing struct{ *fakeSource }
+
+func (r repeatingListing) ListChannels(ctx context.Context, service string, types ...string) iter.Seq2[*remote.Channel, error] {
+	return func(yield func(*remote.Channel, error) bool) {
+		for c, err := range r.fakeSource.ListChannels(ctx, service, types...) {
+			if !yield(c, err) || err != nil || !yield(c, nil) {
+				return
+			}
+		}
+	}
+}
+
+func TestLowConcurrencyCompletes(t *testing.T) {
+	// Every part of a run holds one of the Concurrency slots while it sends
+	// requests; with one slot they take turns.
+	for _, n := range []int{1, 2} {
+		f := newFakeSource(60, 12) // two pages of channel listing
+		a := newArchive(t)
+		o := opts(f)
+		o.Concurrency = n
+		res := mustRun(t, f, a, o)
+		assertArchived(t, a, res.Snapshot, f)
+	}
+}
+
+// meteredEmulator starts an emulator with the given latency and a client
+// whose requests are recorded: when each started and ended, and the most
+// in flight at once.
+func meteredEmulator(t *testing.T, cfg emulator.Config, latency time.Duration) (*emu, *remote.Client, *requestLog) {
+	t.Helper()
+	e := startEmulator(t, cfg)
+	e.srv.SetFaults(latency, 0, 0, 0, 0)
+	cl := e.client(t, e.info.AuthToken, testLimits)
+	e.mu.Lock()
+	h := e.https[len(e.https)-1]
+	e.mu.Unlock()
+	log := &requestLog{meter: inFlightMeter{next: h.Transport}}
+	h.Transport = log
+	return e, cl, log
+}
+
+// requestLog is an inFlightMeter that also records each request's path and
+// the time it ended.
+type requestLog struct {
+	meter inFlightMeter
+	mu    sync.Mutex
+	ended []loggedRequest
+}
+
+type loggedRequest struct {
+	path       string
+	start, end time.Time
+}
+
+func (l *requestLog) RoundTrip(r *http.Request) (*http.Response, error) {
+	start := time.Now()
+	resp, err := l.meter.RoundTrip(r)
+	l.mu.Lock()
+	l.ended = append(l.ended, loggedRequest{r.URL.Path, start, time.Now()})
+	l.mu.Unlock()
+	return resp, err
+}
+
+func (l *requestLog) CloseIdleConnections() { l.meter.CloseIdleConnections() }
+
+func TestIntegrationConcurrencyIsABound(t *testing.T) {
+	t.Parallel()
+	for _, n := range []int{1, 3, 6} {
+		e, cl, log := meteredEmulator(t, emulator.Config{Seed: 31, Channels: 8, Messages: 15}, 5*time.Millisecond)
+		want, _ := liveShape(t, e)
+		a := newArchive(t)
+		res, err := Run(context.Background(), cl, a, Options{Service: e.svc, Concurrency: n, PageSize: 10})
+		if err != nil || res.Status != "complete" || res.Messages != want {
+			t.Fatalf("concurrency %d: Run = %+v, %v; want %d messages", n, res, err, want)
+		}
+		if top := log.meter.top.Load(); top > int64(n) {
+			t.Errorf("concurrency %d: %d requests were in flight at once", n, top)
+		} else if n > 1 && top < 2 {
+			t.Errorf("concurrency %d: at most %d request in flight: nothing ran concurrently", n, top)
+		}
+	}
+}
+
+func TestIntegrationChannelsStartWhileListing(t *testing.T) {
+	// 110 channels take two pages of listing: the first page's channels
+	// are backed up while the second page is read.
+	t.Parallel()
+	e, cl, log := meteredEmulator(t, emulator.Config{Seed: 32, Channels: 110, Messages: 2}, 10*time.Millisecond)
+	a := newArchive(t)
+	res, err := Run(context.Background(), cl, a, Options{Service: e.svc, Concurrency: 16})
+	if err != nil || res.Status != "complete" || res.Channels != 110 {
+		t.Fatalf("Run = %+v, %v", res, err)
+	}
+	var listingEnd, firstChannel time.Time
+	for _, r := range log.ended {
+		switch {
+		case strings.HasSuffix(r.path, "/Channels"):
+			if r.end.After(listingEnd) {
+				listingEnd = r.end
+			}
+		case strings.HasSuffix(r.path, "/Members") || strings.HasSuffix(r.path, "/Messages"):
+			if firstChannel.IsZero() || r.start.Before(firstChannel) {
+				firstChannel = r.start
+			}
+		}
+	}
+	if firstChannel.IsZero() || !firstChannel.Before(listingEnd) {
+		t.Errorf("the first channel request started at %v, the listing ended at %v: channels waited for the whole listing",
+			firstChannel, listingEnd)
+	}
+}
+
+// liveShape returns the number of messages of e's service.
+func liveShape(t *testing.T, e *emu) (messages, channels int) {
+	t.Helper()
+	for c, err := range e.cl.ListChannels(context.Background(), e.svc) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		messages += c.MessagesCount
+		channels++
+	}
+	return messages, channels
+}
