@@ -2,6 +2,7 @@ package backup
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
@@ -189,7 +190,7 @@ type job struct {
 	sid, uniqueName string
 	raw             []byte
 	messagesCount   int
-	dateUpdated     string
+	marker          string
 }
 
 func newJob(c *remote.Channel) job {
@@ -198,16 +199,31 @@ func newJob(c *remote.Channel) job {
 		uniqueName:    c.UniqueName,
 		raw:           c.Raw,
 		messagesCount: c.MessagesCount,
-		dateUpdated:   dateKey(c.DateUpdated),
+		marker:        changeMarker(c),
 	}
 }
 
-// dateKey is how a channel's date_updated is kept in its sync state.
-func dateKey(t time.Time) string {
-	if t.IsZero() {
-		return ""
+// changeMarker is what a channel shows of changes to its messages, as kept
+// in its sync state: its date_updated and its links.last_message, the URL
+// of its newest message. A message posted while another is deleted leaves
+// messages_count alone, and the service need not move date_updated for new
+// messages, but the newest message changes. (An edit of the newest message
+// changes neither; see doc.go.)
+func changeMarker(c *remote.Channel) string {
+	var links struct {
+		Links struct {
+			LastMessage *string `json:"last_message"`
+		} `json:"links"`
 	}
-	return t.UTC().Format(time.RFC3339Nano)
+	_ = json.Unmarshal(c.Raw, &links) // a channel without links has no marker beyond its date
+	date := ""
+	if !c.DateUpdated.IsZero() {
+		date = c.DateUpdated.UTC().Format(time.RFC3339Nano)
+	}
+	if links.Links.LastMessage == nil {
+		return date
+	}
+	return date + " " + *links.Links.LastMessage
 }
 
 // storeError marks a failure of the archive: it ends the whole run.

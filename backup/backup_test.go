@@ -893,7 +893,7 @@ func TestSyncStateAfterRuns(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("Sync: %v %v", ok, err)
 	}
-	want := store.ChannelSync{SyncedIndex: 11, MessagesCount: 12, DateUpdated: dateKey(ch.updated), WalkTop: -1}
+	want := store.ChannelSync{SyncedIndex: 11, MessagesCount: 12, Marker: changeMarker(ch.remote(f.sid)), WalkTop: -1}
 	if st != want {
 		t.Errorf("sync state = %+v, want %+v", st, want)
 	}
@@ -902,6 +902,7 @@ func TestSyncStateAfterRuns(t *testing.T) {
 	mustRun(t, f, a, opts(f))
 	st, _, _ = a.Sync(f.sid, ch.sid)
 	want.MessagesCount = 11
+	want.Marker = changeMarker(ch.remote(f.sid)) // the newest message changed
 	if st != want {
 		t.Errorf("sync state = %+v, want %+v", st, want)
 	}

@@ -95,7 +95,7 @@ func TestCompareFake(t *testing.T) {
 			name:   "oldest and newest messages deleted",
 			change: func(f *fakeSource) { f.deleteMessage(0, 0); f.deleteMessage(0, 24) },
 			want: []Difference{
-				chDiff(ch(0), DiffChanged, "messages_count"),
+				chDiff(ch(0), DiffChanged, "links", "messages_count"),
 				fakeMsg(ch(0), 0, DiffMissingLive),
 				fakeMsg(ch(0), 24, DiffMissingLive),
 			},
@@ -103,7 +103,7 @@ func TestCompareFake(t *testing.T) {
 		{
 			name:   "every message deleted",
 			change: func(f *fakeSource) { locked(f, func(chs []*fakeChannel) { chs[3].messages = nil }) },
-			want: append([]Difference{chDiff(ch(3), DiffChanged, "messages_count")}, func() []Difference {
+			want: append([]Difference{chDiff(ch(3), DiffChanged, "links", "messages_count")}, func() []Difference {
 				var d []Difference
 				for i := range int64(25) {
 					d = append(d, fakeMsg(ch(3), i, DiffMissingLive))
@@ -115,7 +115,7 @@ func TestCompareFake(t *testing.T) {
 			name:   "messages posted",
 			change: func(f *fakeSource) { f.postMessages(3, 2) },
 			want: []Difference{
-				chDiff(ch(3), DiffChanged, "date_updated", "messages_count"),
+				chDiff(ch(3), DiffChanged, "links", "messages_count"),
 				fakeMsg(ch(3), 25, DiffMissingArchive),
 				fakeMsg(ch(3), 26, DiffMissingArchive),
 			},
@@ -124,7 +124,7 @@ func TestCompareFake(t *testing.T) {
 			name:   "as many messages deleted as posted",
 			change: func(f *fakeSource) { f.deleteMessage(1, 3); f.postMessages(1, 1) },
 			want: []Difference{
-				chDiff(ch(1), DiffChanged, "date_updated"),
+				chDiff(ch(1), DiffChanged, "links"),
 				fakeMsg(ch(1), 3, DiffMissingLive),
 				fakeMsg(ch(1), 25, DiffMissingArchive),
 			},
@@ -198,7 +198,7 @@ func TestCompareFake(t *testing.T) {
 			},
 			want: []Difference{
 				chDiff(ch(0), DiffMissingLive),
-				chDiff(ch(1), DiffChanged, "date_updated", "messages_count"),
+				chDiff(ch(1), DiffChanged, "links", "messages_count"),
 				fakeMsg(ch(1), 25, DiffMissingArchive),
 				mbDiff(ch(2), mb(2, 0), DiffChanged, "attributes"),
 				fakeMsg(ch(3), 2, DiffChanged, "body", "was_edited"),

@@ -55,16 +55,20 @@
 // # Messages: the incremental strategy
 //
 // Every channel has a store.ChannelSync in the archive: SyncedIndex (every
-// message at or below it has been read), the messages_count and date_updated
-// the channel had when it was last synced, and WalkTop/WalkNext, the resume
-// point of an unfinished walk.
+// message at or below it has been read), the messages_count and the change
+// marker the channel had when it was last synced (its date_updated and its
+// links.last_message, the URL of its newest message), and WalkTop/WalkNext,
+// the resume point of an unfinished walk.
 //
 // All walks read newest first (Order=desc) with Options.PageSize, storing
 // each page with PutMessages as it arrives (the store ignores identical
 // bytes), so at most one page of a channel is held in memory.
 //
-//   - Unchanged channel (plain run): messages_count and date_updated equal
-//     the sync state and no walk is pending. No message request is sent.
+//   - Unchanged channel (plain run): messages_count and the change marker
+//     equal the sync state and no walk is pending. No message request is
+//     sent. The marker matters: a message posted while an old one is
+//     deleted leaves messages_count alone, and the service need not move
+//     date_updated for a new message, but links.last_message changes.
 //   - New channel, or Options.Full: walk from the newest message to the
 //     oldest.
 //   - Changed channel (plain run): walk from the newest message down to the
@@ -109,9 +113,10 @@
 // of members (they are re-listed each run). It notices edits of messages
 // only in the pages it reads anyway (the newest page or two of a changed
 // channel). Edits of messages older than SyncedIndex are NOT noticed by a
-// plain run, and neither is a channel in which as many messages were deleted
-// as posted while its date_updated stayed the same. Options.Full re-reads
-// every message of every channel and notices all of these.
+// plain run, nor is an edit of the newest message of a channel that shows no
+// other change (an edit moves neither messages_count nor links.last_message).
+// Options.Full re-reads every message of every channel and notices all of
+// these.
 //
 // # Resuming after a kill
 //
@@ -121,7 +126,7 @@
 // order, so the resume point is committed after the page it follows: state
 // never runs ahead of data. When the walk ends, the sync state becomes
 // {SyncedIndex: highest index read, no pending walk, the channel's
-// messages_count and date_updated}.
+// messages_count and change marker}.
 //
 // A run that finds a pending walk first reads the messages posted since it
 // began (newest first, down to WalkTop; this part saves no resume point, so

@@ -119,7 +119,16 @@ func (c *fakeChannel) raw(service string) []byte {
 		"sid": c.sid, "service_sid": service, "unique_name": c.uniqueName, "type": c.typ,
 		"messages_count": len(c.messages), "members_count": len(c.members),
 		"date_updated": c.updated.Format(time.RFC3339),
+		"links":        map[string]any{"last_message": c.lastMessageURL()},
 	})
+}
+
+// lastMessageURL is the channel's links.last_message: nil when empty.
+func (c *fakeChannel) lastMessageURL() any {
+	if len(c.messages) == 0 {
+		return nil
+	}
+	return "https://chat.example/Messages/" + c.messages[len(c.messages)-1].sid
 }
 
 func (c *fakeChannel) remote(service string) *remote.Channel {
@@ -153,7 +162,8 @@ func (f *fakeSource) postMessages(ch, n int) {
 	for range n {
 		c.add("new " + strconv.FormatInt(c.nextIndex, 10))
 	}
-	c.updated = c.updated.Add(time.Minute)
+	// Like the emulator (and, as far as is documented, the service): a new
+	// message leaves the channel's date_updated alone.
 }
 
 func (f *fakeSource) editMessage(ch int, index int64, body string) {

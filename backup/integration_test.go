@@ -331,16 +331,24 @@ func TestIntegrationIncrementalAndPointInTime(t *testing.T) {
 	if _, err := e.cl.UpdateChannel(ctx, e.svc, sids[6], remote.ChannelParams{FriendlyName: ptr("renamed")}); err != nil {
 		t.Fatal(err)
 	}
+	// One message posted and an old one deleted: messages_count and
+	// date_updated stay as they were, only links.last_message moves.
+	if err := e.cl.DeleteMessage(ctx, e.svc, sids[7], messageAt(t, e.cl, e.svc, sids[7], 2).SID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.cl.CreateMessage(ctx, e.svc, sids[7], remote.MessageParams{Body: ptr("one in, one out")}); err != nil {
+		t.Fatal(err)
+	}
 	after := capture(t, e.cl, e.svc)
 
 	plain, err := Run(ctx, e.cl, a, o)
 	if err != nil || plain.Status != "complete" {
 		t.Fatalf("plain Run: %+v %v", plain, err)
 	}
-	expect(t, "plain run: added", plain.Added, 6)
+	expect(t, "plain run: added", plain.Added, 7)
 	expect(t, "plain run: changed", plain.Changed, 0)
-	expect(t, "plain run: deleted", plain.Deleted, 2)
-	expect(t, "plain run: messages", plain.Messages, before.total()+6-2)
+	expect(t, "plain run: deleted", plain.Deleted, 3)
+	expect(t, "plain run: messages", plain.Messages, before.total()+7-3)
 	// The plain run misses the old edit, and only that.
 	d := after.diff(t, a, plain.Snapshot)
 	if len(d) != 1 {

@@ -23,7 +23,7 @@ func (r *run) messages(ctx context.Context, j job) error {
 		st = store.ChannelSync{SyncedIndex: -1, WalkTop: -1}
 	}
 	pending := st.WalkTop >= 0 && st.WalkNext != ""
-	if ok && !r.o.Full && !pending && st.MessagesCount == j.messagesCount && st.DateUpdated == j.dateUpdated {
+	if ok && !r.o.Full && !pending && st.MessagesCount == j.messagesCount && st.Marker == j.marker {
 		r.log.Debug("channel unchanged: no messages to read", "channel", j.sid)
 		return nil
 	}
@@ -76,7 +76,7 @@ func (r *run) messages(ctx context.Context, j job) error {
 		complete = bottom < 0
 	}
 
-	count, date := j.messagesCount, j.dateUpdated
+	count, date := j.messagesCount, j.marker
 	if !complete {
 		if count, date, err = w.reconcile(ctx, count, date); err != nil {
 			return err
@@ -86,7 +86,7 @@ func (r *run) messages(ctx context.Context, j job) error {
 	if err := r.w.SetSync(j.sid, store.ChannelSync{
 		SyncedIndex:   synced,
 		MessagesCount: count,
-		DateUpdated:   date,
+		Marker:        date,
 		WalkTop:       -1,
 	}); err != nil {
 		return storeErr(err)
@@ -127,13 +127,13 @@ func (w *walker) reconcile(ctx context.Context, count int, date string) (int, st
 	if err != nil {
 		return 0, "", fmt.Errorf("fetching the channel again to check its message count: %w", err)
 	}
-	if c.MessagesCount != count || dateKey(c.DateUpdated) != date {
+	if c.MessagesCount != count || changeMarker(c) != date {
 		// The snapshot keeps the channel as it is now, in step with the
 		// messages read next.
 		if err := w.r.w.PutChannel(c.SID, c.UniqueName, c.Raw); err != nil {
 			return 0, "", storeErr(err)
 		}
-		count, date = c.MessagesCount, dateKey(c.DateUpdated)
+		count, date = c.MessagesCount, changeMarker(c)
 		if _, err := w.walk(ctx, walkSpec{stopAt: w.top, clampLo: math.MinInt64, persist: true}); err != nil {
 			return 0, "", err
 		}
@@ -329,7 +329,7 @@ func (w *walker) walk(ctx context.Context, s walkSpec) (failedFirst bool, err er
 			if err := w.r.w.SetSync(w.ch, store.ChannelSync{
 				SyncedIndex:   s.stopAt,
 				MessagesCount: w.base.MessagesCount,
-				DateUpdated:   w.base.DateUpdated,
+				Marker:        w.base.Marker,
 				WalkTop:       max(w.top, w.pendTop),
 				WalkNext:      url,
 			}); err != nil {

@@ -53,7 +53,7 @@ type RoleRecord struct {
 type ChannelSync struct {
 	SyncedIndex   int64  `json:"synced_index"`   // every message with index <= this has been read; -1 = none
 	MessagesCount int    `json:"messages_count"` // channel's messages_count when last synced
-	DateUpdated   string `json:"date_updated"`   // channel's date_updated when last synced
+	Marker        string `json:"marker"`         // what the channel showed of its changes when last synced: date_updated and links.last_message
 	WalkTop       int64  `json:"walk_top"`       // an unfinished desc walk started at this index; -1 = none
 	WalkNext      string `json:"walk_next"`      // next_page_url where that walk stopped
 }

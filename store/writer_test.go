@@ -298,7 +298,7 @@ func TestViewLookups(t *testing.T) {
 		{SID: mbSID(2), Identity: "bob", Raw: memberJSON(2, "")},
 		{SID: mbSID(1), Identity: "alice", Raw: memberJSON(1, "")},
 	}))
-	must(t, w.SetSync(chSID(1), ChannelSync{SyncedIndex: 41, MessagesCount: 42, DateUpdated: "x", WalkTop: -1}))
+	must(t, w.SetSync(chSID(1), ChannelSync{SyncedIndex: 41, MessagesCount: 42, Marker: "x", WalkTop: -1}))
 	s := finish(t, w)
 	v, err := a.View(s.ID)
 	must(t, err)
