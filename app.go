@@ -54,7 +54,6 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		cmd.OnUsageError = app.OnUsageError
 		cmd.Before = noArgs
 	}
-	remote.Version = version
 	return app
 }
 
@@ -153,7 +152,7 @@ func (o connOptions) client(opts ...remote.Option) (*remote.Client, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	cl, err := remote.NewClient(o.Creds, append([]remote.Option{remote.WithBaseURL(o.BaseURL)}, opts...)...)
+	cl, err := remote.NewClient(o.Creds, append([]remote.Option{remote.WithBaseURL(o.BaseURL), remote.WithVersion(version)}, opts...)...)
 	if err != nil {
 		return nil, &usageError{err}
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/chatvault/chatvault/backup"
+	"github.com/chatvault/chatvault/remote"
 	"github.com/chatvault/chatvault/store"
 )
 
@@ -84,7 +85,9 @@ func runBackup(ctx context.Context, o backupOptions, stdout, stderr io.Writer) e
 	if err := o.validate(); err != nil {
 		return err
 	}
-	cl, err := o.Conn.client()
+	// Every request of a backup is bounded by --concurrency; the client
+	// must allow that many in flight.
+	cl, err := o.Conn.client(remote.WithLimits(remote.Limits{MaxInFlight: max(o.Concurrency, remote.DefaultLimits().MaxInFlight)}))
 	if err != nil {
 		return err
 	}

@@ -82,7 +82,7 @@ func runDemo(ctx context.Context, o demoOptions, stdout io.Writer) error {
 	step(1, "emulator at %s: source service %s with %d channels of sample history, empty target %s",
 		info.BaseURL, source, cfg.Channels, target)
 
-	cl, err := remote.NewClient(remote.Credentials{AccountSID: info.AccountSID, AuthToken: info.AuthToken}, remote.WithBaseURL(info.BaseURL))
+	cl, err := remote.NewClient(remote.Credentials{AccountSID: info.AccountSID, AuthToken: info.AuthToken}, remote.WithBaseURL(info.BaseURL), remote.WithVersion(version))
 	if err != nil {
 		return err
 	}

@@ -14,9 +14,9 @@ import (
 	"time"
 )
 
-// Version is the chatvault version sent in the User-Agent header. The main
-// package sets it at start-up; it is read when a Client is built.
-var Version = "dev"
+// DefaultVersion is the chatvault version the User-Agent names unless
+// WithVersion says otherwise.
+const DefaultVersion = "dev"
 
 // DefaultBaseURL is the API root used when WithBaseURL is not given.
 const DefaultBaseURL = "https://chat.twilio.com"
@@ -147,6 +147,14 @@ func WithLimits(l Limits) Option {
 	}
 }
 
+// WithVersion names the chatvault version in the User-Agent header.
+func WithVersion(v string) Option {
+	return func(c *Client) error {
+		c.version = v
+		return nil
+	}
+}
+
 // WithWebhooks sets the X-Twilio-Webhook-Enabled header sent on every write.
 // The default is false: chatvault's writes fire no webhooks.
 func WithWebhooks(enabled bool) Option {
@@ -173,6 +181,7 @@ type Client struct {
 	user, pass string // HTTP Basic credentials
 	base       *url.URL
 	baseStr    string // base without a trailing slash
+	version    string // chatvault's, for the User-Agent
 	http       *http.Client
 	timeout    time.Duration
 	limits     Limits
@@ -228,7 +237,10 @@ func NewClient(creds Credentials, opts ...Option) (*Client, error) {
 	if c.http == nil {
 		c.http = defaultHTTPClient(c.limits.MaxInFlight)
 	}
-	c.userAgent = fmt.Sprintf("chatvault/%s (go; %s/%s)", Version, runtime.GOOS, runtime.GOARCH)
+	if c.version == "" {
+		c.version = DefaultVersion
+	}
+	c.userAgent = fmt.Sprintf("chatvault/%s (go; %s/%s)", c.version, runtime.GOOS, runtime.GOARCH)
 	c.sem = make(chan struct{}, c.limits.MaxInFlight)
 	c.channelRate = newLimiterSet(c.limits.ChannelWriteRate)
 	c.serviceRate = newLimiterSet(c.limits.ServiceWriteRate)

@@ -354,7 +354,7 @@ func TestEndpoints(t *testing.T) {
 			check: func(t *testing.T, v any) {},
 		},
 	}
-	wantUA := "chatvault/" + remote.Version + " (go; " + runtime.GOOS + "/" + runtime.GOARCH + ")"
+	wantUA := "chatvault/" + remote.DefaultVersion + " (go; " + runtime.GOOS + "/" + runtime.GOARCH + ")"
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c, f := setup(t)
