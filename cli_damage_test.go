@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	binenc "encoding/binary"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -118,17 +117,7 @@ wait:
 			}
 		}
 	}
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(stdout.String()+stderr.String(), info.AuthToken) {
-		t.Errorf("chatvault %v leaked the auth token", args)
-	}
-	return code, stdout.String(), stderr.String()
+	return exitResult(t, info, args, err, stdout.String(), stderr.String())
 }
 
 // dmgRSS returns a process's resident memory in bytes, or 0 when /proc
@@ -410,18 +399,6 @@ func dmgNewerFormat(t *testing.T, pristine []byte, path string) {
 	}
 }
 
-// fgClient is a client of the emulator, for changing its history between
-// backups.
-func fgClient(t *testing.T, info emulator.Info) *remote.Client {
-	t.Helper()
-	cl, err := remote.NewClient(remote.Credentials{AccountSID: info.AccountSID, AuthToken: info.AuthToken},
-		remote.WithBaseURL(info.BaseURL))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cl
-}
-
 // fgChange changes the live history: a new message in one channel, an
 // edited and a deleted message in another, and with drop every channel but
 // those two deleted.
@@ -482,7 +459,7 @@ func TestForgetCLI(t *testing.T) {
 	info := startEmulator(t, "--channels", "4", "--messages", "150", "--seed", "9")
 	src := info.Services[0]
 	archive := filepath.Join(t.TempDir(), "forget.vault")
-	cl := fgClient(t, info)
+	cl := apiClient(t, info)
 	for round := range 4 {
 		if round > 0 {
 			fgChange(t, cl, src, round, round == 2)

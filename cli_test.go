@@ -101,7 +101,13 @@ func chatvault(t *testing.T, info emulator.Info, args ...string) (int, string, s
 	)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
+	return exitResult(t, info, args, cmd.Run(), stdout.String(), stderr.String())
+}
+
+// exitResult turns how a chatvault child ended into its exit code, and
+// checks that its output never shows the auth token.
+func exitResult(t *testing.T, info emulator.Info, args []string, err error, stdout, stderr string) (int, string, string) {
+	t.Helper()
 	code := 0
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
@@ -109,10 +115,10 @@ func chatvault(t *testing.T, info emulator.Info, args ...string) (int, string, s
 	} else if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(stdout.String()+stderr.String(), info.AuthToken) {
+	if strings.Contains(stdout+stderr, info.AuthToken) {
 		t.Errorf("chatvault %v leaked the auth token", args)
 	}
-	return code, stdout.String(), stderr.String()
+	return code, stdout, stderr
 }
 
 // decodeJSON checks that out is exactly one JSON object with at least keys.
