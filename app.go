@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -95,6 +96,7 @@ func credentialFlags() []cli.Flag {
 		&cli.StringFlag{Name: "api-key", Usage: "API key SID (SK…), used with --api-secret instead of the auth token", EnvVars: []string{"TWILIO_API_KEY"}},
 		&cli.StringFlag{Name: "api-secret", Usage: "API key secret", EnvVars: []string{"TWILIO_API_SECRET"}},
 		&cli.StringFlag{Name: "base-url", Usage: "API root; http:// only for loopback hosts", Value: "https://chat.twilio.com", EnvVars: []string{"CHATVAULT_BASE_URL"}},
+		&cli.DurationFlag{Name: "timeout", Usage: "give up on one request after `DURATION`; failed reads are retried up to 8 times with backoff", Value: remote.DefaultTimeout},
 	}
 }
 
@@ -102,6 +104,7 @@ func credentialFlags() []cli.Flag {
 type connOptions struct {
 	Creds   remote.Credentials
 	BaseURL string
+	Timeout time.Duration // per request; 0 means remote.DefaultTimeout
 }
 
 func connFrom(c *cli.Context) connOptions {
@@ -113,6 +116,7 @@ func connFrom(c *cli.Context) connOptions {
 			APISecret:  c.String("api-secret"),
 		},
 		BaseURL: c.String("base-url"),
+		Timeout: c.Duration("timeout"),
 	}
 }
 
@@ -137,6 +141,9 @@ func (o connOptions) validate() error {
 	case cr.AuthToken == "":
 		return usagef("--auth-token (or TWILIO_AUTH_TOKEN) is required, or --api-key with --api-secret")
 	}
+	if o.Timeout < 0 || (o.Timeout > 0 && o.Timeout < 100*time.Millisecond) {
+		return usagef("--timeout %s is too short: give at least 100ms", o.Timeout)
+	}
 	u, err := url.Parse(o.BaseURL)
 	if err != nil {
 		return usagef("--base-url is not a URL like https://chat.twilio.com")
@@ -152,7 +159,11 @@ func (o connOptions) client(opts ...remote.Option) (*remote.Client, error) {
 	if err := o.validate(); err != nil {
 		return nil, err
 	}
-	cl, err := remote.NewClient(o.Creds, append([]remote.Option{remote.WithBaseURL(o.BaseURL), remote.WithVersion(version)}, opts...)...)
+	base := []remote.Option{remote.WithBaseURL(o.BaseURL), remote.WithVersion(version)}
+	if o.Timeout != 0 {
+		base = append(base, remote.WithTimeout(o.Timeout))
+	}
+	cl, err := remote.NewClient(o.Creds, append(base, opts...)...)
 	if err != nil {
 		return nil, &usageError{err}
 	}
@@ -241,6 +252,34 @@ func printJSON(w io.Writer, v any) error {
 		return fmt.Errorf("writing the result: %w", err)
 	}
 	return nil
+}
+
+// printResult writes a command's result as one JSON object on stdout;
+// when the run ended with runErr, the object also carries "error", so a
+// parser learns why without reading stderr.
+func printResult(w io.Writer, res any, runErr error) error {
+	if runErr == nil {
+		return printJSON(w, res)
+	}
+	var buf bytes.Buffer
+	if err := newJSONEncoder(&buf).Encode(res); err != nil {
+		return fmt.Errorf("writing the result: %w", err)
+	}
+	obj := bytes.TrimRight(buf.Bytes(), "\n")
+	if len(obj) < 2 || obj[len(obj)-1] != '}' {
+		return printJSON(w, res)
+	}
+	var msgBuf bytes.Buffer
+	newJSONEncoder(&msgBuf).Encode(errorText(runErr))
+	msg := bytes.TrimRight(msgBuf.Bytes(), "\n")
+	if len(obj) > 2 {
+		obj = append(obj[:len(obj)-1], ',')
+	} else {
+		obj = obj[:len(obj)-1]
+	}
+	obj = append(append(append(obj, `"error":`...), msg...), '}', '\n')
+	_, err := w.Write(obj)
+	return err
 }
 
 func newJSONEncoder(w io.Writer) *json.Encoder {

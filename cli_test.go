@@ -244,6 +244,12 @@ func TestBinaryEndToEnd(t *testing.T) {
 		t.Errorf("restore rerun exit %d: %s", code, out)
 	}
 
+	// A restore that fails after choosing its snapshot says why in its result.
+	code, out, _ = chatvault(t, info, "restore", "--archive", archive, "--service", dst, "--source", src, "--channel", "no-such-channel", "--json")
+	if f := decodeJSON(t, out, "status", "error"); code != exitFailure || f["status"] != "failed" || !strings.Contains(f["error"].(string), "no-such-channel") {
+		t.Errorf("restore of an unknown channel: exit %d: %s", code, out)
+	}
+
 	// Error exits.
 	cmd := []string{"backup", "--service", src, "--archive", archive, "--auth-token", strings.Repeat("0", 32)}
 	if code, _, errOut := chatvault(t, info, cmd...); code != exitAuth {

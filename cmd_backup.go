@@ -122,7 +122,7 @@ func runBackup(ctx context.Context, o backupOptions, stdout, stderr io.Writer) e
 	})
 	began = res.Snapshot != 0
 	if res.Snapshot != 0 {
-		if err := reportBackup(stdout, stderr, o, res); err != nil {
+		if err := reportBackup(stdout, stderr, o, res, runErr); err != nil {
 			return err
 		}
 	}
@@ -135,9 +135,9 @@ func runBackup(ctx context.Context, o backupOptions, stdout, stderr io.Writer) e
 	return nil
 }
 
-func reportBackup(stdout, stderr io.Writer, o backupOptions, res backup.Result) error {
+func reportBackup(stdout, stderr io.Writer, o backupOptions, res backup.Result, runErr error) error {
 	if o.JSON {
-		return printJSON(stdout, res)
+		return printResult(stdout, res, runErr)
 	}
 	fmt.Fprintf(stdout, "snapshot %d of %s: %s, %d channels, %d messages (%d added, %d changed, %d deleted), %d requests in %.1fs\n",
 		res.Snapshot, res.Service, res.Status, res.Channels, res.Messages, res.Added, res.Changed, res.Deleted, res.Requests, res.DurationSeconds)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -51,6 +52,15 @@ func emulateCommand() *cli.Command {
 }
 
 func (o emulateOptions) validate() error {
+	// The emulator's credentials follow from its seed: anyone can work them
+	// out, so it serves only this machine.
+	host, _, err := net.SplitHostPort(o.Listen)
+	if err != nil {
+		return usagef("--listen %q is not HOST:PORT like 127.0.0.1:8080", o.Listen)
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return usagef("--listen %q is not a loopback address: the emulator's credentials are predictable, so it serves only 127.0.0.1, ::1 or localhost", o.Listen)
+	}
 	c := o.Config
 	switch {
 	case c.Channels < 0 || c.Channels > 100000:

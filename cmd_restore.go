@@ -148,7 +148,7 @@ func runRestore(ctx context.Context, o restoreOptions, stdout, stderr io.Writer)
 	}
 	res, runErr := restore.Run(ctx, cl, a, ro)
 	if res.Snapshot != 0 {
-		if err := reportRestore(stdout, stderr, o, res); err != nil {
+		if err := reportRestore(stdout, stderr, o, res, runErr); err != nil {
 			return err
 		}
 	}
@@ -161,9 +161,9 @@ func runRestore(ctx context.Context, o restoreOptions, stdout, stderr io.Writer)
 	return nil
 }
 
-func reportRestore(stdout, stderr io.Writer, o restoreOptions, res restore.Result) error {
+func reportRestore(stdout, stderr io.Writer, o restoreOptions, res restore.Result, runErr error) error {
 	if o.JSON {
-		return printJSON(stdout, res)
+		return printResult(stdout, res, runErr)
 	}
 	if res.Plan != nil {
 		p := res.Plan

@@ -93,6 +93,9 @@ func TestUsageErrors(t *testing.T) {
 		{"forget without rule", []string{"forget", "--archive", archive}, "at least one rule"},
 		{"forget negative", []string{"forget", "--archive", archive, "--keep-last", "-1"}, "negative"},
 		{"emulate bad fault rate", []string{"emulate", "--fault-rate", "1.5"}, "--fault-rate"},
+		{"emulate on the network", []string{"emulate", "--listen", "0.0.0.0:0"}, "not a loopback address"},
+		{"emulate bad listen", []string{"emulate", "--listen", "8080"}, "HOST:PORT"},
+		{"timeout too short", append([]string{"backup", "--archive", archive, "--service", is, "--timeout", "1ms"}, creds...), "--timeout"},
 		{"ls bad snapshot", []string{"ls", "--archive", archive, "--snapshot", "0"}, "--snapshot"},
 	}
 	for _, tt := range tests {
@@ -106,6 +109,34 @@ func TestUsageErrors(t *testing.T) {
 			}
 			if strings.Contains(stderr, tok) {
 				t.Errorf("stderr leaks the auth token: %q", stderr)
+			}
+		})
+	}
+}
+
+func TestPrintResult(t *testing.T) {
+	type result struct {
+		Status string `json:"status"`
+		N      int    `json:"n"`
+	}
+	tests := []struct {
+		name string
+		res  any
+		err  error
+		want string
+	}{
+		{"no error", result{"complete", 2}, nil, `{"status":"complete","n":2}`},
+		{"error appended", result{"failed", 0}, errors.New(`channel "x" <missing>`), `{"status":"failed","n":0,"error":"channel \"x\" <missing>"}`},
+		{"empty object", struct{}{}, errors.New("boom"), `{"error":"boom"}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := printResult(&b, tt.res, tt.err); err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.TrimSpace(b.String()); got != tt.want {
+				t.Errorf("printResult = %s, want %s", got, tt.want)
 			}
 		})
 	}
