@@ -284,7 +284,7 @@ func (a *Archive) openError(err error) error {
 	var pathErr *fs.PathError
 	switch {
 	case errors.Is(err, berrors.ErrTimeout):
-		return fmt.Errorf("archive %s is locked by another chatvault process; wait for it to finish or stop it: %w", a.path, ErrLocked)
+		return explain(ErrLocked, "archive %s is locked by another chatvault process; wait for it to finish or stop it", a.path)
 	case errors.Is(err, fs.ErrNotExist):
 		return fmt.Errorf("archive %s does not exist; check the path, or run a backup to create it: %w", a.path, ErrMissing)
 	case errors.As(err, &pathErr):
@@ -619,7 +619,7 @@ func (a *Archive) pickService(snaps []Snapshot, service string) (string, error) 
 	svcs := servicesOf(snaps)
 	switch len(svcs) {
 	case 0:
-		return "", fmt.Errorf("archive %s holds no snapshot; run a backup first: %w", a.path, ErrNoSnapshot)
+		return "", explain(ErrNoSnapshot, "archive %s holds no snapshot; run a backup first", a.path)
 	case 1:
 		return svcs[0], nil
 	default:
@@ -648,23 +648,23 @@ func (a *Archive) ResolveSnapshot(sel, service string) (Snapshot, error) {
 				return snaps[i], nil
 			}
 		}
-		return Snapshot{}, fmt.Errorf("archive %s holds no snapshot of service %s; list them with `chatvault snapshots`: %w", a.path, svc, ErrNoSnapshot)
+		return Snapshot{}, explain(ErrNoSnapshot, "archive %s holds no snapshot of service %s; list them with `chatvault snapshots`", a.path, svc)
 	}
 	id, err := parseID(sel)
 	if err != nil {
-		return Snapshot{}, fmt.Errorf("snapshot %q: want a snapshot id (a number) or \"latest\": %w", sel, ErrNoSnapshot)
+		return Snapshot{}, explain(ErrNoSnapshot, "snapshot %q: want a snapshot id (a number) or \"latest\"", sel)
 	}
 	for _, s := range snaps {
 		if s.ID != id {
 			continue
 		}
 		if service != "" && s.Service != service {
-			return Snapshot{}, fmt.Errorf("archive %s: snapshot %d is of service %s, not %s; list them with `chatvault snapshots`: %w",
-				a.path, id, s.Service, service, ErrNoSnapshot)
+			return Snapshot{}, explain(ErrNoSnapshot, "archive %s: snapshot %d is of service %s, not %s; list them with `chatvault snapshots`",
+				a.path, id, s.Service, service)
 		}
 		return s, nil
 	}
-	return Snapshot{}, fmt.Errorf("archive %s has no snapshot %d; list them with `chatvault snapshots`: %w", a.path, id, ErrNoSnapshot)
+	return Snapshot{}, explain(ErrNoSnapshot, "archive %s has no snapshot %d; list them with `chatvault snapshots`", a.path, id)
 }
 
 // SnapshotAsOf returns the newest complete snapshot of service finished at

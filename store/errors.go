@@ -63,3 +63,18 @@ func (a *Archive) errDamaged(what string, err error) error {
 	}
 	return err
 }
+
+// explained is an error whose message says everything the user needs,
+// matching kind with errors.Is without repeating kind's own text.
+type explained struct {
+	msg  string
+	kind error
+}
+
+func (e *explained) Error() string { return e.msg }
+func (e *explained) Unwrap() error { return e.kind }
+
+// explain formats a complete message for an error of kind.
+func explain(kind error, format string, args ...any) error {
+	return &explained{msg: fmt.Sprintf(format, args...), kind: kind}
+}
