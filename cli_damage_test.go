@@ -88,11 +88,7 @@ func (l dmgPages) leafWith(t *testing.T, img []byte, marker string) int {
 func dmgRun(t *testing.T, info emulator.Info, args ...string) (int, string, string) {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
-	cmd.Env = append(os.Environ(),
-		"TWILIO_ACCOUNT_SID="+info.AccountSID,
-		"TWILIO_AUTH_TOKEN="+info.AuthToken,
-		"CHATVAULT_BASE_URL="+info.BaseURL,
-	)
+	cmd.Env = emulatorEnv(info)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Start(); err != nil {

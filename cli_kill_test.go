@@ -75,11 +75,7 @@ func runChild(t *testing.T, info emulator.Info, stop interrupter, args ...string
 	ctx, cancel := context.WithTimeout(context.Background(), childTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, binary, args...)
-	cmd.Env = append(os.Environ(),
-		"TWILIO_ACCOUNT_SID="+info.AccountSID,
-		"TWILIO_AUTH_TOKEN="+info.AuthToken,
-		"CHATVAULT_BASE_URL="+info.BaseURL,
-	)
+	cmd.Env = emulatorEnv(info)
 	cmd.WaitDelay = 5 * time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -89,16 +89,22 @@ func startEmulator(t *testing.T, args ...string) emulator.Info {
 	return info
 }
 
+// emulatorEnv is the environment of a chatvault child: this process's,
+// with the emulator's credentials and endpoint.
+func emulatorEnv(info emulator.Info) []string {
+	return append(os.Environ(),
+		"TWILIO_ACCOUNT_SID="+info.AccountSID,
+		"TWILIO_AUTH_TOKEN="+info.AuthToken,
+		"CHATVAULT_BASE_URL="+info.BaseURL,
+	)
+}
+
 // chatvault runs the built binary with the emulator's credentials in its
 // environment and returns the exit code and output.
 func chatvault(t *testing.T, info emulator.Info, args ...string) (int, string, string) {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
-	cmd.Env = append(os.Environ(),
-		"TWILIO_ACCOUNT_SID="+info.AccountSID,
-		"TWILIO_AUTH_TOKEN="+info.AuthToken,
-		"CHATVAULT_BASE_URL="+info.BaseURL,
-	)
+	cmd.Env = emulatorEnv(info)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	return exitResult(t, info, args, cmd.Run(), stdout.String(), stderr.String())
