@@ -149,10 +149,6 @@ func entityAfter(entity []byte) []byte {
 	return out
 }
 
-func indexEntity(index int64) []byte {
-	return binary.BigEndian.AppendUint64(nil, uint64(index))
-}
-
 func be64(v uint64) []byte { return binary.BigEndian.AppendUint64(nil, v) }
 
 // validEntity checks a string entity key (SID, unique name, journal name).

@@ -104,7 +104,8 @@ func (a *Archive) newestAt(c *bolt.Cursor, l loc, entity []byte, asOf uint64, sc
 	if asOf < maxSnapID {
 		seekSnap = asOf + 1
 	}
-	k, val := c.Seek(versionKey(scratch[:0], entity, seekSnap))
+	k, _ := c.Seek(versionKey(scratch[:0], entity, seekSnap))
+	var val []byte
 	if k == nil {
 		k, val = c.Last()
 	} else {
