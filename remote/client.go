@@ -21,6 +21,10 @@ const DefaultVersion = "dev"
 // DefaultBaseURL is the API root used when WithBaseURL is not given.
 const DefaultBaseURL = "https://chat.twilio.com"
 
+// DefaultConversationsURL is the Conversations v1 root used when
+// WithConversationsURL is not given.
+const DefaultConversationsURL = "https://conversations.twilio.com"
+
 // DefaultTimeout bounds one HTTP request (one attempt, body included) unless
 // WithTimeout says otherwise.
 const DefaultTimeout = 30 * time.Second
@@ -104,7 +108,20 @@ func WithBaseURL(u string) Option {
 		if err != nil {
 			return err
 		}
-		c.base = base
+		c.root = base
+		return nil
+	}
+}
+
+// WithConversationsURL sets the Conversations v1 root (default
+// https://conversations.twilio.com), under the same rules as WithBaseURL.
+func WithConversationsURL(u string) Option {
+	return func(c *Client) error {
+		root, err := parseRoot("Conversations URL", DefaultConversationsURL, u)
+		if err != nil {
+			return err
+		}
+		c.conv.root = root
 		return nil
 	}
 }
@@ -176,12 +193,17 @@ func WithLogger(l *slog.Logger) Option {
 	}
 }
 
-// Client talks to the Chat v2 REST API. It is safe for concurrent use.
+// Client talks to the Chat v2 REST API, and through Conversations to the
+// Conversations v1 API. It is safe for concurrent use.
+//
+// The Chat v2 methods are those of the embedded api, which the
+// Conversations view shares, so both have the same method set by
+// construction.
 type Client struct {
-	user, pass string // HTTP Basic credentials
-	base       *url.URL
-	baseStr    string // base without a trailing slash
-	version    string // chatvault's, for the User-Agent
+	*api                      // Chat v2, on the base URL
+	conv       *Conversations // Conversations v1, on the Conversations URL
+	user, pass string         // HTTP Basic credentials
+	version    string         // chatvault's, for the User-Agent
 	http       *http.Client
 	timeout    time.Duration
 	limits     Limits
@@ -220,11 +242,8 @@ func NewClient(creds Credentials, opts ...Option) (*Client, error) {
 	} else {
 		c.user, c.pass = creds.AccountSID, creds.AuthToken
 	}
-	base, err := parseBaseURL(DefaultBaseURL)
-	if err != nil {
-		return nil, err
-	}
-	c.base = base
+	c.api = newAPI(c, chatAPI)
+	c.conv = &Conversations{newAPI(c, conversationsAPI)}
 	for _, opt := range opts {
 		if opt == nil {
 			continue
@@ -233,7 +252,8 @@ func NewClient(creds Credentials, opts ...Option) (*Client, error) {
 			return nil, err
 		}
 	}
-	c.baseStr = strings.TrimSuffix(c.base.String(), "/")
+	c.api.ready()
+	c.conv.ready()
 	if c.http == nil {
 		c.http = defaultHTTPClient(c.limits.MaxInFlight)
 	}
@@ -261,29 +281,34 @@ func defaultHTTPClient(maxInFlight int) *http.Client {
 	}
 }
 
-// parseBaseURL validates an API root. Its errors show the URL with any
-// password redacted.
+// parseBaseURL validates the Chat API root.
 func parseBaseURL(raw string) (*url.URL, error) {
+	return parseRoot("base URL", DefaultBaseURL, raw)
+}
+
+// parseRoot validates an API root; what names it in errors and example is
+// a valid one. Its errors show the URL with any password redacted.
+func parseRoot(what, example, raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, fmt.Errorf("base URL is not a valid URL (%v): give one like %s", err, DefaultBaseURL)
+		return nil, fmt.Errorf("%s is not a valid URL (%v): give one like %s", what, err, example)
 	}
 	shown := u.Redacted()
 	switch {
 	case u.Scheme != "https" && u.Scheme != "http":
-		return nil, fmt.Errorf("base URL %q must start with https:// (like %s)", shown, DefaultBaseURL)
+		return nil, fmt.Errorf("%s %q must start with https:// (like %s)", what, shown, example)
 	case u.Host == "" || u.Hostname() == "":
-		return nil, fmt.Errorf("base URL %q has no host: give one like %s", shown, DefaultBaseURL)
+		return nil, fmt.Errorf("%s %q has no host: give one like %s", what, shown, example)
 	case u.User != nil:
-		return nil, fmt.Errorf("base URL %q must not contain credentials: pass them as credentials instead", shown)
+		return nil, fmt.Errorf("%s %q must not contain credentials: pass them as credentials instead", what, shown)
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		return nil, fmt.Errorf("base URL %q must not have a query or fragment", shown)
+		return nil, fmt.Errorf("%s %q must not have a query or fragment", what, shown)
 	case u.Scheme == "http" && !isLoopback(u.Hostname()):
-		return nil, fmt.Errorf("base URL %q uses plain http, which is allowed only for loopback hosts (127.0.0.0/8, ::1, localhost): use https", shown)
+		return nil, fmt.Errorf("%s %q uses plain http, which is allowed only for loopback hosts (127.0.0.0/8, ::1, localhost): use https", what, shown)
 	}
 	return u, nil
 }
@@ -297,14 +322,8 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// Requests returns how many HTTP requests the client has sent (retries
-// included). A request counts once it is handed to the HTTP transport, even
-// if the connection then fails.
-func (c *Client) Requests() int64 { return c.requests.Load() }
-
-// Writes returns how many of those requests were writes (POST or DELETE),
-// retries included.
-func (c *Client) Writes() int64 { return c.writes.Load() }
-
-// BaseURL returns the API root the client talks to.
-func (c *Client) BaseURL() string { return c.baseStr }
+// Conversations returns the client's Conversations v1 view: the same
+// methods as the Client's, sent to the Conversations URL and read in
+// Conversations' shapes (see doc.go). It shares the client's transport,
+// credentials, limits, counters and webhook setting.
+func (c *Client) Conversations() *Conversations { return c.conv }

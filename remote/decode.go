@@ -325,9 +325,9 @@ func one[T any, P resource[T]](ctx context.Context, c *Client, r *call, what str
 	if err != nil {
 		return nil, err
 	}
-	v, err := decodeObject[T, P](body)
+	v, err := decodeAs[T, P](r.api, body)
 	if err != nil {
-		err = fmt.Errorf("the answer is not a %s (%w): check that the base URL points at the Chat v2 API", what, err)
+		err = fmt.Errorf("the answer is not a %s (%w): %s", what, err, r.api.hint())
 		if r.write() {
 			return nil, &UnknownOutcomeError{Method: r.method, Path: r.path, Err: err}
 		}

@@ -26,15 +26,22 @@ var (
 	// may not have been carried out. The caller must check before resending.
 	ErrUnknownOutcome = errors.New("outcome of write unknown")
 	// ErrConflict matches an *APIError whose Twilio code says the resource
-	// already exists (50201 user, 50404 member, 50307 channel unique name).
+	// already exists: Chat's 50201 user, 50404 member, 50307 channel unique
+	// name; Conversations' 50353 conversation unique name and 50433
+	// participant (and 50201 user, shared with Chat).
 	ErrConflict = errors.New("already exists")
 )
 
-// Twilio error codes that say the resource to create already exists.
+// Twilio error codes that say the resource to create already exists. The
+// Conversations codes are taken from Twilio's error dictionary, not from
+// the OpenAPI spec (which names no codes); that Conversations answers a
+// taken user identity with Chat's 50201 is an assumption.
 const (
-	codeUserExists       = 50201
-	codeMemberExists     = 50404
-	codeUniqueNameExists = 50307
+	codeUserExists             = 50201
+	codeMemberExists           = 50404
+	codeUniqueNameExists       = 50307
+	codeConversationNameExists = 50353
+	codeParticipantExists      = 50433
 )
 
 // maxErrorBody bounds how much of an error answer is read.
@@ -123,7 +130,10 @@ func (e *APIError) Is(target error) bool {
 	case ErrRateLimited:
 		return e.Status == http.StatusTooManyRequests
 	case ErrConflict:
-		return e.Code == codeUserExists || e.Code == codeMemberExists || e.Code == codeUniqueNameExists
+		switch e.Code {
+		case codeUserExists, codeMemberExists, codeUniqueNameExists, codeConversationNameExists, codeParticipantExists:
+			return true
+		}
 	}
 	return false
 }

@@ -213,11 +213,11 @@ func syntaxError(data []byte) error {
 }
 
 // pageCall builds the call that fetches a next_page_url verbatim. The URL
-// must be on the base URL's scheme and host (default ports filled in): the
+// must be on the API root's scheme and host (default ports filled in): the
 // client sends its credentials with every request and must not send them
 // elsewhere because an answer said so. A relative URL is resolved against
-// the base URL.
-func (c *Client) pageCall(raw string) (*call, error) {
+// the root.
+func (a *api) pageCall(raw string) (*call, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		var ue *url.Error
@@ -226,16 +226,16 @@ func (c *Client) pageCall(raw string) (*call, error) {
 		}
 		return nil, fmt.Errorf("next page URL is not a valid URL (%v): start the list again from its first page", err)
 	}
-	u = c.base.ResolveReference(u)
+	u = a.root.ResolveReference(u)
 	if u.User != nil {
 		return nil, errors.New("next page URL carries user information: refusing to follow it")
 	}
-	if !sameOrigin(u, c.base) {
-		return nil, fmt.Errorf("next page URL points at %s://%s, not at the API base %s://%s: refusing to send credentials there (check --base-url, or the proxy in front of the API)",
-			u.Scheme, u.Host, c.base.Scheme, c.base.Host)
+	if !sameOrigin(u, a.root) {
+		return nil, fmt.Errorf("next page URL points at %s://%s, not at the API base %s://%s: refusing to send credentials there (check the %s, or the proxy in front of the API)",
+			u.Scheme, u.Host, a.root.Scheme, a.root.Host, a.setting)
 	}
 	u.Fragment, u.RawFragment = "", ""
-	return &call{method: http.MethodGet, url: u.String(), path: u.EscapedPath()}, nil
+	return &call{method: http.MethodGet, url: u.String(), path: u.EscapedPath(), api: a}, nil
 }
 
 // sameOrigin reports whether a and b have the same scheme, host and port.
@@ -267,7 +267,7 @@ func getPage[T any, P resource[T]](ctx context.Context, c *Client, l lister, pag
 	r := l.first
 	if pageURL != "" {
 		var err error
-		if r, err = c.pageCall(pageURL); err != nil {
+		if r, err = l.first.api.pageCall(pageURL); err != nil {
 			return nil, fmt.Errorf("list %s: %w", l.what, err)
 		}
 	}
@@ -275,12 +275,12 @@ func getPage[T any, P resource[T]](ctx context.Context, c *Client, l lister, pag
 	if err != nil {
 		return nil, err
 	}
-	p, err := decodePage[T, P](body, l.key)
+	p, err := decodeList[T, P](r.api, body, l.key)
 	if err != nil {
-		return nil, r.fail(fmt.Errorf("the answer is not a page of %s (%w): check that the base URL points at the Chat v2 API", l.what, err))
+		return nil, r.fail(fmt.Errorf("the answer is not a page of %s (%w): %s", l.what, err, r.api.hint()))
 	}
 	if p.NextPageURL != "" {
-		next, err := c.pageCall(p.NextPageURL)
+		next, err := r.api.pageCall(p.NextPageURL)
 		if err != nil {
 			return nil, r.fail(err)
 		}

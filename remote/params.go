@@ -21,28 +21,6 @@ func segment(what, hint, v string) (string, error) {
 	return url.PathEscape(v), nil
 }
 
-// servicePath is /v2/Services/{service}.
-func servicePath(service string) (string, error) {
-	s, err := segment("service", "the service SID (IS…)", service)
-	if err != nil {
-		return "", err
-	}
-	return "/v2/Services/" + s, nil
-}
-
-// channelPath is /v2/Services/{service}/Channels/{channel}.
-func channelPath(service, channel string) (string, error) {
-	sp, err := servicePath(service)
-	if err != nil {
-		return "", err
-	}
-	ch, err := segment("channel", "a channel SID (CH…) or unique name", channel)
-	if err != nil {
-		return "", err
-	}
-	return sp + "/Channels/" + ch, nil
-}
-
 // channelKey identifies a channel for write pacing.
 func channelKey(service, channel string) string { return service + "\x00" + channel }
 
@@ -120,12 +98,14 @@ func (p MessageParams) form(create bool) url.Values {
 	return f
 }
 
-func (p UserParams) form() (url.Values, error) {
-	if p.Identity == "" {
-		return nil, fmt.Errorf("user identity is empty: it is required to create a user")
-	}
+func (p UserParams) form(create bool) (url.Values, error) {
 	f := url.Values{}
-	f.Set("Identity", p.Identity)
+	if create {
+		if p.Identity == "" {
+			return nil, fmt.Errorf("user identity is empty: it is required to create a user")
+		}
+		f.Set("Identity", p.Identity)
+	}
 	setString(f, "RoleSid", p.RoleSID)
 	setString(f, "Attributes", p.Attributes)
 	setString(f, "FriendlyName", p.FriendlyName)

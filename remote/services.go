@@ -17,12 +17,12 @@ func (c *Client) ListServices(ctx context.Context) iter.Seq2[*Service, error] {
 }
 
 // FetchService fetches one service by SID (IS…).
-func (c *Client) FetchService(ctx context.Context, sid string) (*Service, error) {
-	p, err := servicePath(sid)
+func (a *api) FetchService(ctx context.Context, sid string) (*Service, error) {
+	p, err := a.servicePath(sid)
 	if err != nil {
 		return nil, fmt.Errorf("fetch service: %w", err)
 	}
-	return one[Service](ctx, c, c.newCall(http.MethodGet, p, nil), "service")
+	return one[Service](ctx, a.c, a.newCall(http.MethodGet, p, nil), "service")
 }
 
 // CreateService creates a Chat service. It is not paced: services belong to
@@ -37,58 +37,61 @@ func (c *Client) CreateService(ctx context.Context, p ServiceParams) (*Service, 
 }
 
 // ListRoles lists the roles of a service.
-func (c *Client) ListRoles(ctx context.Context, service string) iter.Seq2[*Role, error] {
-	sp, err := servicePath(service)
-	if err != nil {
-		return walk[Role](ctx, c, lister{}, fmt.Errorf("list roles: %w", err))
-	}
-	q, _ := ListOptions{}.query(false)
-	return walk[Role](ctx, c, lister{first: c.newCall(http.MethodGet, sp+"/Roles", q), key: "roles", what: "roles"}, nil)
+func (a *api) ListRoles(ctx context.Context, service string) iter.Seq2[*Role, error] {
+	l, err := a.serviceLister(service, "Roles", "roles")
+	return walk[Role](ctx, a.c, l, err)
 }
 
 // ListUsers lists the users of a service.
-func (c *Client) ListUsers(ctx context.Context, service string) iter.Seq2[*User, error] {
-	sp, err := servicePath(service)
+func (a *api) ListUsers(ctx context.Context, service string) iter.Seq2[*User, error] {
+	l, err := a.serviceLister(service, "Users", "users")
+	return walk[User](ctx, a.c, l, err)
+}
+
+// serviceLister lists the service's resources under seg ("Roles"), or says
+// why it cannot.
+func (a *api) serviceLister(service, seg, what string) (lister, error) {
+	sp, err := a.servicePath(service)
 	if err != nil {
-		return walk[User](ctx, c, lister{}, fmt.Errorf("list users: %w", err))
+		return lister{}, fmt.Errorf("list %s: %w", what, err)
 	}
 	q, _ := ListOptions{}.query(false)
-	return walk[User](ctx, c, lister{first: c.newCall(http.MethodGet, sp+"/Users", q), key: "users", what: "users"}, nil)
+	return lister{first: a.newCall(http.MethodGet, sp+"/"+seg, q), key: listKey(seg), what: what}, nil
 }
 
 // FetchUser fetches a user by SID (US…) or identity.
-func (c *Client) FetchUser(ctx context.Context, service, sidOrIdentity string) (*User, error) {
-	p, err := userPath(service, sidOrIdentity)
+func (a *api) FetchUser(ctx context.Context, service, sidOrIdentity string) (*User, error) {
+	p, err := a.userPath(service, sidOrIdentity)
 	if err != nil {
 		return nil, fmt.Errorf("fetch user: %w", err)
 	}
-	return one[User](ctx, c, c.newCall(http.MethodGet, p, nil), "user")
+	return one[User](ctx, a.c, a.newCall(http.MethodGet, p, nil), "user")
 }
 
 // CreateUser creates a user. It is paced by the service's write rate.
-func (c *Client) CreateUser(ctx context.Context, service string, p UserParams) (*User, error) {
-	sp, err := servicePath(service)
+func (a *api) CreateUser(ctx context.Context, service string, p UserParams) (*User, error) {
+	sp, err := a.servicePath(service)
 	if err != nil {
 		return nil, fmt.Errorf("create user: %w", err)
 	}
-	f, err := p.form()
+	f, err := p.form(true)
 	if err != nil {
 		return nil, fmt.Errorf("create user: %w", err)
 	}
-	r := c.newCall(http.MethodPost, sp+"/Users", nil)
-	r.form, r.limiter = f, c.serviceRate.get(service)
-	return one[User](ctx, c, r, "user")
+	r := a.newCall(http.MethodPost, sp+"/Users", nil)
+	r.form, r.limiter = a.params(KindUser, f, true), a.c.serviceRate.get(service)
+	return one[User](ctx, a.c, r, "user")
 }
 
-// userPath is /v2/Services/{service}/Users/{user}.
-func userPath(service, user string) (string, error) {
-	sp, err := servicePath(service)
+// UpdateUser updates a user (by SID or identity); p.Identity is not sent.
+// It is paced by the service's write rate, as CreateUser.
+func (a *api) UpdateUser(ctx context.Context, service, user string, p UserParams) (*User, error) {
+	up, err := a.userPath(service, user)
 	if err != nil {
-		return "", err
+		return nil, fmt.Errorf("update user: %w", err)
 	}
-	u, err := segment("user", "a user SID (US…) or identity", user)
-	if err != nil {
-		return "", err
-	}
-	return sp + "/Users/" + u, nil
+	f, _ := p.form(false)
+	r := a.newCall(http.MethodPost, up, nil)
+	r.form, r.limiter = a.params(KindUser, f, false), a.c.serviceRate.get(service)
+	return one[User](ctx, a.c, r, "user")
 }

@@ -32,6 +32,7 @@ type call struct {
 	path    string // escaped URL path, for errors
 	form    url.Values
 	limiter *rate.Limiter // paces writes; nil for none
+	api     *api          // the API it is sent to: its next pages stay on its root, its answers are read in its shapes
 }
 
 // write reports whether the call changes state on the service.
@@ -40,10 +41,10 @@ func (r *call) write() bool { return r.method != http.MethodGet }
 // fail prefixes err with the method and path.
 func (r *call) fail(err error) error { return fmt.Errorf("%s %s: %w", r.method, r.path, err) }
 
-// newCall builds a call for path (escaped, starting with /v2/) under the base
-// URL.
-func (c *Client) newCall(method, path string, q url.Values) *call {
-	r := &call{method: method, url: c.baseStr + path, path: strings.TrimSuffix(c.base.EscapedPath(), "/") + path}
+// newCall builds a call for path (escaped, starting with a's prefix, such as
+// /v2/) under a's root.
+func (a *api) newCall(method, path string, q url.Values) *call {
+	r := &call{method: method, url: a.rootStr + path, path: strings.TrimSuffix(a.root.EscapedPath(), "/") + path, api: a}
 	if len(q) > 0 {
 		r.url += "?" + q.Encode()
 	}

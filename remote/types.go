@@ -129,9 +129,10 @@ type ServiceParams struct {
 	FriendlyName string
 }
 
-// UserParams are the parameters of CreateUser.
+// UserParams are the parameters of CreateUser and UpdateUser. Identity is
+// sent on create only.
 type UserParams struct {
-	Identity     string // required
+	Identity     string // required on create
 	RoleSID      *string
 	Attributes   *string
 	FriendlyName *string
