@@ -1,14 +1,16 @@
 // Package remote is chatvault's client for the Twilio Programmable Chat v2
-// REST API (https://chat.twilio.com/v2). It reads services, roles, users,
-// channels, members and messages for backups, and writes channels, members
-// and messages for restores. It knows nothing of the archive.
+// REST API (https://chat.twilio.com/v2) and for the same services through
+// Conversations v1 (https://conversations.twilio.com/v1; see
+// Conversations below). It reads services, roles, users, channels, members
+// and messages for backups, and writes channels, members and messages for
+// restores. It knows nothing of the archive.
 //
 // # Shape
 //
 // NewClient takes Credentials (AccountSID with AuthToken, or an SK API key
 // with its secret; the key pair wins when both are given) and options:
-// WithBaseURL, WithHTTPClient, WithTimeout, WithLimits, WithWebhooks,
-// WithLogger. Credentials and the base URL are checked before any request:
+// WithBaseURL, WithConversationsURL, WithHTTPClient, WithTimeout,
+// WithLimits, WithWebhooks, WithLogger. Credentials and the base URL are checked before any request:
 // http:// is accepted only for loopback hosts, so a local emulator works but
 // credentials never cross a network in clear text. Error messages name the
 // field at fault and never its value.
@@ -20,7 +22,8 @@
 // one page at a time for walks that must resume: they return the
 // next_page_url to continue from, and accept one back. A next_page_url is
 // followed verbatim, but only on the base URL's scheme, host and port: the
-// client will not send credentials to a host an answer names. Channel lists
+// client will not send credentials to a host an answer names (nor from one
+// API's root to the other's). Channel lists
 // ask for both public and private channels, since the API's default is public
 // only.
 //
@@ -47,9 +50,58 @@
 // never echoed unless it is Twilio's JSON error shape. errors.Is matches it
 // against ErrNotFound (404), ErrAuthentication (401, and 403 unless the code
 // is one of Chat's own 50xxx codes, which Chat uses for counter limits),
-// ErrRateLimited (429) and ErrConflict (codes 50201, 50404, 50307). Error
+// ErrRateLimited (429) and ErrConflict (codes 50201, 50404, 50307, and
+// Conversations' 50353 and 50433). Error
 // strings carry the method and the URL path, never the query string or a
 // credential.
+//
+// # Conversations
+//
+// Client.Conversations returns a view of the same client on the
+// Conversations v1 root (WithConversationsURL; http:// for loopback only,
+// as the base URL). It has the methods backup and restore use of the Chat
+// client — the methods are written once, on an unexported api value that
+// Client and Conversations both embed, which holds what differs: the root,
+// the version prefix (/v1), and the names in paths and lists
+// (Conversations, Participants; list keys "conversations",
+// "participants", "messages", "users", "roles"). Each call carries its API
+// (call.api): a next_page_url must stay on that API's root, and answers are
+// read in its shapes. Transport, credentials, limits, write buckets (the
+// service counts writes to a channel whichever API sends them), counters
+// and the webhook setting are the client's, shared.
+//
+// The correspondence between the two APIs' records and parameters is one
+// table, in shape.go, held to both OpenAPI specs by the tests:
+//
+//   - A Conversations record is read by putting it in Chat's shape
+//     (ChatShape) and decoding that into the same types as Chat's; Raw is
+//     the exact bytes Conversations sent, unknown fields included. author is
+//     From, conversation_sid ChannelSID, chat_service_sid ServiceSID,
+//     last_read_message_index and last_read_timestamp are the member's
+//     LastConsumedMessageIndex and LastConsumptionTimestamp (an empty
+//     last_read_timestamp is null); the first element of the media array is
+//     Media, and Type is "media" or "text" after it; a conversation's Type is
+//     "private"; a role's "conversation" and "service" types are "channel"
+//     and "deployment".
+//   - Writes build Chat's parameters, then rename them: From is sent as
+//     Author, LastConsumedMessageIndex and LastConsumptionTimestamp as
+//     LastReadMessageIndex and LastReadTimestamp on update. Conversations
+//     takes a participant's read horizon on update only, so CreateMember
+//     leaves those two out (restore sets them afterwards with UpdateMember).
+//     What Conversations cannot take — a channel's Type and CreatedBy, a
+//     message's LastUpdatedBy — is not sent; Losses lists it, both ways,
+//     for restore's warnings.
+//   - ListChannels through Conversations checks its types but does not send
+//     them: Conversations lists private channels only. Client's
+//     MakeChannelPrivate (Chat v3) makes a public channel visible to it.
+//
+// ChatShape and Losses are exported for the packages that read archived
+// records of either API (restore, verify, export, ls): they read Chat's
+// shape only, and name the losses from the table rather than their own.
+//
+// The Conversations conflict codes (50353, 50433) come from Twilio's error
+// dictionary, which the OpenAPI spec does not carry; that a taken user
+// identity is Chat's 50201 through Conversations too is an assumption.
 //
 // # Retries and unknown outcomes
 //

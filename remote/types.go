@@ -8,7 +8,10 @@ import (
 // Every resource type below is decoded from the API's JSON into typed fields
 // and also keeps Raw, the exact bytes the API returned for that object, so the
 // archive can store it losslessly (unknown fields included). Raw is never
-// re-encoded: it is a copy of the bytes inside the response body.
+// re-encoded: it is a copy of the bytes inside the response body. The types
+// are Chat v2's; a Conversations v1 record fills them through the table of
+// shape.go (a conversation is a Channel, a participant a Member), and its
+// Raw is in Conversations' shape.
 //
 // Nullable strings from the API decode to "" and nullable dates to the zero
 // time.Time; callers that must tell null from "" read Raw.
