@@ -55,6 +55,9 @@ func (a *api) ready() { a.rootStr = strings.TrimSuffix(a.root.String(), "/") }
 
 // hint tells what to check when an answer is not what the API sends.
 func (a *api) hint() string {
+	if a == nil {
+		return "check that the URL points at the Twilio API"
+	}
 	return "check that the " + a.setting + " points at the " + a.title + " API"
 }
 

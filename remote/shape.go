@@ -427,9 +427,10 @@ func kindOf[T any]() string {
 
 // decodeAs decodes one record as a's API sent it. A Conversations record is
 // put in Chat's shape by the table, decoded, and keeps as Raw the bytes
-// Conversations sent.
+// Conversations sent. A call built without an API (a is nil) is read as it
+// comes, as Chat's are.
 func decodeAs[T any, P resource[T]](a *api, data []byte) (*T, error) {
-	if a.name == APIChat {
+	if a == nil || a.name == APIChat {
 		return decodeObject[T, P](data)
 	}
 	s, err := shapeFor(kindOf[T]())
@@ -459,7 +460,7 @@ func (r *rawRecord) setRaw(b json.RawMessage) { r.Raw = b }
 // decodeList reads a list answer of a's API (see decodePage), decoding
 // each record as decodeAs does.
 func decodeList[T any, P resource[T]](a *api, body []byte, key string) (*Page[*T], error) {
-	if a.name == APIChat {
+	if a == nil || a.name == APIChat {
 		return decodePage[T, P](body, key)
 	}
 	raws, err := decodePage[rawRecord](body, key)

@@ -557,3 +557,19 @@ func FuzzChatShape(f *testing.F) {
 		}
 	})
 }
+
+// TestCallWithoutAPI checks that a call built without an API, as a call to
+// another root may be, is read as it comes.
+func TestCallWithoutAPI(t *testing.T) {
+	raw := []byte(`{"sid":"CH1","author":"a"}`)
+	v, err := decodeAs[Message](nil, raw)
+	if err != nil || v.SID != "CH1" || v.From != "" || string(v.Raw) != string(raw) {
+		t.Errorf("decodeAs(nil) = %+v, %v", v, err)
+	}
+	if _, err := decodeList[Message](nil, []byte(`{"messages":[1]}`), "messages"); err == nil {
+		t.Error("decodeList(nil) accepted a record that is not an object")
+	}
+	if (*api)(nil).hint() == "" {
+		t.Error("no hint without an API")
+	}
+}
