@@ -103,7 +103,9 @@ func mediaPath(service, sid string) (string, error) {
 
 // mediaCall builds a call for path under the media root.
 func (c *Client) mediaCall(method, path string) *call {
-	return newCallAt(c.media, c.mediaStr, method, path, nil)
+	r := newCallAt(c.media, c.mediaStr, method, path, nil)
+	r.hint = "check that the media URL points at the Media Content Service"
+	return r
 }
 
 // FetchMedia fetches a Media resource's metadata.
@@ -148,7 +150,9 @@ func (c *Client) OpenMedia(ctx context.Context, service, sid string) (*MediaFile
 		}
 		body, expired, err = c.openContent(ctx, p, temporaryLink(m.Raw))
 		if expired {
-			err = fmt.Errorf("open media %s: its temporary URL was refused twice, the second time right after it was issued (%w): try again later", sid, err)
+			// Not %w: a 403 from a URL that takes no credentials must not
+			// pass for ErrAuthentication.
+			err = fmt.Errorf("open media %s: its temporary URL was refused twice, the second time right after it was issued (%v): try again later", sid, err)
 		}
 	}
 	if err != nil {

@@ -241,7 +241,7 @@ func TestFetchMediaFailures(t *testing.T) {
 		{"not found", 404, twilioError(404, 20404, "Media not found"), remote.ErrNotFound, "GET /mcs/v1/Services/" + svc + "/Media/" + meSID + ": HTTP 404"},
 		{"unauthorized", 401, twilioError(401, 20003, "Authenticate"), remote.ErrAuthentication, "code 20003"},
 		{"not a media resource", 200, `[1,2]`, nil, "the answer is not a media resource"},
-		{"not JSON", 200, `<html>`, nil, "the answer is not a media resource"},
+		{"not JSON", 200, `<html>`, nil, "the answer is not a media resource (expected a JSON object): check that the media URL points at the Media Content Service"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -395,6 +395,9 @@ func TestOpenMediaExpiredTemporaryURL(t *testing.T) {
 			} else {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "HTTP 403") {
 					t.Errorf("err = %v, want %q", err, tt.wantErr)
+				}
+				if errors.Is(err, remote.ErrAuthentication) {
+					t.Errorf("err = %v passes for a credentials failure", err)
 				}
 				if strings.Contains(fmt.Sprint(err), signature) {
 					t.Errorf("err = %v shows the temporary URL's signature", err)

@@ -42,10 +42,22 @@ type call struct {
 	stream   bool   // the answer's body is handed to the caller unread (outcome.stream)
 	redirect bool   // a 3xx answer gives its Location (outcome.location), not an error
 	anon     bool   // no credentials: the URL is not on a root the client was given
+
+	// hint tells what to check when an answer is not what the call
+	// expects; "" means the base URL and the Chat v2 API.
+	hint string
 }
 
 // write reports whether the call changes state on the service.
 func (r *call) write() bool { return r.method != http.MethodGet }
+
+// checkRoot is the advice for an answer that is not what r expects.
+func (r *call) checkRoot() string {
+	if r.hint != "" {
+		return r.hint
+	}
+	return "check that the base URL points at the Chat v2 API"
+}
 
 // fail prefixes err with the method and path.
 func (r *call) fail(err error) error { return fmt.Errorf("%s %s: %w", r.method, r.path, err) }
