@@ -249,9 +249,11 @@ func NewClient(creds Credentials, opts ...Option) (*Client, error) {
 	c.channelRate = newLimiterSet(c.limits.ChannelWriteRate)
 	c.serviceRate = newLimiterSet(c.limits.ServiceWriteRate)
 	if c.media == nil {
-		if c.media, err = parseMediaURL(DefaultMediaURL); err != nil {
+		media, err := parseMediaURL(DefaultMediaURL)
+		if err != nil {
 			return nil, err
 		}
+		c.media = media
 	}
 	c.mediaStr = strings.TrimSuffix(c.media.String(), "/")
 	return c, nil
