@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -943,4 +944,22 @@ func TestMediaRootKeepsItsPrefix(t *testing.T) {
 	if n != 12 || strings.Join(paths, "\n") != strings.Join(wantPaths, "\n") {
 		t.Errorf("read %d bytes; paths:\n%s\nwant:\n%s", n, strings.Join(paths, "\n"), strings.Join(wantPaths, "\n"))
 	}
+}
+
+func TestMediaRetryLogKeepsSignatureOut(t *testing.T) {
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	h := slog.NewTextHandler(&lockedWriter{w: &buf, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug})
+	f := newFakeMCS(t, 100)
+	f.fault("cdn", 503)
+	c := mediaClient(t, f, remote.WithLogger(slog.New(h)))
+	_, _, _, err := download(t.Context(), c)
+	must(t, err)
+	mu.Lock()
+	out := buf.String()
+	mu.Unlock()
+	if !strings.Contains(out, "retrying request") || !strings.Contains(out, "/files/"+mediaSID) || strings.Contains(out, signature) {
+		t.Errorf("log = %q, want a retry record of the temporary URL without its signature", out)
+	}
+	noSecrets(t, out)
 }

@@ -132,7 +132,9 @@ func (c *Client) run(ctx context.Context, r *call) (outcome, error) {
 }
 
 // attempt sends r once: it waits for r's rate limiter and a slot among the
-// requests in flight, then sends and reads the answer.
+// requests in flight, then sends and reads the answer. A streamed call's
+// body is opened here, once per attempt; a streamed answer is handed over
+// unread, with the slot, which its body gives back once read or closed.
 func (c *Client) attempt(ctx context.Context, r *call) outcome {
 	if err := ctx.Err(); err != nil {
 		return outcome{err: r.fail(err)}
