@@ -140,8 +140,9 @@ func WithHTTPClient(h *http.Client) Option {
 }
 
 // WithTimeout bounds each HTTP request, from sending it to reading the whole
-// answer (default 30s). Zero means no per-request bound; the context still
-// applies.
+// answer (default 30s). A media file's upload or download is bounded by
+// each stall instead: it fails when no byte moves for that long. Zero means
+// no per-request bound; the context still applies.
 func WithTimeout(d time.Duration) Option {
 	return func(c *Client) error {
 		if d < 0 {
@@ -222,6 +223,9 @@ type Client struct {
 
 	requests atomic.Int64
 	writes   atomic.Int64
+
+	media    *url.URL // the Media Content Service's root
+	mediaStr string   // media without a trailing slash
 }
 
 // NewClient checks the credentials and options and builds a Client. It sends
@@ -264,6 +268,14 @@ func NewClient(creds Credentials, opts ...Option) (*Client, error) {
 	c.sem = make(chan struct{}, c.limits.MaxInFlight)
 	c.channelRate = newLimiterSet(c.limits.ChannelWriteRate)
 	c.serviceRate = newLimiterSet(c.limits.ServiceWriteRate)
+	if c.media == nil {
+		media, err := parseMediaURL(DefaultMediaURL)
+		if err != nil {
+			return nil, err
+		}
+		c.media = media
+	}
+	c.mediaStr = strings.TrimSuffix(c.media.String(), "/")
 	return c, nil
 }
 
