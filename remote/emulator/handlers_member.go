@@ -38,19 +38,19 @@ func (s *Server) listMembers(c *call) answer {
 				}
 			}
 		}
-		return list(c, channelPath(svc, ch)+"/Members", "members", filters, pq, len(members),
+		return list(c, c.view().channelPath(svc, ch)+"/"+c.view().members, c.view().membersKey, filters, pq, len(members),
 			func(i int) int64 { return int64(members[i].seq) },
-			func(b []byte, i int) []byte { return appendMemberJSON(b, c.u, s.account, svc, ch, members[i]) })
+			func(b []byte, i int) []byte { return c.view().member(b, c.u, s.account, svc, ch, members[i]) })
 	})
 }
 
 func (s *Server) fetchMember(c *call) answer {
 	return s.inChannel(c, reading, func(svc *service, ch *channel) answer {
-		m, e := memberOf(ch, c.rt.leaf)
+		m, e := memberFor(c, ch)
 		if e != nil {
 			return errAnswer(e)
 		}
-		return answer{status: http.StatusOK, body: appendMemberJSON(nil, c.u, s.account, svc, ch, m)}
+		return answer{status: http.StatusOK, body: c.view().member(nil, c.u, s.account, svc, ch, m)}
 	})
 }
 
@@ -71,7 +71,16 @@ func (p memberParams) any() bool {
 	return p.roleSent || p.attrsSent || p.lastConsumedSet || p.consumptionSent || p.createdSent || p.updatedSent
 }
 
-func parseMemberParams(f form) (memberParams, *apiError) {
+// readHorizon names the parameters that set a member's read position in
+// one view; the zero value reads none (a Conversations participant create).
+type readHorizon struct{ index, timestamp string }
+
+var (
+	chatReadHorizon = readHorizon{"LastConsumedMessageIndex", "LastConsumptionTimestamp"}
+	convReadHorizon = readHorizon{"LastReadMessageIndex", "LastReadTimestamp"}
+)
+
+func parseMemberParams(f form, read readHorizon) (memberParams, *apiError) {
 	var p memberParams
 	var e *apiError
 	if p.role, p.roleSent, e = f.roleSID(codeChannelRoleNotFound); e != nil {
@@ -80,25 +89,29 @@ func parseMemberParams(f form) (memberParams, *apiError) {
 	if p.attrs, p.attrsSent, e = f.attributes(); e != nil {
 		return p, e
 	}
-	if v, ok := f.get("LastConsumedMessageIndex"); ok {
+	if read.index == "" {
+		p.dateParams, e = f.dates()
+		return p, e
+	}
+	if v, ok := f.get(read.index); ok {
 		p.lastConsumedSet = true
 		if v == "" || v == "null" {
 			p.lastConsumedNull = true
 		} else {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil || n < 0 {
-				return p, badRequest(codeConsumedIndexInvalid, "LastConsumedMessageIndex "+strconv.Quote(v)+" is not a message index (a whole number of 0 or more); send an index or an empty value for none")
+				return p, badRequest(codeConsumedIndexInvalid, read.index+" "+strconv.Quote(v)+" is not a message index (a whole number of 0 or more); send an index or an empty value for none")
 			}
 			p.lastConsumed = n
 		}
 	}
-	if v, ok := f.get("LastConsumptionTimestamp"); ok {
+	if v, ok := f.get(read.timestamp); ok {
 		p.consumptionSent = true
 		p.consumption = noDate
 		if v != "" {
 			t, err := parseDate(v)
 			if err != nil {
-				return p, badRequest(codeConsumptionTSInvalid, "LastConsumptionTimestamp "+strconv.Quote(v)+" is not an ISO 8601 date-time; send it as RFC 3339, for example 2025-01-01T00:00:00Z")
+				return p, badRequest(codeConsumptionTSInvalid, read.timestamp+" "+strconv.Quote(v)+" is not an ISO 8601 date-time; send it as RFC 3339, for example 2025-01-01T00:00:00Z")
 			}
 			p.consumption = t
 		}
@@ -134,7 +147,7 @@ func (p memberParams) apply(m *member) {
 
 func (s *Server) createMember(c *call) answer {
 	identity, perr := c.form.identity()
-	p, perr2 := parseMemberParams(c.form)
+	p, perr2 := parseMemberParams(c.form, c.view().readOnCreate)
 	if perr == nil {
 		perr = perr2
 	}
@@ -142,36 +155,46 @@ func (s *Server) createMember(c *call) answer {
 		if perr != nil {
 			return errAnswer(perr)
 		}
-		if p.roleSent {
-			if e := checkChannelRole(svc, p.role); e != nil {
-				return errAnswer(e)
-			}
+		m, e := s.join(svc, ch, identity, p)
+		if e != nil {
+			return errAnswer(e)
 		}
-		if ch.membersByIdentity[identity] != nil {
-			return errAnswer(conflict(codeMemberExists, "Member with identity "+strconv.Quote(identity)+" already exists in channel "+ch.sid.format("CH")+"; fetch or update that member instead"))
-		}
-		now := s.nowUnix()
-		u := svc.usersByIdentity[identity]
-		if u == nil {
-			// Adding a member creates its user, as the API does.
-			u = s.newUser(svc, identity, svc.defaultServiceRole, now)
-		}
-		u.joined++
-		m := &member{
-			sid: freshSID(s, ch.membersBySID), identity: identity, role: svc.defaultChannelRole,
-			attrs: "{}", lastConsumption: noDate,
-		}
-		p.apply(m)
-		m.created, m.updated = p.forCreate(now)
-		ch.addMember(m)
-		return answer{status: http.StatusCreated, body: appendMemberJSON(nil, c.u, s.account, svc, ch, m)}
+		return answer{status: http.StatusCreated, body: c.view().member(nil, c.u, s.account, svc, ch, m)}
 	})
 }
 
+// join adds a member made from p to ch, which both views add members and
+// participants with. The caller holds svc.mu for writing.
+func (s *Server) join(svc *service, ch *channel, identity string, p memberParams) (*member, *apiError) {
+	if p.roleSent {
+		if e := checkChannelRole(svc, p.role); e != nil {
+			return nil, e
+		}
+	}
+	if ch.membersByIdentity[identity] != nil {
+		return nil, conflict(codeMemberExists, "Member with identity "+strconv.Quote(identity)+" already exists in channel "+ch.sid.format("CH")+"; fetch or update that member instead")
+	}
+	now := s.nowUnix()
+	u := svc.usersByIdentity[identity]
+	if u == nil {
+		// Adding a member creates its user, as the API does.
+		u = s.newUser(svc, identity, svc.defaultServiceRole, now)
+	}
+	u.joined++
+	m := &member{
+		sid: freshSID(s, ch.membersBySID), identity: identity, role: svc.defaultChannelRole,
+		attrs: "{}", lastConsumption: noDate,
+	}
+	p.apply(m)
+	m.created, m.updated = p.forCreate(now)
+	ch.addMember(m)
+	return m, nil
+}
+
 func (s *Server) updateMember(c *call) answer {
-	p, perr := parseMemberParams(c.form)
+	p, perr := parseMemberParams(c.form, c.view().readOnUpdate)
 	return s.inChannel(c, limitedWrite, func(svc *service, ch *channel) answer {
-		m, e := memberOf(ch, c.rt.leaf)
+		m, e := memberFor(c, ch)
 		if e != nil {
 			return errAnswer(e)
 		}
@@ -179,22 +202,32 @@ func (s *Server) updateMember(c *call) answer {
 			return errAnswer(perr)
 		}
 		if !p.any() {
-			return errAnswer(noUpdateParameters("member", "RoleSid, Attributes, LastConsumedMessageIndex, LastConsumptionTimestamp, DateCreated or DateUpdated"))
+			r := c.view().readOnUpdate
+			return errAnswer(noUpdateParameters("member", "RoleSid, Attributes, "+r.index+", "+r.timestamp+", DateCreated or DateUpdated"))
 		}
-		if p.roleSent {
-			if e := checkChannelRole(svc, p.role); e != nil {
-				return errAnswer(e)
-			}
+		if e := s.changeMember(svc, m, p); e != nil {
+			return errAnswer(e)
 		}
-		p.apply(m)
-		m.created, m.updated = p.forUpdate(m.created, s.nowUnix())
-		return answer{status: http.StatusOK, body: appendMemberJSON(nil, c.u, s.account, svc, ch, m)}
+		return answer{status: http.StatusOK, body: c.view().member(nil, c.u, s.account, svc, ch, m)}
 	})
+}
+
+// changeMember applies the sent parameters of p to m, which both views
+// update members and participants with. The caller holds svc.mu for writing.
+func (s *Server) changeMember(svc *service, m *member, p memberParams) *apiError {
+	if p.roleSent {
+		if e := checkChannelRole(svc, p.role); e != nil {
+			return e
+		}
+	}
+	p.apply(m)
+	m.created, m.updated = p.forUpdate(m.created, s.nowUnix())
+	return nil
 }
 
 func (s *Server) deleteMember(c *call) answer {
 	return s.inChannel(c, limitedWrite, func(svc *service, ch *channel) answer {
-		m, e := memberOf(ch, c.rt.leaf)
+		m, e := memberFor(c, ch)
 		if e != nil {
 			return errAnswer(e)
 		}

@@ -37,19 +37,19 @@ func (s *Server) listMessages(c *call) answer {
 	}
 	return s.lockChannel(c, svc, reading, func(ch *channel) answer {
 		msgs := ch.msgs
-		return list(c, channelPath(svc, ch)+"/Messages", "messages", filters, pq, len(msgs),
+		return list(c, c.view().channelPath(svc, ch)+"/Messages", "messages", filters, pq, len(msgs),
 			func(i int) int64 { return msgs[i].index },
-			func(b []byte, i int) []byte { return appendMessageJSON(b, c.u, s.account, svc, ch, &msgs[i]) })
+			func(b []byte, i int) []byte { return c.view().message(b, c.u, s.account, svc, ch, &msgs[i]) })
 	})
 }
 
 func (s *Server) fetchMessage(c *call) answer {
 	return s.inChannel(c, reading, func(svc *service, ch *channel) answer {
-		pos, e := messageAt(ch, c.rt.leaf)
+		pos, e := messageFor(c, ch)
 		if e != nil {
 			return errAnswer(e)
 		}
-		return answer{status: http.StatusOK, body: appendMessageJSON(nil, c.u, s.account, svc, ch, &ch.msgs[pos])}
+		return answer{status: http.StatusOK, body: c.view().message(nil, c.u, s.account, svc, ch, &ch.msgs[pos])}
 	})
 }
 
@@ -65,12 +65,23 @@ func (p messageParams) any() bool {
 	return p.fromSent || p.bodySent || p.attrsSent || p.lubSent || p.createdSent || p.updatedSent
 }
 
-func parseMessageParams(f form, create bool) (messageParams, *apiError) {
+// messageNames names a view's message parameters: the author ("From" in
+// Chat, "Author" in Conversations) and LastUpdatedBy, which only Chat has.
+type messageNames struct{ author, lastUpdatedBy string }
+
+var (
+	chatMessageNames = messageNames{"From", "LastUpdatedBy"}
+	convMessageNames = messageNames{author: "Author"}
+)
+
+func parseMessageParams(f form, create bool, names messageNames) (messageParams, *apiError) {
 	var p messageParams
 	var e *apiError
-	p.from, p.fromSent = f.get("From")
+	p.from, p.fromSent = f.get(names.author)
 	p.body, p.bodySent = f.get("Body")
-	p.lastUpdatedBy, p.lubSent = f.get("LastUpdatedBy")
+	if names.lastUpdatedBy != "" {
+		p.lastUpdatedBy, p.lubSent = f.get(names.lastUpdatedBy)
+	}
 	if p.attrs, p.attrsSent, e = f.attributes(); e != nil {
 		return p, e
 	}
@@ -88,32 +99,39 @@ func parseMessageParams(f form, create bool) (messageParams, *apiError) {
 }
 
 func (s *Server) createMessage(c *call) answer {
-	p, perr := parseMessageParams(c.form, true)
+	p, perr := parseMessageParams(c.form, true, c.view().messageNames)
 	return s.inChannel(c, limitedWrite, func(svc *service, ch *channel) answer {
 		if perr != nil {
 			return errAnswer(perr)
 		}
-		m := message{sid: freshSID(s, ch.msgBySID), from: orSystem(p.from), body: p.body, attrs: "{}", media: p.media}
-		if p.attrsSent {
-			m.attrs = p.attrs
-		}
-		if p.lubSent && p.lastUpdatedBy != "" {
-			m.lastUpdatedBy = p.lastUpdatedBy
-			m.flags |= msgHasLastUpdatedBy
-		}
-		m.created, m.updated = p.forCreate(s.nowUnix())
-		if m.updated > m.created {
-			m.flags |= msgEdited
-		}
-		pos := ch.appendMessage(m)
-		return answer{status: http.StatusCreated, body: appendMessageJSON(nil, c.u, s.account, svc, ch, &ch.msgs[pos])}
+		pos := s.post(ch, p)
+		return answer{status: http.StatusCreated, body: c.view().message(nil, c.u, s.account, svc, ch, &ch.msgs[pos])}
 	})
 }
 
+// post adds a message made from p to ch and returns its position, which
+// both views create messages with. The caller holds the service's lock
+// for writing.
+func (s *Server) post(ch *channel, p messageParams) int {
+	m := message{sid: freshSID(s, ch.msgBySID), from: orSystem(p.from), body: p.body, attrs: "{}", media: p.media}
+	if p.attrsSent {
+		m.attrs = p.attrs
+	}
+	if p.lubSent && p.lastUpdatedBy != "" {
+		m.lastUpdatedBy = p.lastUpdatedBy
+		m.flags |= msgHasLastUpdatedBy
+	}
+	m.created, m.updated = p.forCreate(s.nowUnix())
+	if m.updated > m.created {
+		m.flags |= msgEdited
+	}
+	return ch.appendMessage(m)
+}
+
 func (s *Server) updateMessage(c *call) answer {
-	p, perr := parseMessageParams(c.form, false)
+	p, perr := parseMessageParams(c.form, false, c.view().messageNames)
 	return s.inChannel(c, limitedWrite, func(svc *service, ch *channel) answer {
-		pos, e := messageAt(ch, c.rt.leaf)
+		pos, e := messageFor(c, ch)
 		if e != nil {
 			return errAnswer(e)
 		}
@@ -121,40 +139,46 @@ func (s *Server) updateMessage(c *call) answer {
 			return errAnswer(perr)
 		}
 		if !p.any() {
-			return errAnswer(noUpdateParameters("message", "Body, Attributes, From, LastUpdatedBy, DateCreated or DateUpdated"))
+			return errAnswer(noUpdateParameters("message", c.view().messageUpdateParams))
 		}
 		m := &ch.msgs[pos]
-		if p.fromSent {
-			m.from = orSystem(p.from)
-		}
-		if p.bodySent {
-			m.body = p.body
-		}
-		if p.attrsSent {
-			m.attrs = p.attrs
-		}
-		if p.lubSent {
-			m.lastUpdatedBy = p.lastUpdatedBy
-			m.flags &^= msgHasLastUpdatedBy
-			if p.lastUpdatedBy != "" {
-				m.flags |= msgHasLastUpdatedBy
-			}
-		}
-		m.created, m.updated = p.forUpdate(m.created, s.nowUnix())
-		if p.bodySent || p.attrsSent {
-			// A change of content is an edit when it lands after creation.
-			m.flags &^= msgEdited
-			if m.updated > m.created {
-				m.flags |= msgEdited
-			}
-		}
-		return answer{status: http.StatusOK, body: appendMessageJSON(nil, c.u, s.account, svc, ch, m)}
+		s.edit(m, p)
+		return answer{status: http.StatusOK, body: c.view().message(nil, c.u, s.account, svc, ch, m)}
 	})
+}
+
+// edit applies the sent parameters of p to m, which both views update
+// messages with. The caller holds the service's lock for writing.
+func (s *Server) edit(m *message, p messageParams) {
+	if p.fromSent {
+		m.from = orSystem(p.from)
+	}
+	if p.bodySent {
+		m.body = p.body
+	}
+	if p.attrsSent {
+		m.attrs = p.attrs
+	}
+	if p.lubSent {
+		m.lastUpdatedBy = p.lastUpdatedBy
+		m.flags &^= msgHasLastUpdatedBy
+		if p.lastUpdatedBy != "" {
+			m.flags |= msgHasLastUpdatedBy
+		}
+	}
+	m.created, m.updated = p.forUpdate(m.created, s.nowUnix())
+	if p.bodySent || p.attrsSent {
+		// A change of content is an edit when it lands after creation.
+		m.flags &^= msgEdited
+		if m.updated > m.created {
+			m.flags |= msgEdited
+		}
+	}
 }
 
 func (s *Server) deleteMessage(c *call) answer {
 	return s.inChannel(c, limitedWrite, func(svc *service, ch *channel) answer {
-		pos, e := messageAt(ch, c.rt.leaf)
+		pos, e := messageFor(c, ch)
 		if e != nil {
 			return errAnswer(e)
 		}
