@@ -342,11 +342,11 @@ func TestConvWebhookHeaderStats(t *testing.T) {
 		t.Errorf("writes %d, webhooks enabled %d; want 5 and 3", st.Writes, st.WebhooksEnabledWrites)
 	}
 	for key, want := range map[string]int64{
-		"POST /v1/Services/{sid}/Conversations":                       1,
-		"POST /v1/Services/{sid}/Conversations/{sid}/Messages":        1,
-		"DELETE /v1/Services/{sid}/Users/{sid}":                       1,
-		"POST /v1/Services/{sid}/Conversations/{sid}/Participants":    1,
-		"GET /v1/Services/{sid}/Conversations/{sid}":                  1,
+		"POST /v1/Services/{sid}/Conversations":                      1,
+		"POST /v1/Services/{sid}/Conversations/{sid}/Messages":       1,
+		"DELETE /v1/Services/{sid}/Users/{sid}":                      1,
+		"POST /v1/Services/{sid}/Conversations/{sid}/Participants":   1,
+		"GET /v1/Services/{sid}/Conversations/{sid}":                 1,
 		"POST /v1/Services/{sid}/Conversations/{sid}/Participants/x": 0,
 	} {
 		if got := st.Requests[key]; got != want {
