@@ -96,7 +96,7 @@ func parseConversationParams(f form) (conversationParams, *apiError) {
 		if v, ok := f.get(t.param); ok {
 			d, ok := parseISODuration(v)
 			if !ok {
-				return p, badRequest(codeInvalidParameter, t.param+" "+strconv.Quote(v)+" is not a positive ISO 8601 duration; send one such as PT10M, PT1H or P1D")
+				return p, badRequest(codeInvalidParameter, t.param+" "+strconv.Quote(v)+" is not a positive ISO 8601 duration of at most 100 years; send one such as PT10M, PT1H or P1D")
 			}
 			*t.d = d
 		}
@@ -117,7 +117,11 @@ func parseConversationParams(f form) (conversationParams, *apiError) {
 // hours, minutes and seconds in whole numbers.
 var isoDuration = regexp.MustCompile(`^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$`)
 
-// parseISODuration reads a positive duration such as PT10M or P1DT2H.
+// maxTimer is the longest Timers.* duration the emulator takes.
+const maxTimer = 100 * 365 * 24 * time.Hour
+
+// parseISODuration reads a positive duration of at most maxTimer, such as
+// PT10M or P1DT2H.
 func parseISODuration(v string) (time.Duration, bool) {
 	m := isoDuration.FindStringSubmatch(v)
 	if m == nil || v == "P" || v == "PT" || v[len(v)-1] == 'T' {
@@ -128,13 +132,13 @@ func parseISODuration(v string) (time.Duration, bool) {
 		if m[i+1] == "" {
 			continue
 		}
-		n, err := strconv.ParseInt(m[i+1], 10, 32)
-		if err != nil {
+		n, err := strconv.ParseInt(m[i+1], 10, 64)
+		if err != nil || n > int64(maxTimer/unit) {
 			return 0, false
 		}
 		d += time.Duration(n) * unit
 	}
-	return d, d > 0
+	return d, d > 0 && d <= maxTimer
 }
 
 // applyConv sets the Conversations-only parameters of p on ch at now.
