@@ -354,3 +354,19 @@ func TestConvWebhookHeaderStats(t *testing.T) {
 		}
 	}
 }
+
+// TestConvWriteRate checks that writes through Conversations spend from
+// the same per-channel allowance as Chat's.
+func TestConvWriteRate(t *testing.T) {
+	_, c := setup(t, Config{Seed: 2, Channels: 1, Messages: 1, WriteRate: 3, Now: func() time.Time { return fixedClock }})
+	conv := c.mustJSON(201, "POST", c.conv1()+"/Conversations", url.Values{"UniqueName": {"busy"}})
+	c.mustJSON(201, "POST", str(conv, "url")+"/Messages", url.Values{"Body": {"1"}})
+	c.mustJSON(201, "POST", c.svc1()+"/Channels/busy/Messages", url.Values{"Body": {"2"}})
+	c.mustJSON(201, "POST", str(conv, "url")+"/Participants", url.Values{"Identity": {"p"}})
+	for _, path := range []string{str(conv, "url") + "/Messages", str(conv, "url"), "/v3/Services/" + c.info.Services[1] + "/Channels/busy"} {
+		r := c.do("POST", path, url.Values{"Body": {"4"}, "FriendlyName": {"x"}, "Type": {"private"}})
+		if code, _ := r.apiErr(t); r.status != 429 || code != codeChannelRateExceeded {
+			t.Errorf("POST %s beyond the write rate: %d code %d, want 429 code 50063", path, r.status, code)
+		}
+	}
+}

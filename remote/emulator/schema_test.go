@@ -307,20 +307,28 @@ func TestSchema(t *testing.T) {
 		{"empty list", c.svc1() + "/Channels?Type=private"},
 	} {
 		t.Run("meta of "+lc.name, func(t *testing.T) {
-			page := c.mustJSON(200, "GET", lc.path, nil)
-			m, ok := page["meta"].(map[string]any)
-			if !ok {
-				t.Fatalf("no meta object: %v", page)
-			}
-			for _, p := range checkObject(t, sp, meta, m, base) {
-				t.Errorf("meta: %s", p)
-			}
-			key := str(m, "key")
-			if _, ok := page[key].([]any); !ok || len(page) != 2 {
-				t.Errorf("list body has keys %v, want exactly %q and meta", mapKeys(page), key)
-			}
+			checkListPage(t, sp, meta, c.mustJSON(200, "GET", lc.path, nil), base)
 		})
 	}
+}
+
+// checkListPage holds a list page's meta to the spec's meta schema, checks
+// that the body holds exactly the items under meta.key and meta, and
+// returns meta.key.
+func checkListPage(t *testing.T, sp spec, meta objSchema, page map[string]any, prefix string) string {
+	t.Helper()
+	m, ok := page["meta"].(map[string]any)
+	if !ok {
+		t.Fatalf("no meta object: %v", page)
+	}
+	for _, p := range checkObject(t, sp, meta, m, prefix) {
+		t.Errorf("meta: %s", p)
+	}
+	key := str(m, "key")
+	if _, ok := page[key].([]any); !ok || len(page) != 2 {
+		t.Errorf("list body has keys %v, want exactly %q and meta", mapKeys(page), key)
+	}
+	return key
 }
 
 func mapKeys(m map[string]any) []string {
