@@ -38,9 +38,10 @@ func (s *Server) listMembers(c *call) answer {
 				}
 			}
 		}
-		return list(c, c.view().channelPath(svc, ch)+"/"+c.view().members, c.view().membersKey, filters, pq, len(members),
+		v := c.view()
+		return list(c, v.channelPath(svc, ch)+"/"+v.members, v.membersKey, filters, pq, len(members),
 			func(i int) int64 { return int64(members[i].seq) },
-			func(b []byte, i int) []byte { return c.view().member(b, c.u, s.account, svc, ch, members[i]) })
+			func(b []byte, i int) []byte { return v.member(b, c.u, s.account, svc, ch, members[i]) })
 	})
 }
 
@@ -155,40 +156,30 @@ func (s *Server) createMember(c *call) answer {
 		if perr != nil {
 			return errAnswer(perr)
 		}
-		m, e := s.join(svc, ch, identity, p)
-		if e != nil {
-			return errAnswer(e)
+		if p.roleSent {
+			if e := checkChannelRole(svc, p.role); e != nil {
+				return errAnswer(e)
+			}
 		}
+		if ch.membersByIdentity[identity] != nil {
+			return errAnswer(conflict(codeMemberExists, "Member with identity "+strconv.Quote(identity)+" already exists in channel "+ch.sid.format("CH")+"; fetch or update that member instead"))
+		}
+		now := s.nowUnix()
+		u := svc.usersByIdentity[identity]
+		if u == nil {
+			// Adding a member creates its user, as the API does.
+			u = s.newUser(svc, identity, svc.defaultServiceRole, now)
+		}
+		u.joined++
+		m := &member{
+			sid: freshSID(s, ch.membersBySID), identity: identity, role: svc.defaultChannelRole,
+			attrs: "{}", lastConsumption: noDate,
+		}
+		p.apply(m)
+		m.created, m.updated = p.forCreate(now)
+		ch.addMember(m)
 		return answer{status: http.StatusCreated, body: c.view().member(nil, c.u, s.account, svc, ch, m)}
 	})
-}
-
-// join adds a member made from p to ch, which both views add members and
-// participants with. The caller holds svc.mu for writing.
-func (s *Server) join(svc *service, ch *channel, identity string, p memberParams) (*member, *apiError) {
-	if p.roleSent {
-		if e := checkChannelRole(svc, p.role); e != nil {
-			return nil, e
-		}
-	}
-	if ch.membersByIdentity[identity] != nil {
-		return nil, conflict(codeMemberExists, "Member with identity "+strconv.Quote(identity)+" already exists in channel "+ch.sid.format("CH")+"; fetch or update that member instead")
-	}
-	now := s.nowUnix()
-	u := svc.usersByIdentity[identity]
-	if u == nil {
-		// Adding a member creates its user, as the API does.
-		u = s.newUser(svc, identity, svc.defaultServiceRole, now)
-	}
-	u.joined++
-	m := &member{
-		sid: freshSID(s, ch.membersBySID), identity: identity, role: svc.defaultChannelRole,
-		attrs: "{}", lastConsumption: noDate,
-	}
-	p.apply(m)
-	m.created, m.updated = p.forCreate(now)
-	ch.addMember(m)
-	return m, nil
 }
 
 func (s *Server) updateMember(c *call) answer {
@@ -205,24 +196,15 @@ func (s *Server) updateMember(c *call) answer {
 			r := c.view().readOnUpdate
 			return errAnswer(noUpdateParameters("member", "RoleSid, Attributes, "+r.index+", "+r.timestamp+", DateCreated or DateUpdated"))
 		}
-		if e := s.changeMember(svc, m, p); e != nil {
-			return errAnswer(e)
+		if p.roleSent {
+			if e := checkChannelRole(svc, p.role); e != nil {
+				return errAnswer(e)
+			}
 		}
+		p.apply(m)
+		m.created, m.updated = p.forUpdate(m.created, s.nowUnix())
 		return answer{status: http.StatusOK, body: c.view().member(nil, c.u, s.account, svc, ch, m)}
 	})
-}
-
-// changeMember applies the sent parameters of p to m, which both views
-// update members and participants with. The caller holds svc.mu for writing.
-func (s *Server) changeMember(svc *service, m *member, p memberParams) *apiError {
-	if p.roleSent {
-		if e := checkChannelRole(svc, p.role); e != nil {
-			return e
-		}
-	}
-	p.apply(m)
-	m.created, m.updated = p.forUpdate(m.created, s.nowUnix())
-	return nil
 }
 
 func (s *Server) deleteMember(c *call) answer {

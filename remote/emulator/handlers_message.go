@@ -36,10 +36,10 @@ func (s *Server) listMessages(c *call) answer {
 		filters = append(filters, [2]string{"Order", o})
 	}
 	return s.lockChannel(c, svc, reading, func(ch *channel) answer {
-		msgs := ch.msgs
-		return list(c, c.view().channelPath(svc, ch)+"/Messages", "messages", filters, pq, len(msgs),
+		msgs, v := ch.msgs, c.view()
+		return list(c, v.channelPath(svc, ch)+"/Messages", "messages", filters, pq, len(msgs),
 			func(i int) int64 { return msgs[i].index },
-			func(b []byte, i int) []byte { return c.view().message(b, c.u, s.account, svc, ch, &msgs[i]) })
+			func(b []byte, i int) []byte { return v.message(b, c.u, s.account, svc, ch, &msgs[i]) })
 	})
 }
 
@@ -104,28 +104,21 @@ func (s *Server) createMessage(c *call) answer {
 		if perr != nil {
 			return errAnswer(perr)
 		}
-		pos := s.post(ch, p)
+		m := message{sid: freshSID(s, ch.msgBySID), from: orSystem(p.from), body: p.body, attrs: "{}", media: p.media}
+		if p.attrsSent {
+			m.attrs = p.attrs
+		}
+		if p.lubSent && p.lastUpdatedBy != "" {
+			m.lastUpdatedBy = p.lastUpdatedBy
+			m.flags |= msgHasLastUpdatedBy
+		}
+		m.created, m.updated = p.forCreate(s.nowUnix())
+		if m.updated > m.created {
+			m.flags |= msgEdited
+		}
+		pos := ch.appendMessage(m)
 		return answer{status: http.StatusCreated, body: c.view().message(nil, c.u, s.account, svc, ch, &ch.msgs[pos])}
 	})
-}
-
-// post adds a message made from p to ch and returns its position, which
-// both views create messages with. The caller holds the service's lock
-// for writing.
-func (s *Server) post(ch *channel, p messageParams) int {
-	m := message{sid: freshSID(s, ch.msgBySID), from: orSystem(p.from), body: p.body, attrs: "{}", media: p.media}
-	if p.attrsSent {
-		m.attrs = p.attrs
-	}
-	if p.lubSent && p.lastUpdatedBy != "" {
-		m.lastUpdatedBy = p.lastUpdatedBy
-		m.flags |= msgHasLastUpdatedBy
-	}
-	m.created, m.updated = p.forCreate(s.nowUnix())
-	if m.updated > m.created {
-		m.flags |= msgEdited
-	}
-	return ch.appendMessage(m)
 }
 
 func (s *Server) updateMessage(c *call) answer {
@@ -142,38 +135,32 @@ func (s *Server) updateMessage(c *call) answer {
 			return errAnswer(noUpdateParameters("message", c.view().messageUpdateParams))
 		}
 		m := &ch.msgs[pos]
-		s.edit(m, p)
+		if p.fromSent {
+			m.from = orSystem(p.from)
+		}
+		if p.bodySent {
+			m.body = p.body
+		}
+		if p.attrsSent {
+			m.attrs = p.attrs
+		}
+		if p.lubSent {
+			m.lastUpdatedBy = p.lastUpdatedBy
+			m.flags &^= msgHasLastUpdatedBy
+			if p.lastUpdatedBy != "" {
+				m.flags |= msgHasLastUpdatedBy
+			}
+		}
+		m.created, m.updated = p.forUpdate(m.created, s.nowUnix())
+		if p.bodySent || p.attrsSent {
+			// A change of content is an edit when it lands after creation.
+			m.flags &^= msgEdited
+			if m.updated > m.created {
+				m.flags |= msgEdited
+			}
+		}
 		return answer{status: http.StatusOK, body: c.view().message(nil, c.u, s.account, svc, ch, m)}
 	})
-}
-
-// edit applies the sent parameters of p to m, which both views update
-// messages with. The caller holds the service's lock for writing.
-func (s *Server) edit(m *message, p messageParams) {
-	if p.fromSent {
-		m.from = orSystem(p.from)
-	}
-	if p.bodySent {
-		m.body = p.body
-	}
-	if p.attrsSent {
-		m.attrs = p.attrs
-	}
-	if p.lubSent {
-		m.lastUpdatedBy = p.lastUpdatedBy
-		m.flags &^= msgHasLastUpdatedBy
-		if p.lastUpdatedBy != "" {
-			m.flags |= msgHasLastUpdatedBy
-		}
-	}
-	m.created, m.updated = p.forUpdate(m.created, s.nowUnix())
-	if p.bodySent || p.attrsSent {
-		// A change of content is an edit when it lands after creation.
-		m.flags &^= msgEdited
-		if m.updated > m.created {
-			m.flags |= msgEdited
-		}
-	}
 }
 
 func (s *Server) deleteMessage(c *call) answer {
