@@ -33,12 +33,16 @@ var (
 		{"participant_conversations", "/ParticipantConversations"},
 		{"conversation_with_participants", "/ConversationWithParticipants"},
 	}
-	convUserLinks         = []link{{"user_conversations", "/Conversations"}}
-	conversationLinks     = []link{{"participants", "/Participants"}, {"messages", "/Messages"}, {"webhooks", "/Webhooks"}, {"export", "/Export"}}
-	convMessageLinks      = []link{{"delivery_receipts", "/Receipts"}, {"channel_metadata", "/ChannelMetadata"}}
-	convRoleTypes         = map[string]string{"deployment": "service", "channel": "conversation"}
-	convNullMessageFields = `,"delivery":null,"content_sid":null`
+	convUserLinks     = []link{{"user_conversations", "/Conversations"}}
+	conversationLinks = []link{{"participants", "/Participants"}, {"messages", "/Messages"}, {"webhooks", "/Webhooks"}, {"export", "/Export"}}
+	convMessageLinks  = []link{{"delivery_receipts", "/Receipts"}, {"channel_metadata", "/ChannelMetadata"}}
+	// convRoleTypes are Conversations' names of Chat's role types.
+	convRoleTypes = map[string]string{"deployment": "service", "channel": "conversation"}
 )
+
+// convNullMessageFields are the message fields the emulator always leaves
+// null: it delivers to no non-chat participant and has no content templates.
+const convNullMessageFields = `,"delivery":null,"content_sid":null`
 
 func (u urls) convService(b []byte, svc sid) []byte {
 	b = append(b, u.base...)
