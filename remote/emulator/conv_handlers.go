@@ -101,16 +101,25 @@ func parseConversationParams(f form) (conversationParams, *apiError) {
 			*t.d = d
 		}
 	}
-	if v, ok := f.get("MessagingServiceSid"); ok {
-		id, valid := parseSID("MG", v)
-		if !valid {
-			return p, badRequest(codeInvalidParameter, "MessagingServiceSid "+strconv.Quote(v)+" is not a messaging service SID (MG followed by 32 hex digits)")
-		}
-		p.messagingService, p.msgSvcSent = id, true
+	if p.messagingService, p.msgSvcSent, e = f.messagingService(); e != nil {
+		return p, e
 	}
 	p.emailAddress, p.emailAddrSent = f.get("Bindings.Email.Address")
 	p.emailName, p.emailNameSent = f.get("Bindings.Email.Name")
 	return p, nil
+}
+
+// messagingService reads an optional MessagingServiceSid.
+func (f form) messagingService() (id sid, sent bool, e *apiError) {
+	v, sent := f.get("MessagingServiceSid")
+	if !sent {
+		return sid{}, false, nil
+	}
+	id, valid := parseSID("MG", v)
+	if !valid {
+		return sid{}, true, badRequest(codeInvalidParameter, "MessagingServiceSid "+strconv.Quote(v)+" is not a messaging service SID (MG followed by 32 hex digits)")
+	}
+	return id, true, nil
 }
 
 // isoDuration matches the ISO 8601 durations the emulator accepts: days,
@@ -305,17 +314,13 @@ func (s *Server) listConversations(c *call) answer {
 // service its conversation shows. It answers with the Chat v2 channel.
 func (s *Server) makeChannelPrivate(c *call) answer {
 	typ, typSent := c.form.get("Type")
-	msgSvc, msgSvcSent := c.form.get("MessagingServiceSid")
+	id, msgSvcSent, perr := c.form.messagingService()
 	return s.inChannel(c, limitedWrite, func(svc *service, ch *channel) answer {
+		if perr != nil {
+			return errAnswer(perr)
+		}
 		if !typSent && !msgSvcSent {
 			return errAnswer(noUpdateParameters("channel", "Type=private or MessagingServiceSid"))
-		}
-		var id sid
-		if msgSvcSent {
-			var ok bool
-			if id, ok = parseSID("MG", msgSvc); !ok {
-				return errAnswer(badRequest(codeInvalidParameter, "MessagingServiceSid "+strconv.Quote(msgSvc)+" is not a messaging service SID (MG followed by 32 hex digits)"))
-			}
 		}
 		switch {
 		case !typSent:
