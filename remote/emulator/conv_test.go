@@ -370,3 +370,33 @@ func TestConvWriteRate(t *testing.T) {
 		}
 	}
 }
+
+// TestCreatedServiceHasConversations checks that a service created through
+// Chat answers through Conversations too, with its roles and users.
+func TestCreatedServiceHasConversations(t *testing.T) {
+	_, c := setup(t, Config{Seed: 2, Channels: 1, Messages: 1})
+	svc := c.mustJSON(201, "POST", "/v2/Services", url.Values{"FriendlyName": {"new"}})
+	conv := "/v1/Services/" + str(svc, "sid")
+	got := c.mustJSON(200, "GET", conv, nil)
+	if got["friendly_name"] != "new" || got["date_created"] != svc["date_created"] {
+		t.Errorf("Conversations service = %v, want the created one", got)
+	}
+	var types []string
+	for _, r := range c.listAll(conv + "/Roles") {
+		types = append(types, str(r, "type"))
+	}
+	if want := []string{"service", "service", "conversation", "conversation"}; !slices.Equal(types, want) {
+		t.Errorf("role types = %v, want %v", types, want)
+	}
+	u := c.mustJSON(201, "POST", conv+"/Users", url.Values{"Identity": {"kim"}})
+	if str(u, "role_sid") != str(svc, "default_service_role_sid") {
+		t.Errorf("user role %v, want the service's default %v", u["role_sid"], svc["default_service_role_sid"])
+	}
+	c.mustJSON(200, "GET", "/v2/Services/"+str(svc, "sid")+"/Users/kim", nil)
+	if r := c.do("DELETE", conv+"/Users/"+str(u, "sid"), nil); r.status != 204 {
+		t.Fatalf("delete user: %d %s", r.status, r.body)
+	}
+	if r := c.do("GET", "/v2/Services/"+str(svc, "sid")+"/Users/kim", nil); r.status != 404 {
+		t.Errorf("user deleted through Conversations still in Chat: %d", r.status)
+	}
+}
