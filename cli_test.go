@@ -69,7 +69,7 @@ func startEmulator(t *testing.T, args ...string) emulator.Info {
 		t.Fatalf("ready line %q is not JSON: %v", line, err)
 	}
 	if !strings.HasPrefix(info.BaseURL, "http://127.0.0.1:") || len(info.Services) != 2 ||
-		!strings.HasPrefix(info.AccountSID, "AC") || info.AuthToken == "" {
+		!strings.HasPrefix(info.AccountSID, "AC") || info.AuthToken == "" || info.ConversationsURL != info.BaseURL {
 		t.Fatalf("ready line lacks fields of cli.md: %s", line)
 	}
 	t.Cleanup(func() {

@@ -21,7 +21,7 @@ func emulateCommand() *cli.Command {
 	def := emulator.DefaultConfig()
 	return &cli.Command{
 		Name:  "emulate",
-		Usage: "serve a local, stateful stand-in for the Chat v2 REST API",
+		Usage: "serve a local, stateful stand-in for the Chat v2 and Conversations v1 REST APIs",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "listen", Usage: "listen `ADDRESS`; port 0 picks a free port", Value: "127.0.0.1:8080"},
 			&cli.Int64Flag{Name: "seed", Usage: "seed of the generated history", Value: def.Seed},
@@ -32,8 +32,13 @@ func emulateCommand() *cli.Command {
 			&cli.IntFlag{Name: "write-rate", Usage: "answer 429 (50063) to writes beyond `N` per second in one channel; 0 = unlimited", Value: def.WriteRate},
 			&cli.Float64Flag{Name: "fault-rate", Usage: "answer this `FRACTION` of requests with 500 or 503 without acting"},
 			&cli.Float64Flag{Name: "lost-response-rate", Usage: "carry out this `FRACTION` of writes, then drop the connection"},
+			&cli.StringFlag{Name: "chat-api", Usage: "serve Chat v2 (`on|off`); off answers every /v2 path 404 (20404), as after Chat's shutdown", Value: "on"},
 		},
 		Action: func(c *cli.Context) error {
+			chatAPI, err := emulator.ParseAPISwitch(c.String("chat-api"))
+			if err != nil {
+				return usagef("--chat-api %s", err)
+			}
 			return runEmulate(c.Context, emulateOptions{
 				Listen: c.String("listen"),
 				Config: emulator.Config{
@@ -45,6 +50,7 @@ func emulateCommand() *cli.Command {
 					WriteRate:        c.Int("write-rate"),
 					FaultRate:        c.Float64("fault-rate"),
 					LostResponseRate: c.Float64("lost-response-rate"),
+					ChatAPI:          chatAPI,
 				},
 			}, c.App.Writer)
 		},

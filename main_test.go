@@ -95,6 +95,7 @@ func TestUsageErrors(t *testing.T) {
 		{"emulate bad fault rate", []string{"emulate", "--fault-rate", "1.5"}, "--fault-rate"},
 		{"emulate on the network", []string{"emulate", "--listen", "0.0.0.0:0"}, "not a loopback address"},
 		{"emulate bad listen", []string{"emulate", "--listen", "8080"}, "HOST:PORT"},
+		{"emulate bad chat api", []string{"emulate", "--chat-api", "maybe"}, "--chat-api"},
 		{"timeout too short", append([]string{"backup", "--archive", archive, "--service", is, "--timeout", "1ms"}, creds...), "--timeout"},
 		{"ls bad snapshot", []string{"ls", "--archive", archive, "--snapshot", "0"}, "--snapshot"},
 	}

@@ -1,9 +1,26 @@
 // Package emulator is a local, stateful stand-in for the Twilio Programmable
-// Chat v2 REST API, used by `chatvault emulate`, by `chatvault demo`, and by
-// tests and benchmarks of the client. It is held to the published OpenAPI
-// description (testdata/twilio_chat_v2.json) on its own and never imports
+// Chat v2 and Conversations v1 REST APIs, used by `chatvault emulate`, by
+// `chatvault demo`, and by tests and benchmarks of the client. It is held
+// to the published OpenAPI descriptions (testdata/twilio_chat_v2.json and
+// testdata/twilio_conversations_v1.json) on its own and never imports
 // package remote, so it can catch the client's mistakes instead of sharing
 // them.
+//
+// # One state, two views
+//
+// As in Twilio's backend, Chat and Conversations are two views of one
+// state: a channel is a conversation with the same CH SID, a member is a
+// participant with the same MB SID, a message is the same message (from is
+// author; Chat's one media object is a one-element media array), and
+// last_consumed_message_index and last_consumption_timestamp are
+// last_read_message_index and last_read_timestamp. Conversations shows
+// private channels only; a conversation created through it is a private
+// channel in the Chat view. Both APIs share a root (Info.BaseURL and
+// Info.ConversationsURL are the same): Chat lives under /v2, Conversations
+// under /v1, and Chat v3's channel update under /v3. Handlers that differ
+// between the views only in shape are shared and render through the view
+// of the request's path (conv_serve.go); what only Conversations has is in
+// conv_handlers.go, its renderers in conv_render.go.
 //
 // # Use
 //
@@ -61,15 +78,24 @@
 // # Requests
 //
 // Only HTTP Basic with the printed AccountSID:AuthToken is accepted
-// (compared in constant time); anything else gets 401 code 20003. Paths are
-// those of the spec: Services (list, create, fetch), Roles (list), Users
-// (list, create, fetch by SID or identity), Channels (list, create, fetch,
-// update, delete, by SID or unique name), Members (list, create, fetch,
-// update, delete, by SID or identity) and Messages (list, create, fetch,
-// update, delete, by IM SID only). Other paths get 404 code 20404, and
-// other methods on a served path 405 code 20004 with an Allow header. Path
-// segments are unescaped one by one, so a unique name or identity may hold
-// an escaped "/".
+// (compared in constant time); anything else gets 401 code 20003. Chat v2
+// paths are those of its spec: Services (list, create, fetch), Roles
+// (list), Users (list, create, fetch by SID or identity), Channels (list,
+// create, fetch, update, delete, by SID or unique name), Members (list,
+// create, fetch, update, delete, by SID or identity) and Messages (list,
+// create, fetch, update, delete, by IM SID only). Conversations v1 paths
+// are /v1/Services/{IS} (fetch), …/Roles (list), …/Users (list, create;
+// fetch, update, delete by SID or identity), …/Conversations (list,
+// create; fetch, update, delete by SID or unique name), and below a
+// conversation …/Participants (list, create; fetch, update, delete by SID
+// or identity) and …/Messages (list, create; fetch, update, delete by IM
+// SID). Chat v3 serves POST /v3/Services/{IS}/Channels/{CH} only. Other
+// paths get 404 code 20404, and other methods on a served path 405 code
+// 20004 with an Allow header. Path segments are unescaped one by one, so a
+// unique name or identity may hold an escaped "/". With Config.ChatAPI
+// APIOff (`--chat-api off`) every /v2 path answers 404 code 20404 once the
+// request is authenticated, as after Chat's shutdown; /v1 and /v3 keep
+// answering.
 //
 // Create and update parameters are form fields, read from the body (and the
 // query string). Dates are RFC 3339 with any offset and optional fraction,
@@ -112,6 +138,16 @@
 // fixed order, messages by index (Order asc, the default, or desc). Channels
 // are listed public only unless Type says otherwise, as the real API does.
 //
+// Conversations pages the same way, with meta.key conversations,
+// participants, messages, users and roles; its Users and Roles lists allow
+// at most 50 a page (larger sizes are lowered to 50), the others 100.
+// Conversations are listed private only, in creation order; StartDate and
+// EndDate filter on date_created (inclusive) and, as the spec says, list
+// newest first (ties in creation order, newest first too); State filters on
+// the state. Each of StartDate and EndDate may be a day (2025-01-31, the
+// day's first second for StartDate and its last for EndDate) or a date as
+// everywhere else. Page URLs keep StartDate, EndDate, State and Order.
+//
 // # Behaviour the API does not document, as the emulator decides it
 //
 //   - A resource created without DateCreated is dated now (Config.Now); its
@@ -141,6 +177,57 @@
 //     member's a channel role (400 codes 50100 and 50101 otherwise).
 //   - is_online and is_notifiable are always null: reachability is off.
 //
+// In the Conversations view:
+//
+//   - Anything missing (service, conversation, participant, message, user)
+//     is 404 code 20404; a public channel is missing there too, with a
+//     message that names Chat v3's make-private call. Malformed parameters
+//     get the codes Chat gives the same parameter (50003, 50304, 50306,
+//     50307, 50308, 50309, 50100, 50101, 50201, 50204, 50404, 50405, 50406,
+//     50510, 20161), as Conversations runs on Chat's backend; State, Timers.*,
+//     MessagingServiceSid, StartDate and EndDate get 400 code 20001.
+//   - FriendlyName and UniqueName are limited to 256 characters on create
+//     and update. A conversation created through Conversations has
+//     created_by "system" in Chat. CreatedBy, Type and LastUpdatedBy are not
+//     Conversations parameters and are not taken from a Conversations
+//     request; a Chat channel's type and created_by and a message's
+//     last_updated_by have no Conversations field.
+//   - state is "active" unless State set it; any state may follow any
+//     other, and no state is enforced (a closed conversation still takes
+//     messages). Timers.Inactive and Timers.Closed (ISO 8601 days, hours,
+//     minutes and seconds, up to 100 years) set timers.date_inactive and
+//     timers.date_closed to the request's time plus the duration; the timers
+//     never fire. timers is {} without them.
+//   - messaging_service_sid is null unless MessagingServiceSid (or Chat v3)
+//     set it: the emulator has no default messaging service. bindings is
+//     null unless Bindings.Email.Address or .Name was sent, then
+//     {"email":{"address":…,"name":…}}.
+//   - A message's body is null when it is empty (a Chat media message, or
+//     a Chat message with an empty body); date_updated is null unless the
+//     message was edited (Chat's was_edited), as the spec describes;
+//     participant_sid is the current participant whose identity is the
+//     author, null for "system" or an author who is not a participant;
+//     delivery and content_sid are null; links are delivery_receipts and
+//     channel_metadata (not served). Author defaults to "system". ContentSid,
+//     ContentVariables and Subject are ignored.
+//   - A participant needs an Identity (400 code 50204 without one): the
+//     emulator serves chat participants only; MessagingBinding.* is ignored
+//     and messaging_binding is always null. LastReadMessageIndex and
+//     LastReadTimestamp are taken on update only (a create ignores them,
+//     as the spec has no such create parameters) and follow the rules of
+//     Chat's read position. Identity on update is ignored. The list takes
+//     Chat's Identity filter too.
+//   - Roles show type "service" for Chat's deployment roles and
+//     "conversation" for channel roles, with Chat's permission names.
+//   - A user update (FriendlyName, Attributes, RoleSid; an empty
+//     FriendlyName makes it null) sets date_updated to now. Deleting a user
+//     leaves its participants; the user is gone from both views.
+//   - Chat v3's channel update takes Type=private (Type=public only on a
+//     public channel, where it changes nothing) and MessagingServiceSid,
+//     answers with the Chat v2 channel (its /v2 URLs even when Chat v2 is
+//     off), leaves date_updated alone and spends from the channel's write
+//     allowance like a channel update.
+//
 // HTTP statuses of Twilio codes whose status Twilio does not state:
 // 409 for 50201, 50307 and 50404 (already exists); 404 for 50050, 50200,
 // 50300, 50402 and 50500 (not found); 400 for the malformed-parameter codes
@@ -162,7 +249,8 @@
 //     shuts down (503).
 //   - WriteRate N: POST and DELETE on members and messages and POST on a
 //     channel (update) spend from the channel's allowance of N writes a
-//     second (a token bucket holding up to N, on the Config.Now clock);
+//     second (a token bucket holding up to N, on the Config.Now clock), and
+//     so do the same writes through Conversations and Chat v3;
 //     a write beyond it gets 429 code 50063 and is not carried out. Channel
 //     create and delete, users and services are not limited. Changing the
 //     rate with SetFaults gives every channel a full allowance.
@@ -179,7 +267,8 @@
 //
 // GET /emulator/stats needs no credentials, is never faulted or counted,
 // and returns Stats as JSON. requests counts every API request by method
-// and path template ("GET /v2/Services/{sid}/Channels"; unknown paths as
+// and path template ("GET /v2/Services/{sid}/Channels",
+// "POST /v1/Services/{sid}/Conversations/{sid}/Messages"; unknown paths as
 // "GET (unknown path)"); status counts answers by status code (lost
 // responses have none and are counted in lost_responses); writes counts
 // POST and DELETE requests that passed authentication and routing (a served
@@ -193,7 +282,10 @@
 //
 // The emulator does not enforce permissions, members-per-channel or
 // channels-per-user limits, or body length; it serves no bindings,
-// invites, channel webhooks, user channels, credentials, or role and user
-// updates; it never calls webhooks. Generated history is limited to 10
+// invites, channel webhooks, user channels, credentials, role updates, user
+// updates through Chat, Conversations' configuration, receipts,
+// participant conversations or non-chat participants; it never calls
+// webhooks. A service holds at most 2^24 users and channels created in all
+// (the date-ordered conversation list keys on that). Generated history is limited to 10
 // million messages (Channels × Messages). State lives in memory only.
 package emulator

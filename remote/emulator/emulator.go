@@ -32,6 +32,38 @@ type Config struct {
 	// Logger receives the emulator's few diagnostics (a listener that
 	// fails, a connection that cannot be dropped); nil discards them.
 	Logger *slog.Logger
+
+	// ChatAPI is whether Chat v2 is served; with APIOff every /v2/… path
+	// answers 404 code 20404, as after Chat's shutdown, while Conversations
+	// v1 and Chat v3 keep answering. The zero value serves it.
+	ChatAPI APISwitch
+}
+
+// APISwitch turns one of the emulator's APIs on or off.
+type APISwitch int
+
+const (
+	APIOn  APISwitch = iota // served (the zero value)
+	APIOff                  // every path of the API answers 404 code 20404
+)
+
+// ParseAPISwitch reads "on" or "off", as `chatvault emulate --chat-api` takes them.
+func ParseAPISwitch(v string) (APISwitch, error) {
+	switch v {
+	case "on":
+		return APIOn, nil
+	case "off":
+		return APIOff, nil
+	}
+	return APIOn, fmt.Errorf("%q is neither on nor off; give on or off", v)
+}
+
+// String is "on" or "off".
+func (a APISwitch) String() string {
+	if a == APIOff {
+		return "off"
+	}
+	return "on"
 }
 
 // Limits of the generated history, to keep a typo from exhausting memory.
@@ -65,6 +97,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("emulator: fault rate %v is outside 0..1; give a fraction such as 0.05", c.FaultRate)
 	case !(c.LostResponseRate >= 0 && c.LostResponseRate <= 1):
 		return fmt.Errorf("emulator: lost-response rate %v is outside 0..1; give a fraction such as 0.05", c.LostResponseRate)
+	case c.ChatAPI != APIOn && c.ChatAPI != APIOff:
+		return fmt.Errorf("emulator: ChatAPI %d is neither APIOn nor APIOff", int(c.ChatAPI))
 	}
 	return nil
 }
@@ -75,6 +109,9 @@ type Info struct {
 	AccountSID string   `json:"account_sid"`
 	AuthToken  string   `json:"auth_token"`
 	Services   []string `json:"services"`
+	// ConversationsURL is the root of Conversations v1, the same as BaseURL:
+	// the two APIs' paths do not overlap.
+	ConversationsURL string `json:"conversations_url"`
 }
 
 // Stats are the counters served at /emulator/stats.
@@ -222,6 +259,8 @@ func (s *Server) infoLocked() Info {
 		AccountSID: s.account.format("AC"),
 		AuthToken:  s.authToken,
 		Services:   svcs,
+
+		ConversationsURL: s.baseURL,
 	}
 }
 

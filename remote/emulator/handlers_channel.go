@@ -39,7 +39,7 @@ const (
 // inChannel finds the service and channel c's path names and runs f on
 // them with the service's lock held as a asks; see lockChannel.
 func (s *Server) inChannel(c *call, a access, f func(svc *service, ch *channel) answer) answer {
-	svc, e := s.serviceOf(c.rt.svc)
+	svc, e := s.serviceFor(c)
 	if e != nil {
 		return errAnswer(e)
 	}
@@ -52,15 +52,20 @@ func (s *Server) inChannel(c *call, a access, f func(svc *service, ch *channel) 
 // channel, then a spent allowance, is answered without calling f. List
 // handlers use it directly, after checking their query: a bad query is
 // answered before a missing channel.
-func (s *Server) lockChannel(c *call, svc *service, a access, f func(ch *channel) answer) answer {
+// lock takes svc.mu for reading or writing as a asks and returns the
+// matching unlock.
+func (svc *service) lock(a access) (unlock func()) {
 	if a == reading {
 		svc.mu.RLock()
-		defer svc.mu.RUnlock()
-	} else {
-		svc.mu.Lock()
-		defer svc.mu.Unlock()
+		return svc.mu.RUnlock
 	}
-	ch, e := channelOf(svc, c.rt.ch)
+	svc.mu.Lock()
+	return svc.mu.Unlock
+}
+
+func (s *Server) lockChannel(c *call, svc *service, a access, f func(ch *channel) answer) answer {
+	defer svc.lock(a)()
+	ch, e := channelFor(c, svc)
 	if e != nil {
 		return errAnswer(e)
 	}
@@ -70,10 +75,6 @@ func (s *Server) lockChannel(c *call, svc *service, a access, f func(ch *channel
 		}
 	}
 	return f(ch)
-}
-
-func channelPath(svc *service, ch *channel) string {
-	return "/v2/Services/" + svc.sid.format("IS") + "/Channels/" + ch.sid.format("CH")
 }
 
 func (s *Server) listChannels(c *call) answer {
@@ -118,7 +119,7 @@ func (s *Server) listChannels(c *call) answer {
 
 func (s *Server) fetchChannel(c *call) answer {
 	return s.inChannel(c, reading, func(svc *service, ch *channel) answer {
-		return answer{status: http.StatusOK, body: appendChannelJSON(nil, c.u, s.account, svc, ch)}
+		return answer{status: http.StatusOK, body: c.view().channel(nil, c.u, s.account, svc, ch)}
 	})
 }
 
@@ -185,8 +186,18 @@ func (s *Server) createChannel(c *call) answer {
 	}
 	svc.mu.Lock()
 	defer svc.mu.Unlock()
+	ch, e := s.openChannel(svc, p)
+	if e != nil {
+		return errAnswer(e)
+	}
+	return answer{status: http.StatusCreated, body: appendChannelJSON(nil, c.u, s.account, svc, ch)}
+}
+
+// openChannel adds a channel made from p to svc, which both views create
+// channels with. The caller holds svc.mu for writing.
+func (s *Server) openChannel(svc *service, p channelParams) (*channel, *apiError) {
 	if p.uniqueName != "" && svc.channelsByUnique[p.uniqueName] != nil {
-		return errAnswer(conflict(codeUniqueNameExists, "Channel with unique name "+strconv.Quote(p.uniqueName)+" already exists in service "+svc.sid.format("IS")+"; choose another name or fetch that channel"))
+		return nil, conflict(codeUniqueNameExists, "Channel with unique name "+strconv.Quote(p.uniqueName)+" already exists in service "+svc.sid.format("IS")+"; choose another name or fetch that channel")
 	}
 	ch := newChannel(freshSID(s, svc.channelsBySID))
 	ch.private = p.private
@@ -199,7 +210,7 @@ func (s *Server) createChannel(c *call) answer {
 	ch.createdBy = orSystem(p.createdBy)
 	ch.created, ch.updated = p.forCreate(s.nowUnix())
 	svc.addChannel(ch)
-	return answer{status: http.StatusCreated, body: appendChannelJSON(nil, c.u, s.account, svc, ch)}
+	return ch, nil
 }
 
 func (s *Server) updateChannel(c *call) answer {
@@ -211,32 +222,41 @@ func (s *Server) updateChannel(c *call) answer {
 		if !p.any() {
 			return errAnswer(noUpdateParameters("channel", "FriendlyName, UniqueName, Attributes, DateCreated, DateUpdated or CreatedBy"))
 		}
-		if p.unSent && p.uniqueName != "" {
-			if other := svc.channelsByUnique[p.uniqueName]; other != nil && other != ch {
-				return errAnswer(conflict(codeUniqueNameExists, "Channel with unique name "+strconv.Quote(p.uniqueName)+" already exists in service "+svc.sid.format("IS")+"; choose another name"))
-			}
+		if e := s.changeChannel(svc, ch, p); e != nil {
+			return errAnswer(e)
 		}
-		if p.fnSent {
-			ch.friendlyName = nonEmpty(p.friendlyName)
-		}
-		if p.unSent {
-			if ch.uniqueName.valid {
-				delete(svc.channelsByUnique, ch.uniqueName.s)
-			}
-			ch.uniqueName = nonEmpty(p.uniqueName)
-			if p.uniqueName != "" {
-				svc.channelsByUnique[p.uniqueName] = ch
-			}
-		}
-		if p.attrsSent {
-			ch.attrs = p.attrs
-		}
-		if p.cbSent {
-			ch.createdBy = orSystem(p.createdBy)
-		}
-		ch.created, ch.updated = p.forUpdate(ch.created, s.nowUnix())
 		return answer{status: http.StatusOK, body: appendChannelJSON(nil, c.u, s.account, svc, ch)}
 	})
+}
+
+// changeChannel applies the sent parameters of p to ch, which both views
+// update channels with. The caller holds svc.mu for writing.
+func (s *Server) changeChannel(svc *service, ch *channel, p channelParams) *apiError {
+	if p.unSent && p.uniqueName != "" {
+		if other := svc.channelsByUnique[p.uniqueName]; other != nil && other != ch {
+			return conflict(codeUniqueNameExists, "Channel with unique name "+strconv.Quote(p.uniqueName)+" already exists in service "+svc.sid.format("IS")+"; choose another name")
+		}
+	}
+	if p.fnSent {
+		ch.friendlyName = nonEmpty(p.friendlyName)
+	}
+	if p.unSent {
+		if ch.uniqueName.valid {
+			delete(svc.channelsByUnique, ch.uniqueName.s)
+		}
+		ch.uniqueName = nonEmpty(p.uniqueName)
+		if p.uniqueName != "" {
+			svc.channelsByUnique[p.uniqueName] = ch
+		}
+	}
+	if p.attrsSent {
+		ch.attrs = p.attrs
+	}
+	if p.cbSent {
+		ch.createdBy = orSystem(p.createdBy)
+	}
+	ch.created, ch.updated = p.forUpdate(ch.created, s.nowUnix())
+	return nil
 }
 
 func noUpdateParameters(what, params string) *apiError {

@@ -38,19 +38,20 @@ func (s *Server) listMembers(c *call) answer {
 				}
 			}
 		}
-		return list(c, channelPath(svc, ch)+"/Members", "members", filters, pq, len(members),
+		v := c.view()
+		return list(c, v.channelPath(svc, ch)+"/"+v.members, v.membersKey, filters, pq, len(members),
 			func(i int) int64 { return int64(members[i].seq) },
-			func(b []byte, i int) []byte { return appendMemberJSON(b, c.u, s.account, svc, ch, members[i]) })
+			func(b []byte, i int) []byte { return v.member(b, c.u, s.account, svc, ch, members[i]) })
 	})
 }
 
 func (s *Server) fetchMember(c *call) answer {
 	return s.inChannel(c, reading, func(svc *service, ch *channel) answer {
-		m, e := memberOf(ch, c.rt.leaf)
+		m, e := memberFor(c, ch)
 		if e != nil {
 			return errAnswer(e)
 		}
-		return answer{status: http.StatusOK, body: appendMemberJSON(nil, c.u, s.account, svc, ch, m)}
+		return answer{status: http.StatusOK, body: c.view().member(nil, c.u, s.account, svc, ch, m)}
 	})
 }
 
@@ -71,7 +72,16 @@ func (p memberParams) any() bool {
 	return p.roleSent || p.attrsSent || p.lastConsumedSet || p.consumptionSent || p.createdSent || p.updatedSent
 }
 
-func parseMemberParams(f form) (memberParams, *apiError) {
+// readHorizon names the parameters that set a member's read position in
+// one view; the zero value reads none (a Conversations participant create).
+type readHorizon struct{ index, timestamp string }
+
+var (
+	chatReadHorizon = readHorizon{"LastConsumedMessageIndex", "LastConsumptionTimestamp"}
+	convReadHorizon = readHorizon{"LastReadMessageIndex", "LastReadTimestamp"}
+)
+
+func parseMemberParams(f form, read readHorizon) (memberParams, *apiError) {
 	var p memberParams
 	var e *apiError
 	if p.role, p.roleSent, e = f.roleSID(codeChannelRoleNotFound); e != nil {
@@ -80,25 +90,29 @@ func parseMemberParams(f form) (memberParams, *apiError) {
 	if p.attrs, p.attrsSent, e = f.attributes(); e != nil {
 		return p, e
 	}
-	if v, ok := f.get("LastConsumedMessageIndex"); ok {
+	if read.index == "" {
+		p.dateParams, e = f.dates()
+		return p, e
+	}
+	if v, ok := f.get(read.index); ok {
 		p.lastConsumedSet = true
 		if v == "" || v == "null" {
 			p.lastConsumedNull = true
 		} else {
 			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil || n < 0 {
-				return p, badRequest(codeConsumedIndexInvalid, "LastConsumedMessageIndex "+strconv.Quote(v)+" is not a message index (a whole number of 0 or more); send an index or an empty value for none")
+				return p, badRequest(codeConsumedIndexInvalid, read.index+" "+strconv.Quote(v)+" is not a message index (a whole number of 0 or more); send an index or an empty value for none")
 			}
 			p.lastConsumed = n
 		}
 	}
-	if v, ok := f.get("LastConsumptionTimestamp"); ok {
+	if v, ok := f.get(read.timestamp); ok {
 		p.consumptionSent = true
 		p.consumption = noDate
 		if v != "" {
 			t, err := parseDate(v)
 			if err != nil {
-				return p, badRequest(codeConsumptionTSInvalid, "LastConsumptionTimestamp "+strconv.Quote(v)+" is not an ISO 8601 date-time; send it as RFC 3339, for example 2025-01-01T00:00:00Z")
+				return p, badRequest(codeConsumptionTSInvalid, read.timestamp+" "+strconv.Quote(v)+" is not an ISO 8601 date-time; send it as RFC 3339, for example 2025-01-01T00:00:00Z")
 			}
 			p.consumption = t
 		}
@@ -134,7 +148,7 @@ func (p memberParams) apply(m *member) {
 
 func (s *Server) createMember(c *call) answer {
 	identity, perr := c.form.identity()
-	p, perr2 := parseMemberParams(c.form)
+	p, perr2 := parseMemberParams(c.form, c.view().readOnCreate)
 	if perr == nil {
 		perr = perr2
 	}
@@ -164,14 +178,14 @@ func (s *Server) createMember(c *call) answer {
 		p.apply(m)
 		m.created, m.updated = p.forCreate(now)
 		ch.addMember(m)
-		return answer{status: http.StatusCreated, body: appendMemberJSON(nil, c.u, s.account, svc, ch, m)}
+		return answer{status: http.StatusCreated, body: c.view().member(nil, c.u, s.account, svc, ch, m)}
 	})
 }
 
 func (s *Server) updateMember(c *call) answer {
-	p, perr := parseMemberParams(c.form)
+	p, perr := parseMemberParams(c.form, c.view().readOnUpdate)
 	return s.inChannel(c, limitedWrite, func(svc *service, ch *channel) answer {
-		m, e := memberOf(ch, c.rt.leaf)
+		m, e := memberFor(c, ch)
 		if e != nil {
 			return errAnswer(e)
 		}
@@ -179,7 +193,8 @@ func (s *Server) updateMember(c *call) answer {
 			return errAnswer(perr)
 		}
 		if !p.any() {
-			return errAnswer(noUpdateParameters("member", "RoleSid, Attributes, LastConsumedMessageIndex, LastConsumptionTimestamp, DateCreated or DateUpdated"))
+			r := c.view().readOnUpdate
+			return errAnswer(noUpdateParameters("member", "RoleSid, Attributes, "+r.index+", "+r.timestamp+", DateCreated or DateUpdated"))
 		}
 		if p.roleSent {
 			if e := checkChannelRole(svc, p.role); e != nil {
@@ -188,13 +203,13 @@ func (s *Server) updateMember(c *call) answer {
 		}
 		p.apply(m)
 		m.created, m.updated = p.forUpdate(m.created, s.nowUnix())
-		return answer{status: http.StatusOK, body: appendMemberJSON(nil, c.u, s.account, svc, ch, m)}
+		return answer{status: http.StatusOK, body: c.view().member(nil, c.u, s.account, svc, ch, m)}
 	})
 }
 
 func (s *Server) deleteMember(c *call) answer {
 	return s.inChannel(c, limitedWrite, func(svc *service, ch *channel) answer {
-		m, e := memberOf(ch, c.rt.leaf)
+		m, e := memberFor(c, ch)
 		if e != nil {
 			return errAnswer(e)
 		}

@@ -36,20 +36,20 @@ func (s *Server) listMessages(c *call) answer {
 		filters = append(filters, [2]string{"Order", o})
 	}
 	return s.lockChannel(c, svc, reading, func(ch *channel) answer {
-		msgs := ch.msgs
-		return list(c, channelPath(svc, ch)+"/Messages", "messages", filters, pq, len(msgs),
+		msgs, v := ch.msgs, c.view()
+		return list(c, v.channelPath(svc, ch)+"/Messages", "messages", filters, pq, len(msgs),
 			func(i int) int64 { return msgs[i].index },
-			func(b []byte, i int) []byte { return appendMessageJSON(b, c.u, s.account, svc, ch, &msgs[i]) })
+			func(b []byte, i int) []byte { return v.message(b, c.u, s.account, svc, ch, &msgs[i]) })
 	})
 }
 
 func (s *Server) fetchMessage(c *call) answer {
 	return s.inChannel(c, reading, func(svc *service, ch *channel) answer {
-		pos, e := messageAt(ch, c.rt.leaf)
+		pos, e := messageFor(c, ch)
 		if e != nil {
 			return errAnswer(e)
 		}
-		return answer{status: http.StatusOK, body: appendMessageJSON(nil, c.u, s.account, svc, ch, &ch.msgs[pos])}
+		return answer{status: http.StatusOK, body: c.view().message(nil, c.u, s.account, svc, ch, &ch.msgs[pos])}
 	})
 }
 
@@ -65,12 +65,23 @@ func (p messageParams) any() bool {
 	return p.fromSent || p.bodySent || p.attrsSent || p.lubSent || p.createdSent || p.updatedSent
 }
 
-func parseMessageParams(f form, create bool) (messageParams, *apiError) {
+// messageNames names a view's message parameters: the author ("From" in
+// Chat, "Author" in Conversations) and LastUpdatedBy, which only Chat has.
+type messageNames struct{ author, lastUpdatedBy string }
+
+var (
+	chatMessageNames = messageNames{"From", "LastUpdatedBy"}
+	convMessageNames = messageNames{author: "Author"}
+)
+
+func parseMessageParams(f form, create bool, names messageNames) (messageParams, *apiError) {
 	var p messageParams
 	var e *apiError
-	p.from, p.fromSent = f.get("From")
+	p.from, p.fromSent = f.get(names.author)
 	p.body, p.bodySent = f.get("Body")
-	p.lastUpdatedBy, p.lubSent = f.get("LastUpdatedBy")
+	if names.lastUpdatedBy != "" {
+		p.lastUpdatedBy, p.lubSent = f.get(names.lastUpdatedBy)
+	}
 	if p.attrs, p.attrsSent, e = f.attributes(); e != nil {
 		return p, e
 	}
@@ -88,7 +99,7 @@ func parseMessageParams(f form, create bool) (messageParams, *apiError) {
 }
 
 func (s *Server) createMessage(c *call) answer {
-	p, perr := parseMessageParams(c.form, true)
+	p, perr := parseMessageParams(c.form, true, c.view().messageNames)
 	return s.inChannel(c, limitedWrite, func(svc *service, ch *channel) answer {
 		if perr != nil {
 			return errAnswer(perr)
@@ -106,14 +117,14 @@ func (s *Server) createMessage(c *call) answer {
 			m.flags |= msgEdited
 		}
 		pos := ch.appendMessage(m)
-		return answer{status: http.StatusCreated, body: appendMessageJSON(nil, c.u, s.account, svc, ch, &ch.msgs[pos])}
+		return answer{status: http.StatusCreated, body: c.view().message(nil, c.u, s.account, svc, ch, &ch.msgs[pos])}
 	})
 }
 
 func (s *Server) updateMessage(c *call) answer {
-	p, perr := parseMessageParams(c.form, false)
+	p, perr := parseMessageParams(c.form, false, c.view().messageNames)
 	return s.inChannel(c, limitedWrite, func(svc *service, ch *channel) answer {
-		pos, e := messageAt(ch, c.rt.leaf)
+		pos, e := messageFor(c, ch)
 		if e != nil {
 			return errAnswer(e)
 		}
@@ -121,7 +132,7 @@ func (s *Server) updateMessage(c *call) answer {
 			return errAnswer(perr)
 		}
 		if !p.any() {
-			return errAnswer(noUpdateParameters("message", "Body, Attributes, From, LastUpdatedBy, DateCreated or DateUpdated"))
+			return errAnswer(noUpdateParameters("message", c.view().messageUpdateParams))
 		}
 		m := &ch.msgs[pos]
 		if p.fromSent {
@@ -148,13 +159,13 @@ func (s *Server) updateMessage(c *call) answer {
 				m.flags |= msgEdited
 			}
 		}
-		return answer{status: http.StatusOK, body: appendMessageJSON(nil, c.u, s.account, svc, ch, m)}
+		return answer{status: http.StatusOK, body: c.view().message(nil, c.u, s.account, svc, ch, m)}
 	})
 }
 
 func (s *Server) deleteMessage(c *call) answer {
 	return s.inChannel(c, limitedWrite, func(svc *service, ch *channel) answer {
-		pos, e := messageAt(ch, c.rt.leaf)
+		pos, e := messageFor(c, ch)
 		if e != nil {
 			return errAnswer(e)
 		}

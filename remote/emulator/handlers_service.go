@@ -62,11 +62,11 @@ func (s *Server) serviceOf(ref string) (*service, *apiError) {
 // paging. A missing service is answered before bad paging, and both before
 // a bad filter or a missing channel.
 func (s *Server) serviceAndPaging(c *call) (*service, pageQuery, *apiError) {
-	svc, e := s.serviceOf(c.rt.svc)
+	svc, e := s.serviceFor(c)
 	if e != nil {
 		return nil, pageQuery{}, e
 	}
-	pq, e := parsePageQuery(c.query())
+	pq, e := parsePageQuery(c.query(), c.rt.maxPageSize())
 	return svc, pq, e
 }
 
@@ -98,7 +98,7 @@ func list(c *call, path, key string, filters [][2]string, pq pageQuery, n int, k
 }
 
 func (s *Server) listServices(c *call) answer {
-	pq, e := parsePageQuery(c.query())
+	pq, e := parsePageQuery(c.query(), maxPageSize)
 	if e != nil {
 		return errAnswer(e)
 	}
@@ -116,13 +116,13 @@ func (s *Server) listServices(c *call) answer {
 }
 
 func (s *Server) fetchService(c *call) answer {
-	svc, e := s.serviceOf(c.rt.svc)
+	svc, e := s.serviceFor(c)
 	if e != nil {
 		return errAnswer(e)
 	}
 	svc.mu.RLock()
 	defer svc.mu.RUnlock()
-	return answer{status: http.StatusOK, body: appendServiceJSON(nil, c.u, s.account, svc)}
+	return answer{status: http.StatusOK, body: c.view().service(nil, c.u, s.account, svc)}
 }
 
 func (s *Server) createService(c *call) answer {
@@ -146,10 +146,10 @@ func (s *Server) listRoles(c *call) answer {
 	if e != nil {
 		return errAnswer(e)
 	}
-	path := "/v2/Services/" + svc.sid.format("IS") + "/Roles"
+	path := c.view().prefix + "/Services/" + svc.sid.format("IS") + "/Roles"
 	return list(c, path, "roles", nil, pq, len(svc.roles),
 		func(i int) int64 { return int64(svc.roles[i].seq) },
-		func(b []byte, i int) []byte { return appendRoleJSON(b, c.u, s.account, svc, svc.roles[i]) })
+		func(b []byte, i int) []byte { return c.view().role(b, c.u, s.account, svc, svc.roles[i]) })
 }
 
 func (s *Server) listUsers(c *call) answer {
@@ -159,24 +159,32 @@ func (s *Server) listUsers(c *call) answer {
 	}
 	svc.mu.RLock()
 	defer svc.mu.RUnlock()
-	path := "/v2/Services/" + svc.sid.format("IS") + "/Users"
+	path := c.view().prefix + "/Services/" + svc.sid.format("IS") + "/Users"
 	return list(c, path, "users", nil, pq, len(svc.users),
 		func(i int) int64 { return int64(svc.users[i].seq) },
-		func(b []byte, i int) []byte { return appendUserJSON(b, c.u, s.account, svc, svc.users[i]) })
+		func(b []byte, i int) []byte { return c.view().user(b, c.u, s.account, svc, svc.users[i]) })
 }
 
 func (s *Server) fetchUser(c *call) answer {
-	svc, e := s.serviceOf(c.rt.svc)
+	return s.inUser(c, reading, func(svc *service, u *user) answer {
+		return answer{status: http.StatusOK, body: c.view().user(nil, c.u, s.account, svc, u)}
+	})
+}
+
+// inUser finds the service and user c's path names (SID or identity) and
+// runs f on them with the service's lock held as a asks (reading or
+// writing).
+func (s *Server) inUser(c *call, a access, f func(svc *service, u *user) answer) answer {
+	svc, e := s.serviceFor(c)
 	if e != nil {
 		return errAnswer(e)
 	}
-	svc.mu.RLock()
-	defer svc.mu.RUnlock()
+	defer svc.lock(a)()
 	u := svc.user(c.rt.leaf)
 	if u == nil {
-		return errAnswer(userNotFound(c.rt.leaf, svc))
+		return errAnswer(c.inView(userNotFound(c.rt.leaf, svc)))
 	}
-	return answer{status: http.StatusOK, body: appendUserJSON(nil, c.u, s.account, svc, u)}
+	return f(svc, u)
 }
 
 func userNotFound(ref string, svc *service) *apiError {
@@ -184,7 +192,7 @@ func userNotFound(ref string, svc *service) *apiError {
 }
 
 func (s *Server) createUser(c *call) answer {
-	svc, e := s.serviceOf(c.rt.svc)
+	svc, e := s.serviceFor(c)
 	if e != nil {
 		return errAnswer(e)
 	}
@@ -193,34 +201,68 @@ func (s *Server) createUser(c *call) answer {
 	if e != nil {
 		return errAnswer(e)
 	}
-	roleID, roleSent, e := f.roleSID(codeRoleNotFound)
+	p, e := parseUserParams(f)
 	if e != nil {
 		return errAnswer(e)
 	}
-	attrs, attrsSent, e := f.attributes()
-	if e != nil {
-		return errAnswer(e)
-	}
-	fn, _ := f.get("FriendlyName")
 
 	svc.mu.Lock()
 	defer svc.mu.Unlock()
-	if roleSent {
-		if r := svc.role(roleID); r == nil || r.typ != "deployment" {
-			return errAnswer(badRequest(codeRoleNotFound, "RoleSid "+roleID.format("RL")+" is not a service role of service "+svc.sid.format("IS")+"; list its roles and pick one of type deployment"))
-		}
-	} else {
-		roleID = svc.defaultServiceRole
+	if e := checkServiceRole(svc, p); e != nil {
+		return errAnswer(e)
 	}
 	if svc.usersByIdentity[identity] != nil {
 		return errAnswer(conflict(codeUserExists, "User with identity "+strconv.Quote(identity)+" already exists in service "+svc.sid.format("IS")+"; fetch it instead of creating it"))
 	}
-	u := s.newUser(svc, identity, roleID, s.nowUnix())
-	if attrsSent {
-		u.attrs = attrs
+	u := s.newUser(svc, identity, svc.defaultServiceRole, s.nowUnix())
+	p.apply(u)
+	return answer{status: http.StatusCreated, body: c.view().user(nil, c.u, s.account, svc, u)}
+}
+
+// userParams are the parsed parameters of a user create or update.
+type userParams struct {
+	role                        sid
+	attrs, friendlyName         string
+	roleSent, attrsSent, fnSent bool
+}
+
+func (p userParams) any() bool { return p.roleSent || p.attrsSent || p.fnSent }
+
+func parseUserParams(f form) (userParams, *apiError) {
+	var p userParams
+	var e *apiError
+	if p.role, p.roleSent, e = f.roleSID(codeRoleNotFound); e != nil {
+		return p, e
 	}
-	u.friendlyName = nonEmpty(fn)
-	return answer{status: http.StatusCreated, body: appendUserJSON(nil, c.u, s.account, svc, u)}
+	if p.attrs, p.attrsSent, e = f.attributes(); e != nil {
+		return p, e
+	}
+	p.friendlyName, p.fnSent = f.get("FriendlyName")
+	return p, nil
+}
+
+// checkServiceRole checks that a RoleSid p sends is a deployment role of svc.
+func checkServiceRole(svc *service, p userParams) *apiError {
+	if !p.roleSent {
+		return nil
+	}
+	if r := svc.role(p.role); r == nil || r.typ != "deployment" {
+		return badRequest(codeRoleNotFound, "RoleSid "+p.role.format("RL")+" is not a service role of service "+svc.sid.format("IS")+"; list its roles and pick one of type deployment (service in Conversations)")
+	}
+	return nil
+}
+
+// apply sets the sent parameters on u; an empty FriendlyName makes it null.
+func (p userParams) apply(u *user) {
+	if p.roleSent {
+		u.role = p.role
+	}
+	if p.attrsSent {
+		u.attrs = p.attrs
+	}
+	if p.fnSent {
+		u.friendlyName = nonEmpty(p.friendlyName)
+	}
 }
 
 // newUser adds a user with attributes "{}" created at now to svc. The

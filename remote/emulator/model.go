@@ -242,6 +242,8 @@ type channel struct {
 	msgs      []message     // ascending index
 	msgBySID  map[sid]int64 // SID → index
 	nextIndex int64         // 1 + highest index ever assigned
+
+	conv convFields // what only the Conversations view shows
 }
 
 func newChannel(id sid) *channel {

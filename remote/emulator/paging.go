@@ -42,16 +42,17 @@ func (t pageToken) String() string {
 }
 
 // parsePageQuery reads PageSize, Page and PageToken. A PageSize above the
-// maximum is lowered to it (twilio-go sends up to 1000), as documented in
-// doc.go; zero, negative or non-numeric sizes are refused.
-func parsePageQuery(q url.Values) (pageQuery, *apiError) {
-	pq := pageQuery{size: defaultPageSize}
+// list's maximum (limit) is lowered to it (twilio-go sends up to 1000), as
+// documented in doc.go; zero, negative or non-numeric sizes are refused.
+func parsePageQuery(q url.Values, limit int) (pageQuery, *apiError) {
+	pq := pageQuery{size: min(defaultPageSize, limit)}
 	if v, ok := first(q, "PageSize"); ok {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 {
-			return pq, badRequest(codeInvalidParameter, "PageSize "+strconv.Quote(v)+" is not a whole number from 1 to 100; send a PageSize from 1 to 100 or leave it out for 50")
+			lim := strconv.Itoa(limit)
+			return pq, badRequest(codeInvalidParameter, "PageSize "+strconv.Quote(v)+" is not a whole number from 1 to "+lim+"; send a PageSize from 1 to "+lim+" or leave it out for "+strconv.Itoa(pq.size))
 		}
-		pq.size = min(n, maxPageSize)
+		pq.size = min(n, limit)
 	}
 	if v, ok := first(q, "Page"); ok {
 		n, err := strconv.Atoi(v)

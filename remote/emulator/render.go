@@ -191,14 +191,7 @@ func appendRoleJSON(b []byte, u urls, acct sid, svc *service, r *role) []byte {
 	b = sidField(b, "service_sid", "IS", svc.sid)
 	b = appendString(key(b, "friendly_name"), r.name)
 	b = appendString(key(b, "type"), r.typ)
-	b = append(key(b, "permissions"), '[')
-	for i, p := range r.perms {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = appendString(b, p)
-	}
-	b = append(b, ']')
+	b = appendStrings(key(b, "permissions"), r.perms)
 	b = appendDate(key(b, "date_created"), r.created)
 	b = appendDate(key(b, "date_updated"), r.updated)
 	b = urlField(b, "url", func(b []byte) []byte {
@@ -286,6 +279,29 @@ func appendMemberJSON(b []byte, u urls, acct sid, svc *service, ch *channel, m *
 	return append(b, '}')
 }
 
+// appendStrings appends ss as a JSON array of strings.
+func appendStrings(b []byte, ss []string) []byte {
+	b = append(b, '[')
+	for i, s := range ss {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(b, s)
+	}
+	return append(b, ']')
+}
+
+// appendMediaJSON appends a media object, as Chat's media and as each
+// element of Conversations' media array.
+func appendMediaJSON(b []byte, md *media) []byte {
+	b = append(b, '{')
+	b = sidField(b, "sid", "ME", md.sid)
+	b = strconv.AppendInt(key(b, "size"), md.size, 10)
+	b = appendString(key(b, "content_type"), md.contentType)
+	b = appendString(key(b, "filename"), md.filename)
+	return append(b, '}')
+}
+
 func appendMessageJSON(b []byte, u urls, acct sid, svc *service, ch *channel, m *message) []byte {
 	b = append(b, '{')
 	b = sidField(b, "sid", "IM", m.sid)
@@ -307,12 +323,7 @@ func appendMessageJSON(b []byte, u urls, acct sid, svc *service, ch *channel, m 
 	b = strconv.AppendInt(key(b, "index"), m.index, 10)
 	if md := m.media; md != nil {
 		b = rawField(b, "type", `"media"`)
-		b = append(key(b, "media"), '{')
-		b = sidField(b, "sid", "ME", md.sid)
-		b = strconv.AppendInt(key(b, "size"), md.size, 10)
-		b = appendString(key(b, "content_type"), md.contentType)
-		b = appendString(key(b, "filename"), md.filename)
-		b = append(b, '}')
+		b = appendMediaJSON(key(b, "media"), md)
 	} else {
 		b = rawField(b, "type", `"text"`)
 		b = rawField(b, "media", "null")

@@ -30,21 +30,24 @@ type objSchema struct {
 }
 
 type spec struct {
+	path       string // the file it was read from
 	Components struct {
 		Schemas map[string]json.RawMessage `json:"schemas"`
 	} `json:"components"`
 	Paths map[string]map[string]json.RawMessage `json:"paths"`
 }
 
-func loadSpec(t *testing.T) spec {
+func loadSpec(t *testing.T) spec { return loadSpecFile(t, specPath) }
+
+func loadSpecFile(t *testing.T, path string) spec {
 	t.Helper()
-	b, err := os.ReadFile(specPath)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatalf("read the API description: %v", err)
 	}
-	var sp spec
+	sp := spec{path: path}
 	if err := json.Unmarshal(b, &sp); err != nil {
-		t.Fatalf("decode %s: %v", specPath, err)
+		t.Fatalf("decode %s: %v", path, err)
 	}
 	return sp
 }
@@ -53,7 +56,7 @@ func (sp spec) object(t *testing.T, name string) objSchema {
 	t.Helper()
 	raw, ok := sp.Components.Schemas[name]
 	if !ok {
-		t.Fatalf("schema %s not in %s", name, specPath)
+		t.Fatalf("schema %s not in %s", name, sp.path)
 	}
 	var o objSchema
 	if err := json.Unmarshal(raw, &o); err != nil {
@@ -76,8 +79,9 @@ func (sp spec) resolve(t *testing.T, p propSchema) propSchema {
 	return r
 }
 
-// listMeta is the meta schema of a list response (the same for every list).
-func (sp spec) listMeta(t *testing.T) objSchema {
+// listMeta is the meta schema of a list response (the same for every list),
+// taken from the list at listPath.
+func (sp spec) listMeta(t *testing.T, listPath string) objSchema {
 	t.Helper()
 	var op struct {
 		Responses map[string]struct {
@@ -88,21 +92,22 @@ func (sp spec) listMeta(t *testing.T) objSchema {
 			} `json:"content"`
 		} `json:"responses"`
 	}
-	if err := json.Unmarshal(sp.Paths["/v2/Services/{ServiceSid}/Channels/{ChannelSid}/Messages"]["get"], &op); err != nil {
-		t.Fatalf("decode ListMessage: %v", err)
+	if err := json.Unmarshal(sp.Paths[listPath]["get"], &op); err != nil {
+		t.Fatalf("decode the list %s: %v", listPath, err)
 	}
 	var meta objSchema
 	raw := op.Responses["200"].Content["application/json"].Schema.Properties["meta"]
 	if err := json.Unmarshal(raw, &meta); err != nil || len(meta.Properties) == 0 {
-		t.Fatalf("decode ListMessage meta: %v", err)
+		t.Fatalf("decode the meta of %s: %v", listPath, err)
 	}
 	return meta
 }
 
 // checkObject compares obj with schema: the same property names, and each
-// value of the schema's JSON type (null only where nullable). It returns
-// every difference.
-func checkObject(t *testing.T, sp spec, schema objSchema, obj map[string]any, base string) []string {
+// value of the schema's JSON type (null only where nullable); URLs must
+// start with prefix (the base URL and the API version, "…/v2/"). It
+// returns every difference.
+func checkObject(t *testing.T, sp spec, schema objSchema, obj map[string]any, prefix string) []string {
 	t.Helper()
 	var problems []string
 	var want, got []string
@@ -122,14 +127,14 @@ func checkObject(t *testing.T, sp spec, schema objSchema, obj map[string]any, ba
 		if !ok {
 			continue
 		}
-		if err := checkValue(sp.resolve(t, ps), v, base); err != nil {
+		if err := checkValue(sp.resolve(t, ps), v, prefix); err != nil {
 			problems = append(problems, fmt.Sprintf("%s = %#v: %v", name, v, err))
 		}
 	}
 	return problems
 }
 
-func checkValue(ps propSchema, v any, base string) error {
+func checkValue(ps propSchema, v any, prefix string) error {
 	if v == nil {
 		if ps.Nullable {
 			return nil
@@ -152,8 +157,8 @@ func checkValue(ps propSchema, v any, base string) error {
 				return fmt.Errorf("not UTC whole seconds with Z")
 			}
 		case "uri":
-			if !strings.HasPrefix(s, base+"/v2/") {
-				return fmt.Errorf("not an absolute URL on %s", base)
+			if !strings.HasPrefix(s, prefix) {
+				return fmt.Errorf("not an absolute URL under %s", prefix)
 			}
 			if _, err := url.Parse(s); err != nil {
 				return err
@@ -188,8 +193,8 @@ func checkValue(ps propSchema, v any, base string) error {
 				if u == nil {
 					continue
 				}
-				if s, ok := u.(string); !ok || !strings.HasPrefix(s, base+"/v2/") {
-					return fmt.Errorf("link %s = %v is not an absolute URL on %s", k, u, base)
+				if s, ok := u.(string); !ok || !strings.HasPrefix(s, prefix) {
+					return fmt.Errorf("link %s = %v is not an absolute URL under %s", k, u, prefix)
 				}
 			}
 		}
@@ -208,7 +213,7 @@ func checkValue(ps propSchema, v any, base string) error {
 func TestSchema(t *testing.T) {
 	sp := loadSpec(t)
 	_, c := setup(t, Config{Seed: 3, Channels: 4, Messages: 120, Now: func() time.Time { return fixedClock }})
-	base := c.info.BaseURL
+	base := c.info.BaseURL + "/v2/"
 
 	chans := c.channels(c.svc0())
 	if len(chans) != 4 {
@@ -290,7 +295,7 @@ func TestSchema(t *testing.T) {
 		})
 	}
 
-	meta := sp.listMeta(t)
+	meta := sp.listMeta(t, "/v2/Services/{ServiceSid}/Channels/{ChannelSid}/Messages")
 	for _, lc := range []struct{ name, path string }{
 		{"services", "/v2/Services"},
 		{"roles", c.svc0() + "/Roles"},
@@ -302,20 +307,28 @@ func TestSchema(t *testing.T) {
 		{"empty list", c.svc1() + "/Channels?Type=private"},
 	} {
 		t.Run("meta of "+lc.name, func(t *testing.T) {
-			page := c.mustJSON(200, "GET", lc.path, nil)
-			m, ok := page["meta"].(map[string]any)
-			if !ok {
-				t.Fatalf("no meta object: %v", page)
-			}
-			for _, p := range checkObject(t, sp, meta, m, base) {
-				t.Errorf("meta: %s", p)
-			}
-			key := str(m, "key")
-			if _, ok := page[key].([]any); !ok || len(page) != 2 {
-				t.Errorf("list body has keys %v, want exactly %q and meta", mapKeys(page), key)
-			}
+			checkListPage(t, sp, meta, c.mustJSON(200, "GET", lc.path, nil), base)
 		})
 	}
+}
+
+// checkListPage holds a list page's meta to the spec's meta schema, checks
+// that the body holds exactly the items under meta.key and meta, and
+// returns meta.key.
+func checkListPage(t *testing.T, sp spec, meta objSchema, page map[string]any, prefix string) string {
+	t.Helper()
+	m, ok := page["meta"].(map[string]any)
+	if !ok {
+		t.Fatalf("no meta object: %v", page)
+	}
+	for _, p := range checkObject(t, sp, meta, m, prefix) {
+		t.Errorf("meta: %s", p)
+	}
+	key := str(m, "key")
+	if _, ok := page[key].([]any); !ok || len(page) != 2 {
+		t.Errorf("list body has keys %v, want exactly %q and meta", mapKeys(page), key)
+	}
+	return key
 }
 
 func mapKeys(m map[string]any) []string {
@@ -332,14 +345,14 @@ func mapKeys(m map[string]any) []string {
 func TestSchemaCheckerCatchesMismatches(t *testing.T) {
 	sp := loadSpec(t)
 	schema := sp.object(t, "chat.v2.service.channel.member")
-	const base = "http://127.0.0.1:1"
+	const base = "http://127.0.0.1:1/v2/"
 	good := func() map[string]any {
 		return map[string]any{
 			"sid": "MB0123456789abcdef0123456789abcdef", "account_sid": "AC0123456789abcdef0123456789abcdef",
 			"channel_sid": "CH0123456789abcdef0123456789abcdef", "service_sid": "IS0123456789abcdef0123456789abcdef",
 			"identity": "alice", "date_created": "2025-01-01T00:00:00Z", "date_updated": "2025-01-01T00:00:00Z",
 			"role_sid": "RL0123456789abcdef0123456789abcdef", "last_consumed_message_index": nil,
-			"last_consumption_timestamp": nil, "url": base + "/v2/Services/x", "attributes": "{}",
+			"last_consumption_timestamp": nil, "url": base + "Services/x", "attributes": "{}",
 		}
 	}
 	if p := checkObject(t, sp, schema, good(), base); len(p) != 0 {

@@ -32,6 +32,18 @@ const (
 	routeMember
 	routeMessages
 	routeMessage
+	// Conversations v1 and Chat v3 (conv_serve.go).
+	routeConvService
+	routeConvRoles
+	routeConvUsers
+	routeConvUser
+	routeConversations
+	routeConversation
+	routeParticipants
+	routeParticipant
+	routeConvMessages
+	routeConvMessage
+	routeV3Channel
 )
 
 // routeInfo is the path template (as counted in Stats) and the methods of
@@ -52,6 +64,18 @@ var routeInfo = [...]struct {
 	routeMember:   {"/v2/Services/{sid}/Channels/{sid}/Members/{sid}", "GET, POST, DELETE"},
 	routeMessages: {"/v2/Services/{sid}/Channels/{sid}/Messages", "GET, POST"},
 	routeMessage:  {"/v2/Services/{sid}/Channels/{sid}/Messages/{sid}", "GET, POST, DELETE"},
+
+	routeConvService:   {"/v1/Services/{sid}", "GET"},
+	routeConvRoles:     {"/v1/Services/{sid}/Roles", "GET"},
+	routeConvUsers:     {"/v1/Services/{sid}/Users", "GET, POST"},
+	routeConvUser:      {"/v1/Services/{sid}/Users/{sid}", "GET, POST, DELETE"},
+	routeConversations: {"/v1/Services/{sid}/Conversations", "GET, POST"},
+	routeConversation:  {"/v1/Services/{sid}/Conversations/{sid}", "GET, POST, DELETE"},
+	routeParticipants:  {"/v1/Services/{sid}/Conversations/{sid}/Participants", "GET, POST"},
+	routeParticipant:   {"/v1/Services/{sid}/Conversations/{sid}/Participants/{sid}", "GET, POST, DELETE"},
+	routeConvMessages:  {"/v1/Services/{sid}/Conversations/{sid}/Messages", "GET, POST"},
+	routeConvMessage:   {"/v1/Services/{sid}/Conversations/{sid}/Messages/{sid}", "GET, POST, DELETE"},
+	routeV3Channel:     {"/v3/Services/{sid}/Channels/{sid}", "POST"},
 }
 
 // route is a matched request path. svc, ch and leaf are the unescaped path
@@ -87,17 +111,15 @@ func (rt route) statsKey(method string) string {
 // escaped "/".
 func matchRoute(u *url.URL) route {
 	p := u.EscapedPath()
-	if !strings.HasPrefix(p, "/v2/") {
-		return route{}
+	if segs, ok := pathSegments(p, "/v1/"); ok {
+		return matchConvRoute(segs)
 	}
-	raw := strings.Split(p[len("/v2/"):], "/")
-	segs := make([]string, len(raw))
-	for i, r := range raw {
-		v, err := url.PathUnescape(r)
-		if err != nil || v == "" {
-			return route{}
-		}
-		segs[i] = v
+	if segs, ok := pathSegments(p, "/v3/"); ok {
+		return matchV3Route(segs)
+	}
+	segs, ok := pathSegments(p, "/v2/")
+	if !ok {
+		return route{}
 	}
 	if segs[0] != "Services" {
 		return route{}
@@ -143,6 +165,25 @@ func matchRoute(u *url.URL) route {
 		}
 	}
 	return route{}
+}
+
+// pathSegments returns the unescaped segments of escaped path p below
+// prefix, and false if p is not below prefix or has an empty or badly
+// escaped segment.
+func pathSegments(p, prefix string) ([]string, bool) {
+	if !strings.HasPrefix(p, prefix) {
+		return nil, false
+	}
+	raw := strings.Split(p[len(prefix):], "/")
+	segs := make([]string, len(raw))
+	for i, r := range raw {
+		v, err := url.PathUnescape(r)
+		if err != nil || v == "" {
+			return nil, false
+		}
+		segs[i] = v
+	}
+	return segs, true
 }
 
 // answer is a handler's response, held back until the fault switches have
@@ -209,7 +250,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if rt.kind == routeUnknown {
-		s.reply(w, errAnswer(notFound(codeNotFound, "The requested resource "+r.URL.Path+" was not found; Chat v2 paths start with /v2/Services")))
+		s.reply(w, errAnswer(notFound(codeNotFound, "The requested resource "+r.URL.Path+" was not found; Chat v2 paths start with /v2/Services, Conversations v1 paths with /v1/Services")))
+		return
+	}
+	if rt.chatV2() && s.cfg.ChatAPI == APIOff {
+		s.reply(w, errAnswer(notFound(codeNotFound, "The requested resource "+r.URL.Path+" was not found: the Chat v2 API is shut down here (--chat-api off); use Conversations v1 at /v1/Services")))
 		return
 	}
 	if !rt.allows(r.Method) {
@@ -264,8 +309,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // than a table of handler funcs on purpose: a call through a func value
 // makes c escape, costing every request an allocation.
 func (s *Server) dispatch(c *call) answer {
+	if ans, ok := s.convOnly(c); ok {
+		return ans
+	}
 	m := c.r.Method
-	switch c.rt.kind {
+	switch c.rt.twin() {
 	case routeServices:
 		if m == http.MethodPost {
 			return s.createService(c)
