@@ -146,10 +146,13 @@
 //
 // Generated files are not stored: each one's layout and size are drawn
 // from its SID, and its bytes are produced while it is served, so seeding a
-// million messages costs nothing more than before. About 60% are 1×1 PNG
-// images of 1 to 128 KiB, 35% one-page PDFs of 4 to 512 KiB and 5% MP4
-// videos of 1 MiB up to Config.MediaMaxSize (8 MiB by default; every size is
-// at least 1 KiB and at most MediaMaxSize); the payload is pseudo-random
+// million messages costs nothing more than before. Most are small: 1×1 PNG
+// images of 1 to 128 KiB (60%) and one-page PDFs of 4 to 256 KiB. The 3rd,
+// 6th, 12th, 24th… file of the history (in channel order, then by index) is
+// an MP4 video of 1 MiB up to Config.MediaMaxSize (8 MiB by default), so any
+// history has a handful of large files: 4 of the 41 in the default history,
+// 13 of about 20,000 (0.9 GB in all) in a million messages. Every size is
+// at least 1 KiB and at most MediaMaxSize. The payload is pseudo-random
 // bytes inside a well-formed frame (a private PNG chunk, a PDF stream, an
 // MP4 mdat box), so the files open and their checksums differ. The
 // message's media object, the Media resource and the bytes served agree on
@@ -186,8 +189,8 @@
 //   - …/Content answers 307 (not 302), with an empty body. A temporary URL
 //     serves the file for 300 s from when it was issued (on the Config.Now
 //     clock) and answers 403 code 20403 after that, as it does to a token
-//     the emulator did not issue. It is signed with a key drawn when the
-//     emulator starts, so it does not outlive the emulator.
+//     the emulator did not issue. It is signed with a key derived from the
+//     credentials, so the same seed and clock give the same URLs.
 //   - Multipart uploads with the parts Media and FileName are accepted, as
 //     some clients send them; Twilio's documentation names only the raw body.
 //     A multipart body more than 64 KiB longer than the upload limit is
