@@ -124,7 +124,8 @@ func TestMediaUploadRaw(t *testing.T) {
 	if got.status != 200 || !bytes.Equal(got.body, data) {
 		t.Fatalf("content: %d, %d bytes, want 200 and the %d uploaded", got.status, len(got.body), len(data))
 	}
-	if got.header.Get("Content-Type") != "application/octet-stream" || got.header.Get("Content-Length") != fmt.Sprint(len(data)) {
+	if got.header.Get("Content-Type") != "application/octet-stream" || got.header.Get("Content-Length") != fmt.Sprint(len(data)) ||
+		got.header.Get("Content-Disposition") != `attachment; filename=dump.bin` {
 		t.Errorf("content headers %v", got.header)
 	}
 	// The temporary URL of the resource serves the bytes too.
@@ -140,13 +141,19 @@ func TestMediaUploadRaw(t *testing.T) {
 		t.Fatalf("chunked upload: %v %d %s", err, r.status, r.body)
 	}
 	expect(t, "chunked upload", r.json(t), map[string]any{"size": 3, "content_type": "application/octet-stream", "filename": nil})
+	r, err = c.sendRaw("POST", mediaPath(svc), strings.NewReader("x"), 1, "Content-Type", "text/plain",
+		"Content-Disposition", "attachment; filename*=UTF-8''r%C3%A9sum%C3%A9.txt")
+	if err != nil || r.status != 201 {
+		t.Fatalf("upload with an encoded file name: %v %d %s", err, r.status, r.body)
+	}
+	expect(t, "encoded file name", r.json(t), map[string]any{"filename": "résumé.txt"})
 	empty := c.upload(svc, "text/plain", "", nil)
 	expect(t, "empty upload", empty, map[string]any{"size": 0, "content_type": "text/plain"})
 	if got := c.content(empty); got.status != 200 || len(got.body) != 0 {
 		t.Errorf("empty content: %d %q", got.status, got.body)
 	}
-	if st := s.Stats(); st.MediaUploads != 3 || st.MediaUploadBytes != int64(len(data))+3 {
-		t.Errorf("stats: %d uploads of %d bytes, want 3 of %d", st.MediaUploads, st.MediaUploadBytes, len(data)+3)
+	if st := s.Stats(); st.MediaUploads != 4 || st.MediaUploadBytes != int64(len(data))+4 {
+		t.Errorf("stats: %d uploads of %d bytes, want 4 of %d", st.MediaUploads, st.MediaUploadBytes, len(data)+4)
 	}
 }
 
@@ -195,6 +202,8 @@ func TestMediaUploadMultipart(t *testing.T) {
 			201, 0, map[string]any{"filename": "named.jpg", "content_type": "image/jpeg", "size": 5}, "JPEG!", false},
 		{"part file name without FileName", [][4]string{{"Media", "part.jpg", "image/jpeg", "xy"}, {"Other", "", "", "ignored"}},
 			201, 0, map[string]any{"filename": "part.jpg", "content_type": "image/jpeg", "size": 2}, "xy", false},
+		{"non-ASCII FileName", [][4]string{{"Media", "", "application/pdf", "%PDF-"}, {"FileName", "", "", "résumé 📎.pdf"}},
+			201, 0, map[string]any{"filename": "résumé 📎.pdf", "content_type": "application/pdf", "size": 5}, "%PDF-", false},
 		{"no name, no type", [][4]string{{"Media", "", "", "z"}},
 			201, 0, map[string]any{"filename": nil, "content_type": "application/octet-stream", "size": 1}, "z", true},
 		{"no Media part", [][4]string{{"FileName", "", "", "a.png"}}, 400, codeInvalidParameter, nil, "", false},
