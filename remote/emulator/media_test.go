@@ -623,16 +623,28 @@ func TestMediaStatsAndFaults(t *testing.T) {
 	})
 
 	t.Run("max concurrency and latency", func(t *testing.T) {
+		// The handler of the lost response may still be returning after
+		// its client saw the connection close.
+		for deadline := time.Now().Add(10 * time.Second); s.Stats().InFlight != 0; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d requests still in flight", s.Stats().InFlight)
+			}
+		}
 		entered := inLatency(t, s)
 		s.SetFaults(time.Hour, 1, 0, 0, 0)
 		ctx, cancel := context.WithCancel(context.Background())
 		blocked := make(chan error, 1)
 		go func() {
-			_, err := c.try(ctx, "GET", str(file, "url"), nil)
+			r, err := c.try(ctx, "GET", str(file, "url"), nil)
+			if err == nil {
+				err = fmt.Errorf("answered %d: %s", r.status, r.body)
+			}
 			blocked <- err
 		}()
 		select {
 		case <-entered: // the media fetch waits out the latency
+		case err := <-blocked:
+			t.Fatalf("the media request did not wait out the latency: %v; in flight %d", err, s.Stats().InFlight)
 		case <-time.After(10 * time.Second):
 			t.Fatal("the media request never reached its latency sleep")
 		}
