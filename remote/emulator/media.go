@@ -234,7 +234,8 @@ func (m *mediaService) fill(st *Stats) {
 
 // A temporary URL is /mcs/temp/{token}, where the token is the hex of the
 // service and media SIDs, the expiry (Unix milliseconds) and a MAC of the
-// three: it needs no state and cannot be forged or extended.
+// three: it needs no state and cannot be forged or extended without the
+// credentials.
 const (
 	tempPath    = "/mcs/temp/"
 	tokenMACLen = 16
