@@ -65,8 +65,9 @@ func TestOneStateChatToConversations(t *testing.T) {
 	}
 
 	// A media message and an edited one, written through Chat.
+	file := c.upload(str(ch, "service_sid"), "image/png", "a.png", []byte("not really a png"))
 	media := c.mustJSON(201, "POST", str(ch, "url")+"/Messages", url.Values{
-		"From": {str(members[0], "identity")}, "MediaSid": {"ME0123456789abcdef0123456789abcdef"},
+		"From": {str(members[0], "identity")}, "MediaSid": {str(file, "sid")},
 		"DateCreated": {"2025-03-01T00:00:00Z"}, "DateUpdated": {"2025-03-02T00:00:00Z"},
 	})
 	msgs := c.listAll(str(ch, "url") + "/Messages")
@@ -137,10 +138,11 @@ func TestOneStateConversationsToChat(t *testing.T) {
 	if part["last_read_message_index"] != nil || part["last_read_timestamp"] != nil {
 		t.Errorf("participant create took a read position: %v", part)
 	}
+	file := c.upload(str(conv, "chat_service_sid"), "image/png", "b.png", []byte("not really a png"))
 	msg := c.mustJSON(201, "POST", str(conv, "url")+"/Messages", url.Values{
 		"Author": {"ann"}, "Body": {"hello"}, "Attributes": {`{"k":"v"}`},
 		"DateCreated": {"2025-01-02T05:00:00Z"}, "DateUpdated": {"2025-01-02T06:00:00Z"},
-		"MediaSid": {"MEabcdefabcdefabcdefabcdefabcdefab"}, "LastUpdatedBy": {"not a Conversations parameter"},
+		"MediaSid": {str(file, "sid")}, "LastUpdatedBy": {"not a Conversations parameter"},
 	})
 	sys := c.mustJSON(201, "POST", str(conv, "url")+"/Messages", url.Values{"Body": {"joined"}})
 	if sys["author"] != "system" || sys["participant_sid"] != nil || sys["date_updated"] != nil {
@@ -172,7 +174,7 @@ func TestOneStateConversationsToChat(t *testing.T) {
 	m := c.mustJSON(200, "GET", str(ch, "url")+"/Messages/"+str(msg, "sid"), nil)
 	md, _ := m["media"].(map[string]any)
 	if m["from"] != "ann" || m["body"] != "hello" || m["attributes"] != `{"k":"v"}` || m["type"] != "media" ||
-		md["sid"] != "MEabcdefabcdefabcdefabcdefabcdefab" || m["was_edited"] != true ||
+		md["sid"] != str(file, "sid") || m["was_edited"] != true ||
 		m["date_updated"] != "2025-01-02T06:00:00Z" || m["last_updated_by"] != nil {
 		t.Errorf("Chat message of the Conversations message = %v", m)
 	}

@@ -37,6 +37,12 @@ type Config struct {
 	// answers 404 code 20404, as after Chat's shutdown, while Conversations
 	// v1 and Chat v3 keep answering. The zero value serves it.
 	ChatAPI APISwitch
+	// MediaMaxSize is the size of the largest generated media file, at
+	// least 1 KiB and at most MediaUploadLimit; 0 means 8 MiB.
+	MediaMaxSize int64
+	// MediaUploadLimit is the size of the largest file the Media service
+	// takes (larger: 413 code 50512); 0 means 150 MiB, Twilio's limit.
+	MediaUploadLimit int64
 }
 
 // APISwitch turns one of the emulator's APIs on or off.
@@ -75,7 +81,7 @@ const (
 
 // DefaultConfig returns the defaults of `chatvault emulate` (10 channels, 200 messages, write rate 30).
 func DefaultConfig() Config {
-	return Config{Seed: 1, Channels: 10, Messages: 200, WriteRate: 30}
+	return Config{Seed: 1, Channels: 10, Messages: 200, WriteRate: 30, MediaMaxSize: defaultMediaMaxSize}
 }
 
 // validate reports the first impossible setting.
@@ -99,6 +105,10 @@ func (c Config) validate() error {
 		return fmt.Errorf("emulator: lost-response rate %v is outside 0..1; give a fraction such as 0.05", c.LostResponseRate)
 	case c.ChatAPI != APIOn && c.ChatAPI != APIOff:
 		return fmt.Errorf("emulator: ChatAPI %d is neither APIOn nor APIOff", int(c.ChatAPI))
+	case c.MediaUploadLimit < 0:
+		return fmt.Errorf("emulator: media upload limit %d is negative; give 0 (150 MiB) or more", c.MediaUploadLimit)
+	case c.MediaMaxSize != 0 && (c.MediaMaxSize < minMediaSize || c.MediaMaxSize > c.uploadLimit()):
+		return fmt.Errorf("emulator: media max size %d is outside %d..%d bytes (1 KiB up to the upload limit); give a size in that range or 0 for 8 MiB", c.MediaMaxSize, minMediaSize, c.uploadLimit())
 	}
 	return nil
 }
@@ -112,6 +122,8 @@ type Info struct {
 	// ConversationsURL is the root of Conversations v1, the same as BaseURL:
 	// the two APIs' paths do not overlap.
 	ConversationsURL string `json:"conversations_url"`
+
+	MediaURL string `json:"media_url"` // the Media service's root, BaseURL + "/mcs"
 }
 
 // Stats are the counters served at /emulator/stats.
@@ -125,6 +137,14 @@ type Stats struct {
 	LostResponses int64 `json:"lost_responses"`
 	// InFlight is the number of API requests being served right now.
 	InFlight int64 `json:"in_flight"`
+
+	// MediaUploads and MediaUploadBytes count the files stored by uploads;
+	// MediaDownloads and MediaDownloadBytes the answers of temporary URLs
+	// that served a file, and the bytes they sent.
+	MediaUploads       int64 `json:"media_uploads"`
+	MediaUploadBytes   int64 `json:"media_upload_bytes"`
+	MediaDownloads     int64 `json:"media_downloads"`
+	MediaDownloadBytes int64 `json:"media_download_bytes"`
 }
 
 // Server is a running emulator.
@@ -159,6 +179,8 @@ type Server struct {
 	// testHookLatency, when set, is called as a request starts its latency
 	// sleep. Tests use it to know a request is in flight.
 	testHookLatency atomic.Pointer[func()]
+
+	mcs mediaService
 }
 
 // New builds the seeded state; Handler serves it. Start listens on addr ("127.0.0.1:0" picks a port).
@@ -188,6 +210,7 @@ func New(cfg Config) (*Server, error) {
 	if err := s.seed(); err != nil {
 		return nil, err
 	}
+	s.mcs.init(s.basicCreds)
 	return s, nil
 }
 
@@ -261,6 +284,7 @@ func (s *Server) infoLocked() Info {
 		Services:   svcs,
 
 		ConversationsURL: s.baseURL,
+		MediaURL:         mediaURL(s.baseURL),
 	}
 }
 
@@ -268,6 +292,7 @@ func (s *Server) infoLocked() Info {
 func (s *Server) Stats() Stats {
 	st := s.stats.snapshot()
 	st.InFlight = s.inFlight.Load()
+	s.mcs.fill(&st)
 	return st
 }
 

@@ -298,7 +298,7 @@ func appendMediaJSON(b []byte, md *media) []byte {
 	b = sidField(b, "sid", "ME", md.sid)
 	b = strconv.AppendInt(key(b, "size"), md.size, 10)
 	b = appendString(key(b, "content_type"), md.contentType)
-	b = appendString(key(b, "filename"), md.filename)
+	b = appendNullString(key(b, "filename"), nonEmpty(md.filename))
 	return append(b, '}')
 }
 

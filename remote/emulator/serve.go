@@ -44,6 +44,10 @@ const (
 	routeConvMessages
 	routeConvMessage
 	routeV3Channel
+	routeMediaUpload  // POST /mcs/v1/Services/{sid}/Media
+	routeMedia        // GET …/Media/{sid}
+	routeMediaContent // GET …/Media/{sid}/Content
+	routeMediaTemp    // GET /mcs/temp/{token}, the temporary URL, without credentials
 )
 
 // routeInfo is the path template (as counted in Stats) and the methods of
@@ -76,6 +80,10 @@ var routeInfo = [...]struct {
 	routeConvMessages:  {"/v1/Services/{sid}/Conversations/{sid}/Messages", "GET, POST"},
 	routeConvMessage:   {"/v1/Services/{sid}/Conversations/{sid}/Messages/{sid}", "GET, POST, DELETE"},
 	routeV3Channel:     {"/v3/Services/{sid}/Channels/{sid}", "POST"},
+	routeMediaUpload:   {"/mcs/v1/Services/{sid}/Media", "POST"},
+	routeMedia:         {"/mcs/v1/Services/{sid}/Media/{sid}", "GET"},
+	routeMediaContent:  {"/mcs/v1/Services/{sid}/Media/{sid}/Content", "GET"},
+	routeMediaTemp:     {"/mcs/temp/{token}", "GET"},
 }
 
 // route is a matched request path. svc, ch and leaf are the unescaped path
@@ -111,6 +119,9 @@ func (rt route) statsKey(method string) string {
 // escaped "/".
 func matchRoute(u *url.URL) route {
 	p := u.EscapedPath()
+	if strings.HasPrefix(p, mediaPrefix+"/") {
+		return matchMediaRoute(p)
+	}
 	if segs, ok := pathSegments(p, "/v1/"); ok {
 		return matchConvRoute(segs)
 	}
@@ -191,6 +202,9 @@ func pathSegments(p, prefix string) ([]string, bool) {
 type answer struct {
 	status int
 	body   []byte
+	// send, when set, writes the answer instead of body (a redirect, a
+	// file's bytes).
+	send func(w http.ResponseWriter)
 }
 
 func errAnswer(e *apiError) answer { return answer{status: e.status, body: errorBody(e)} }
@@ -244,7 +258,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	if !s.authorized(r) {
+	if rt.kind != routeMediaTemp && !s.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
 		s.reply(w, errAnswer(newAPIError(http.StatusUnauthorized, codeAuthenticate, "Authenticate")))
 		return
@@ -281,7 +295,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	c := &call{r: r, rt: rt, u: urls{base: s.base(r)}, faults: fs}
-	if r.Method == http.MethodPost {
+	if r.Method == http.MethodPost && rt.kind != routeMediaUpload { // an upload's body is the file
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 		if err := r.ParseForm(); err != nil {
 			if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
@@ -369,6 +383,14 @@ func (s *Server) dispatch(c *call) answer {
 			return s.deleteMessage(c)
 		}
 		return s.fetchMessage(c)
+	case routeMediaUpload:
+		return s.uploadMedia(c)
+	case routeMedia:
+		return s.fetchMedia(c)
+	case routeMediaContent:
+		return s.mediaContent(c)
+	case routeMediaTemp:
+		return s.serveTemporary(c)
 	}
 	return errAnswer(notFound(codeNotFound, "The requested resource was not found"))
 }
@@ -376,6 +398,10 @@ func (s *Server) dispatch(c *call) answer {
 // reply writes ans and counts its status.
 func (s *Server) reply(w http.ResponseWriter, ans answer) {
 	s.stats.answered(ans.status)
+	if ans.send != nil {
+		ans.send(w)
+		return
+	}
 	if ans.status == http.StatusNoContent {
 		w.WriteHeader(ans.status)
 		return
