@@ -127,6 +127,7 @@ func (c *checker) add(where, format string, args ...any) {
 }
 
 func (c *checker) walk(tx *bolt.Tx) {
+	c.meta(tx.Bucket(bktMeta))
 	_ = tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
 		switch string(name) {
 		case string(bktMeta), string(bktSnapshots), string(bktSvc), string(bktJournal):
@@ -137,7 +138,6 @@ func (c *checker) walk(tx *bolt.Tx) {
 		}
 		return nil
 	})
-	c.meta(tx.Bucket(bktMeta))
 	c.snapshots(tx.Bucket(bktSnapshots))
 	c.contents(tx)
 	if b := tx.Bucket(bktSvc); b == nil {
