@@ -371,13 +371,7 @@ func TestDamagedContent(t *testing.T) {
 		finish(t, w)
 	}
 	must(t, a.Close())
-	// bbolt copies pages on write: older copies of the chunk may lie in
-	// free pages, so damage every copy.
-	img, err := os.ReadFile(path)
-	must(t, err)
-	for range bytes.Count(img, []byte("damage-marker")) {
-		flipInFile(t, path, []byte("damage-marker"))
-	}
+	flipEvery(t, path, []byte("damage-marker"))
 
 	for _, readOnly := range []bool{true, false} {
 		a, err := Open(path, Options{ReadOnly: readOnly})
@@ -563,4 +557,68 @@ func mediaDump(t testing.TB, a *Archive, id uint64) string {
 		}
 	}
 	return b.String()
+}
+
+// TestDamagedMediaRecords: a damaged content, media or user record is
+// reported by Check where it lies, and reading it fails with ErrCorrupt
+// naming it.
+func TestDamagedMediaRecords(t *testing.T) {
+	for _, tc := range []struct {
+		name, marker string
+		problem      string // in Check's list
+		read         func(a *Archive, sha string) error
+		readText     string
+	}{
+		{"content record", `"extent":`, "refers to content", func(a *Archive, sha string) error {
+			_, err := a.HasContent(sha)
+			return err
+		}, "content/"},
+		{"media record", "marker/type", "svc/" + testSvc + "/media", func(a *Archive, _ string) error {
+			_, _, err := a.CurrentMedia(testSvc, meSID(1))
+			return err
+		}, meSID(1)},
+		{"user record", "marker-user", "svc/" + testSvc + "/users", func(a *Archive, _ string) error {
+			v, err := a.View(1)
+			if err == nil {
+				_, err = v.Users()
+			}
+			return err
+		}, "users"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := tempPath(t)
+			a, err := Open(path, Options{Create: true})
+			must(t, err)
+			sha := putContent(t, a, []byte("some file"))
+			w := begin(t, a, testSvc)
+			must(t, w.PutMedia(MediaRecord{SID: meSID(1), SHA256: sha, ContentType: "marker/type"}))
+			must(t, w.PutUsers([]UserRecord{{SID: usSID(1), Identity: "marker-user", Raw: []byte(`{}`)}}))
+			finish(t, w)
+			must(t, a.Close())
+			flipEvery(t, path, []byte(tc.marker))
+
+			a, err = Open(path, Options{ReadOnly: true})
+			must(t, err)
+			defer a.Close()
+			ps, err := a.Check()
+			must(t, err)
+			if text := fmt.Sprint(ps); !strings.Contains(text, tc.problem) {
+				t.Errorf("Check = %s; want a problem mentioning %q", text, tc.problem)
+			}
+			if err := tc.read(a, sha); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), tc.readText) {
+				t.Errorf("reading = %v; want ErrCorrupt naming %q", err, tc.readText)
+			}
+		})
+	}
+}
+
+// flipEvery damages every copy of marker in the file: bbolt copies pages
+// on write, so older copies of a record may lie in free pages.
+func flipEvery(t testing.TB, path string, marker []byte) {
+	t.Helper()
+	img, err := os.ReadFile(path)
+	must(t, err)
+	for range bytes.Count(img, marker) {
+		flipInFile(t, path, marker)
+	}
 }
