@@ -126,11 +126,11 @@
 // duplicate costs its writes once. With wantSHA of archived content,
 // PutContent does not read at all.
 //
-// bbolt keeps a key's value in its leaf page, and a leaf holds at least two
-// keys, so appending a chunk rewrites the leaf that holds the chunks
-// before it: with 4 chunks a transaction, content costs about 1.5 times
-// its size in page writes, and earlier page copies remain in free pages
-// until reused.
+// Cost: bbolt keeps a value in its leaf page and a leaf holds at least two
+// keys, so each transaction that appends chunks also rewrites the leaf
+// holding the (up to two) chunks before them. A large file costs about 1.5
+// times its size in page writes (4 chunks a transaction); a run of small
+// files up to 3 times. The old copies go to the free-page list.
 //
 // OpenContent reads one chunk per short read transaction, checking its
 // record checksum, encoding and length, and at EOF the total length and
