@@ -622,3 +622,38 @@ func flipEvery(t testing.TB, path string, marker []byte) {
 		flipInFile(t, path, marker)
 	}
 }
+
+// TestCheckMediaWithoutContent: media whose content is gone, and chunks
+// that belong to no content, are problems Check names.
+func TestCheckMediaWithoutContent(t *testing.T) {
+	path := tempPath(t)
+	a, err := Open(path, Options{Create: true})
+	must(t, err)
+	sha := putContent(t, a, []byte("a file that goes missing"))
+	w := begin(t, a, testSvc2)
+	must(t, w.PutMedia(MediaRecord{SID: meSID(4), SHA256: sha}))
+	finish(t, w)
+	must(t, a.Close())
+	key, err := parseSHA(sha)
+	must(t, err)
+	boltFile(t, path, func(tx *bolt.Tx) error { return tx.Bucket(bktContent).Delete(key) })
+
+	a, err = Open(path, Options{ReadOnly: true})
+	must(t, err)
+	defer a.Close()
+	ps, err := a.Check()
+	must(t, err)
+	text := fmt.Sprint(ps)
+	for _, want := range []string{
+		"media " + meSID(4) + " of service " + testSvc2 + " refers to content " + sha + ", which the archive does not hold",
+		"belongs to no content and to no unfinished put",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("Check = %s; want %q", text, want)
+		}
+	}
+	if _, err := a.OpenContent(sha); !errors.Is(err, ErrNotFound) {
+		t.Errorf("OpenContent of missing content: %v", err)
+	}
+}
+
