@@ -586,18 +586,12 @@ func TestDamagedMediaRecords(t *testing.T) {
 		}, "users"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			path := tempPath(t)
-			a, err := Open(path, Options{Create: true})
-			must(t, err)
-			sha := putContent(t, a, []byte("some file"))
-			w := begin(t, a, testSvc)
-			must(t, w.PutMedia(MediaRecord{SID: meSID(1), SHA256: sha, ContentType: "marker/type"}))
-			must(t, w.PutUsers([]UserRecord{{SID: usSID(1), Identity: "marker-user", Raw: []byte(`{}`)}}))
-			finish(t, w)
-			must(t, a.Close())
+			path, sha := writeMediaArchive(t, testSvc, func(w *Writer) {
+				must(t, w.PutUsers([]UserRecord{{SID: usSID(1), Identity: "marker-user", Raw: []byte(`{}`)}}))
+			})
 			flipEvery(t, path, []byte(tc.marker))
 
-			a, err = Open(path, Options{ReadOnly: true})
+			a, err := Open(path, Options{ReadOnly: true})
 			must(t, err)
 			defer a.Close()
 			ps, err := a.Check()
@@ -626,26 +620,19 @@ func flipEvery(t testing.TB, path string, marker []byte) {
 // TestCheckMediaWithoutContent: media whose content is gone, and chunks
 // that belong to no content, are problems Check names.
 func TestCheckMediaWithoutContent(t *testing.T) {
-	path := tempPath(t)
-	a, err := Open(path, Options{Create: true})
-	must(t, err)
-	sha := putContent(t, a, []byte("a file that goes missing"))
-	w := begin(t, a, testSvc2)
-	must(t, w.PutMedia(MediaRecord{SID: meSID(4), SHA256: sha}))
-	finish(t, w)
-	must(t, a.Close())
+	path, sha := writeMediaArchive(t, testSvc2, nil)
 	key, err := parseSHA(sha)
 	must(t, err)
 	boltFile(t, path, func(tx *bolt.Tx) error { return tx.Bucket(bktContent).Delete(key) })
 
-	a, err = Open(path, Options{ReadOnly: true})
+	a, err := Open(path, Options{ReadOnly: true})
 	must(t, err)
 	defer a.Close()
 	ps, err := a.Check()
 	must(t, err)
 	text := fmt.Sprint(ps)
 	for _, want := range []string{
-		"media " + meSID(4) + " of service " + testSvc2 + " refers to content " + sha + ", which the archive does not hold",
+		"media " + meSID(1) + " of service " + testSvc2 + " refers to content " + sha + ", which the archive does not hold",
 		"belongs to no content and to no unfinished put",
 	} {
 		if !strings.Contains(text, want) {
@@ -657,3 +644,21 @@ func TestCheckMediaWithoutContent(t *testing.T) {
 	}
 }
 
+// writeMediaArchive writes an archive holding one content ("some file")
+// and a snapshot of svc that records it as media ME…1 (content type
+// marker/type), plus what more does; it returns the closed file's path.
+func writeMediaArchive(t testing.TB, svc string, more func(w *Writer)) (path, sha string) {
+	t.Helper()
+	path = filepath.Join(t.TempDir(), "media.vault")
+	a, err := Open(path, Options{Create: true})
+	must(t, err)
+	sha = putContent(t, a, []byte("some file"))
+	w := begin(t, a, svc)
+	must(t, w.PutMedia(MediaRecord{SID: meSID(1), SHA256: sha, ContentType: "marker/type"}))
+	if more != nil {
+		more(w)
+	}
+	finish(t, w)
+	must(t, a.Close())
+	return path, sha
+}

@@ -174,17 +174,11 @@ func TestFormat1ArchiveReadsAsBefore(t *testing.T) {
 // TestCheckFormat1WithFormat2Data: a file that says format 1 but holds
 // format-2 buckets would be misread by the previous release: Check says so.
 func TestCheckFormat1WithFormat2Data(t *testing.T) {
-	path := tempPath(t)
-	a, err := Open(path, Options{Create: true})
-	must(t, err)
-	sha := putContent(t, a, []byte("file"))
-	w := begin(t, a, testSvc)
-	must(t, w.PutMedia(MediaRecord{SID: meSID(1), SHA256: sha}))
-	must(t, w.PutUsers([]UserRecord{user(1, "A")}))
-	finish(t, w)
-	must(t, a.Close())
+	path, _ := writeMediaArchive(t, testSvc, func(w *Writer) {
+		must(t, w.PutUsers([]UserRecord{user(1, "A")}))
+	})
 	setFormat(t, path, 1)
-	a, err = Open(path, Options{ReadOnly: true})
+	a, err := Open(path, Options{ReadOnly: true})
 	must(t, err)
 	defer a.Close()
 	ps, err := a.Check()
