@@ -137,9 +137,11 @@ func (a *Archive) PutContent(ctx context.Context, r io.Reader, want int64, wantS
 		}
 	}
 	if err != nil {
-		// Free what was written; if even that cannot be queued, the
+		// Free what was queued; if even that cannot be queued, the
 		// uploads entry stays and the next read-write Open frees it.
-		_, _ = a.call(context.Background(), &op{kind: opContentDiscard, up: up})
+		if up.doc.Chunks > 0 {
+			_, _ = a.call(context.Background(), &op{kind: opContentDiscard, up: up})
+		}
 		return "", 0, err
 	}
 	up.doc.SHA256, up.doc.Size = sha, size

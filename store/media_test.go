@@ -139,7 +139,8 @@ func (failingReader) Read([]byte) (int, error) { return 0, errors.New("the netwo
 // TestContentMismatchKeepsNothing: a put that does not match what the
 // caller expected, or whose reader fails, leaves no chunk and no content.
 func TestContentMismatchKeepsNothing(t *testing.T) {
-	a := openTest(t, tempPath(t))
+	path := tempPath(t)
+	a := openTest(t, path)
 	const size = 3*contentChunk + 5
 	realSHA, _ := shaOf(t, genReader(1, size))
 	for _, tc := range []struct {
@@ -169,10 +170,18 @@ func TestContentMismatchKeepsNothing(t *testing.T) {
 			}
 		})
 	}
+	// A put refused before any chunk was queued commits nothing at all.
+	before := fileHash(t, path)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if _, _, err := a.PutContent(ctx, genReader(1, size), 0, ""); !errors.Is(err, context.Canceled) {
 		t.Errorf("PutContent with a cancelled context: %v", err)
+	}
+	if _, _, err := a.PutContent(context.Background(), failingReader{}, 0, ""); err == nil {
+		t.Error("PutContent from a failing reader succeeded")
+	}
+	if fileHash(t, path) != before {
+		t.Error("puts refused before their first chunk changed the file")
 	}
 }
 
