@@ -72,7 +72,12 @@ func bucketLen(tx *bolt.Tx, name []byte) int {
 	if b == nil {
 		return 0
 	}
-	return b.Stats().KeyN
+	n := 0
+	c := b.Cursor()
+	for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		n++
+	}
+	return n
 }
 
 func TestContentRoundTrip(t *testing.T) {
@@ -670,4 +675,32 @@ func writeMediaArchive(t testing.TB, svc string, more func(w *Writer)) (path, sh
 	finish(t, w)
 	must(t, a.Close())
 	return path, sha
+}
+
+// TestContentWrittenOnce: storing a file writes its bytes about once, not
+// again with every later chunk (bbolt's page allocations, not timing).
+func TestContentWrittenOnce(t *testing.T) {
+	a := openTest(t, tempPath(t))
+	for _, tc := range []struct {
+		name        string
+		files, size int64
+	}{
+		{"one large file", 1, 24 << 20},
+		{"many small files", 40, 100 << 10},
+	} {
+		pagesAlloc := func() int64 {
+			st := a.db.Stats()
+			return st.TxStats.GetPageAlloc()
+		}
+		before := pagesAlloc()
+		for i := range tc.files {
+			if _, _, err := a.PutContent(context.Background(), genReader(uint64(1000*tc.files+i), tc.size), 0, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		written := pagesAlloc() - before
+		if total := tc.files * tc.size; written > total*3/2 {
+			t.Errorf("%s: %d KiB of pages written for %d KiB of files", tc.name, written>>10, total>>10)
+		}
+	}
 }
