@@ -111,7 +111,8 @@ type readAllResult struct {
 // readAll opens path and reads everything the package offers: Check, the
 // snapshot list, every view of every snapshot (service, roles, users, a
 // media lookup, channels and each channel's members, count and messages),
-// the current-state helpers and the journal. Every error must belong to a sentinel class; anything
+// the current-state helpers, the content of every live media and the
+// journal. Every error must belong to a sentinel class; anything
 // else is recorded in bad.
 func readAll(path string, readOnly bool) (res readAllResult) {
 	note := func(what string, err error) bool {
@@ -206,8 +207,15 @@ func readAll(path string, readOnly bool) (res readAllResult) {
 		note("LiveChannels", err)
 		_, err = a.LiveUsers(svc)
 		note("LiveUsers", err)
-		_, err = a.LiveMedia(svc)
+		media, err := a.LiveMedia(svc)
 		note("LiveMedia", err)
+		for _, me := range media {
+			m, ok, err := a.CurrentMedia(svc, me)
+			if note("CurrentMedia", err) && ok {
+				_, err := readContent(a, m.SHA256)
+				note("OpenContent", err)
+			}
+		}
 	}
 	if j, err := a.Journal(testSvc, testSvc2); note("Journal", err) {
 		note("Journal.Scan", j.Scan("", func(string, []byte) error { return nil }))

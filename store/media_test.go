@@ -15,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -703,4 +704,59 @@ func TestContentWrittenOnce(t *testing.T) {
 			t.Errorf("%s: %d KiB of pages written for %d KiB of files", tc.name, written>>10, total>>10)
 		}
 	}
+}
+
+// writeMediaSample writes a small archive of format-2 data for the damage
+// tests: contents of 0 bytes, 3 KiB (a chunk inline in the chunks bucket)
+// and 20 KiB (a chunk on pages of its own), media of two services sharing
+// one of them, a media deleted in a second snapshot, and users. A Flush
+// after every step keeps its page layout the same on every run.
+func writeMediaSample(tb testing.TB, path string) {
+	tb.Helper()
+	a, err := Open(path, Options{Create: true})
+	must(tb, err)
+	ctx := context.Background()
+	var shas []string
+	for i, size := range []int64{0, 3 << 10, 20 << 10} {
+		sha, _, err := a.PutContent(ctx, genReader(uint64(i), size), size, "")
+		must(tb, err)
+		shas = append(shas, sha)
+	}
+	w, err := a.BeginSnapshot(testSvc, true, sampleStart)
+	must(tb, err)
+	must(tb, w.SetAPI(APIConversations))
+	for i, sha := range shas {
+		must(tb, w.PutMedia(MediaRecord{SID: meSID(i), SHA256: sha, ContentType: "image/png", Filename: fmt.Sprint(i, ".png"),
+			Raw: fmt.Appendf(nil, `{"sid":%q,"size":%d}`, meSID(i), i)}))
+	}
+	must(tb, w.PutUsers([]UserRecord{user(1, "Alice"), user(2, "Bob")}))
+	must(tb, w.Flush(ctx))
+	_, err = w.Finish(StatusComplete, 5, nil)
+	must(tb, err)
+
+	w, err = a.BeginSnapshot(testSvc, false, sampleStart.Add(time.Hour))
+	must(tb, err)
+	must(tb, w.DeleteMedia([]string{meSID(0)}))
+	must(tb, w.PutUsers([]UserRecord{user(1, "Alice B.")}))
+	must(tb, w.DeleteUsers([]string{usSID(2)}))
+	must(tb, w.Flush(ctx))
+	_, err = w.Finish(StatusComplete, 2, nil)
+	must(tb, err)
+
+	w, err = a.BeginSnapshot(testSvc2, false, sampleStart.Add(2*time.Hour))
+	must(tb, err)
+	must(tb, w.PutMedia(MediaRecord{SID: meSID(9), SHA256: shas[2]}))
+	must(tb, w.Flush(ctx))
+	_, err = w.Finish(StatusComplete, 1, nil)
+	must(tb, err)
+	must(tb, a.Close())
+}
+
+func mediaSampleBytes(tb testing.TB) []byte {
+	tb.Helper()
+	path := filepath.Join(tb.TempDir(), "media-sample.vault")
+	writeMediaSample(tb, path)
+	img, err := os.ReadFile(path)
+	must(tb, err)
+	return img
 }
