@@ -184,10 +184,13 @@ func TestDamagedFilesNeverCrash(t *testing.T) {
 }
 
 // sampleBytes returns the bytes of a small archive written by writeSample.
-func sampleBytes(t testing.TB) []byte {
+func sampleBytes(t testing.TB) []byte { return imageOf(t, writeSample) }
+
+// imageOf returns the bytes of the archive write writes.
+func imageOf(t testing.TB, write func(testing.TB, string)) []byte {
 	t.Helper()
 	src := filepath.Join(t.TempDir(), "sample.vault")
-	writeSample(t, src)
+	write(t, src)
 	b, err := os.ReadFile(src)
 	must(t, err)
 	return b

@@ -752,11 +752,4 @@ func writeMediaSample(tb testing.TB, path string) {
 	must(tb, a.Close())
 }
 
-func mediaSampleBytes(tb testing.TB) []byte {
-	tb.Helper()
-	path := filepath.Join(tb.TempDir(), "media-sample.vault")
-	writeMediaSample(tb, path)
-	img, err := os.ReadFile(path)
-	must(tb, err)
-	return img
-}
+func mediaSampleBytes(tb testing.TB) []byte { return imageOf(tb, writeMediaSample) }
