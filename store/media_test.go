@@ -521,6 +521,11 @@ func TestForgetFreesUnreferencedContent(t *testing.T) {
 	w = begin(t, a, testSvc2) // the other service still refers to shared
 	must(t, w.PutMedia(MediaRecord{SID: meSID(9), SHA256: shared}))
 	finish(t, w)
+	// The handle that stored the content keeps it: its caller may be
+	// about to record media for it.
+	if res, err := a.Forget(Policy{Last: 1}, true); err != nil || res.FreedContent != 0 {
+		t.Errorf("Forget on the storing handle would free %d contents (%v); want none", res.FreedContent, err)
+	}
 	must(t, a.Close())
 
 	a = openTest(t, path) // a new handle: nothing pinned
