@@ -133,8 +133,9 @@
 // it in the same leaf: a large file cost twice its size in page writes and
 // a run of 100 KiB files six times. A chunk's own bucket gets its own
 // pages; the chunks bucket's leaves hold only 12-byte names and 16-byte
-// bucket headers, so a file is written once (about 1.2 times for 100 KiB
-// files, from page rounding).
+// bucket headers (a chunk under a quarter page stays inline there), so a
+// file is written once (about 1.2 times for 100 KiB files, from page
+// rounding).
 //
 // OpenContent reads one chunk per short read transaction, checking its
 // record checksum, encoding and length, and at EOF the total length and
