@@ -269,24 +269,30 @@ type exportOptions struct {
 	Service  string
 	Channels []string
 	Output   string
+	Format   string // jsonl (default) or html
 }
 
 func exportCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "export",
-		Usage: "write a snapshot as JSON Lines: each channel, then its members, then its messages",
+		Usage: "write a snapshot as JSON Lines (each channel, then its members, then its messages) or as HTML transcripts",
 		Flags: []cli.Flag{archiveFlag(), snapshotFlag(),
 			&cli.StringFlag{Name: "service", Usage: "service `SID` (IS…) when the archive holds several"},
 			channelFlag("only this channel (`CH…|UNIQUE_NAME`); repeat for more"),
-			&cli.StringFlag{Name: "output", Usage: "write to `FILE`; - is stdout", Value: "-"}},
+			&cli.StringFlag{Name: "output", Usage: "write to `FILE`; - is stdout; with --format html, the folder to write the pages into", Value: "-"},
+			&cli.StringFlag{Name: "format", Usage: "jsonl, or html for an index.html and one transcript per channel", Value: "jsonl"}},
 		Action: func(c *cli.Context) error {
 			return runExport(c.Context, exportOptions{Archive: c.String("archive"), Snapshot: c.String("snapshot"),
-				Service: c.String("service"), Channels: c.StringSlice("channel"), Output: c.String("output")}, c.App.Writer)
+				Service: c.String("service"), Channels: c.StringSlice("channel"), Output: c.String("output"),
+				Format: c.String("format")}, c.App.Writer)
 		},
 	}
 }
 
 func runExport(ctx context.Context, o exportOptions, stdout io.Writer) (err error) {
+	if err := o.checkFormat(); err != nil {
+		return err
+	}
 	a, v, err := openSnapshot(o.Archive, o.Snapshot, o.Service, o.Channels)
 	if err != nil {
 		return err
@@ -295,6 +301,9 @@ func runExport(ctx context.Context, o exportOptions, stdout io.Writer) (err erro
 	chs, err := selectChannels(v, o.Channels)
 	if err != nil {
 		return err
+	}
+	if o.Format == "html" {
+		return exportHTML(ctx, v, chs, o, stdout)
 	}
 	out := stdout
 	if o.Output != "-" && o.Output != "" {
