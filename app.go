@@ -17,8 +17,9 @@ import (
 	"github.com/chatvault/chatvault/remote"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
+// version is chatvault's version: set at build time with -ldflags
+// "-X main.version=…", or else read from the build info (see version.go).
+var version string
 
 func newApp(stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
