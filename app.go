@@ -29,6 +29,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Writer:          stdout,
 		ErrWriter:       stderr,
 		HideHelpCommand: true,
+		// The completion scripts of 'generate' ask the binary for candidates.
+		EnableBashCompletion: true,
 		// Errors are printed and mapped to exit codes by run, once.
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
@@ -50,11 +52,13 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			forgetCommand(),
 			emulateCommand(),
 			demoCommand(),
+			generateCommand(),
 		},
 	}
 	for _, cmd := range app.Commands {
 		cmd.OnUsageError = app.OnUsageError
 		cmd.Before = noArgs
+		cmd.HideHelpCommand = true
 	}
 	return app
 }
