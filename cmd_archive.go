@@ -89,13 +89,18 @@ func runSnapshots(_ context.Context, o snapshotsOptions, stdout io.Writer) error
 		return printJSON(stdout, map[string]any{"snapshots": out})
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSERVICE\tSTARTED\tFINISHED\tSTATUS\tCHANNELS\tMESSAGES")
+	fmt.Fprintln(tw, "ID\tSERVICE\tSTARTED\tFINISHED\tSTATUS\tKIND\tCHANNELS\tMESSAGES\tADDED\tCHANGED\tDELETED")
 	for _, s := range out {
 		fin := "-"
 		if s.Finished != nil {
 			fin = s.Finished.Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\n", s.ID, s.Service, s.Started.Format(time.RFC3339), fin, s.Status, s.Channels, s.Messages)
+		kind := "incremental"
+		if s.Full {
+			kind = "full"
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", s.ID, s.Service, s.Started.Format(time.RFC3339), fin, s.Status,
+			kind, s.Channels, s.Messages, s.Added, s.Changed, s.Deleted)
 	}
 	return tw.Flush()
 }
@@ -245,13 +250,7 @@ func lsChannel(v *store.View, o lsOptions, stdout io.Writer) error {
 			}
 			w.Write(buf.Bytes())
 		} else {
-			var msg struct {
-				From        string `json:"from"`
-				Body        string `json:"body"`
-				DateCreated string `json:"date_created"`
-			}
-			json.Unmarshal(m.Raw, &msg)
-			fmt.Fprintf(w, "%6d  %s  %s  %-16s %q\n", m.Index, m.SID, msg.DateCreated, msg.From, msg.Body)
+			w.WriteString(lsLine(m))
 		}
 		n++
 	}

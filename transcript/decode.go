@@ -33,7 +33,8 @@ type rawMember struct {
 	LastReadTimestamp        string `json:"last_read_timestamp"`
 }
 
-type rawMedia struct {
+// Media is the file attached to a media message.
+type Media struct {
 	SID         string `json:"sid"`
 	ContentType string `json:"content_type"`
 	Filename    string `json:"filename"`
@@ -164,16 +165,32 @@ func (w *writer) message(m store.MessageRecord) (messageView, time.Time, error) 
 	return mv, created, nil
 }
 
+// MessageMedia returns the media of an archived message (its JSON as the
+// API returned it): Chat's media object, or the first element of
+// Conversations' media array. ok is false when the message has none.
+func MessageMedia(rawMessage []byte) (m Media, ok bool) {
+	var r struct {
+		Media json.RawMessage `json:"media"`
+	}
+	if json.Unmarshal(rawMessage, &r) != nil {
+		return Media{}, false
+	}
+	if p := decodeMedia(r.Media); p != nil {
+		return *p, true
+	}
+	return Media{}, false
+}
+
 // decodeMedia reads Chat's media object or the first element of
 // Conversations' media array; nil when the message has none.
-func decodeMedia(raw json.RawMessage) *rawMedia {
+func decodeMedia(raw json.RawMessage) *Media {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 || bytes.Equal(raw, []byte("null")) {
 		return nil
 	}
-	var one rawMedia
+	var one Media
 	if raw[0] == '[' {
-		var list []rawMedia
+		var list []Media
 		if json.Unmarshal(raw, &list) != nil || len(list) == 0 {
 			return nil
 		}
