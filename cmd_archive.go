@@ -90,15 +90,18 @@ func runSnapshots(_ context.Context, o snapshotsOptions, stdout io.Writer) error
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tSERVICE\tSTARTED\tFINISHED\tSTATUS\tKIND\tCHANNELS\tMESSAGES\tADDED\tCHANGED\tDELETED")
+	seen := map[string]bool{}
 	for _, s := range out {
 		fin := "-"
 		if s.Finished != nil {
 			fin = s.Finished.Format(time.RFC3339)
 		}
+		// A service's first snapshot reads every message, as --full does.
 		kind := "incremental"
-		if s.Full {
+		if s.Full || !seen[s.Service] {
 			kind = "full"
 		}
+		seen[s.Service] = true
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", s.ID, s.Service, s.Started.Format(time.RFC3339), fin, s.Status,
 			kind, s.Channels, s.Messages, s.Added, s.Changed, s.Deleted)
 	}
