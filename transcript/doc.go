@@ -30,5 +30,11 @@
 // are streamed from the archive one page at a time: memory is bounded by
 // the page size, not the channel.
 //
+// Measured 2026-12-07 on the shared 2-core development machine, headless
+// Chromium 156 taking a 1200×900 screenshot of a channel of 100,000
+// two-line messages: a 1,000-message page in 1.4–1.7 s, of which 1.24 s is
+// Chromium starting (about:blank); the same channel as one page took
+// 34–38 s. Writing the 100 pages took 1.7 s (35 MB).
+//
 // The package imports store only; it prints nothing.
 package transcript
