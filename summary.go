@@ -18,7 +18,9 @@ type reason struct {
 }
 
 // partialRun is errPartial with the reasons why: main prints its text once,
-// as the summary of the run.
+// as the summary of the run. It is one line, as every error chatvault
+// prints is, with the reasons numbered: "… is partial: (1) …; next: …
+// (2) …; next: …".
 type partialRun struct{ text string }
 
 func (p *partialRun) Error() string { return p.text }
@@ -32,12 +34,12 @@ func partialError(title string, reasons []reason) error {
 	var b strings.Builder
 	b.WriteString(title)
 	b.WriteString(" is partial:")
-	for _, r := range reasons {
-		fmt.Fprintf(&b, "\n  - %s", r.what)
+	for i, r := range reasons {
+		fmt.Fprintf(&b, " (%d) %s", i+1, r.what)
 		if len(r.where) > 0 {
 			fmt.Fprintf(&b, " (%s)", listSome(r.where, 4))
 		}
-		fmt.Fprintf(&b, "; next: %s", r.next)
+		fmt.Fprintf(&b, "; next: %s.", r.next)
 	}
 	return &partialRun{b.String()}
 }
@@ -95,6 +97,9 @@ var (
 	causeServer = cause{"the service failed (5xx)",
 		"rerun later",
 		"the service answered with an error (5xx); chatvault keeps retrying"}
+	causeArchive = cause{"the archive is damaged",
+		"run chatvault verify to list the damage, then chatvault repair",
+		"the archive is damaged"}
 	causeOther = cause{"other errors",
 		"rerun; --json lists each error in full",
 		"the request failed; --json gives the error in full once the run ends"}
@@ -113,6 +118,8 @@ func classify(msg string) cause {
 		return false
 	}
 	switch {
+	case has("corrupt", "checksum mismatch"):
+		return causeArchive
 	case has("connection refused", "no such host", "network is unreachable", "connection reset"):
 		return causeUnreachable
 	case has("429", "rate limit", "too many requests"):

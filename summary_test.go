@@ -21,6 +21,7 @@ func TestClassify(t *testing.T) {
 		{"net/http: request canceled (Client.Timeout exceeded)", causeTimeout},
 		{`channel "x" does not exist in service IS1`, causeNotFound},
 		{"POST /v2/x: the outcome is unknown", causeUnknownOutcome},
+		{"record svc/IS1/ch/CH1/messages/index 7@snapshot 1 is corrupt (checksum mismatch)", causeArchive},
 		{"GET /v2/x: HTTP 503 Service Unavailable", causeServer},
 		{"something else", causeOther},
 		{"", causeOther},
@@ -65,7 +66,10 @@ func TestRestoreSummary(t *testing.T) {
 			t.Errorf("summary lacks %q:\n%s", want, text)
 		}
 	}
-	if n := strings.Count(text, "\n  - "); n != 5 {
+	if strings.Contains(text, "\n") {
+		t.Errorf("summary is not one line:\n%s", text)
+	}
+	if n := strings.Count(text, ") "); n < 5 || !strings.Contains(text, " (5) ") || strings.Contains(text, " (6) ") {
 		t.Errorf("summary has %d reasons, want 5 (one per cause):\n%s", n, text)
 	}
 	if strings.Count(text, "next:") != 5 {
