@@ -106,7 +106,7 @@ func Write(ctx context.Context, v *store.View, dir string, o Options) (Result, e
 		return res, fmt.Errorf("cannot create the transcript folder: %w", err)
 	}
 	w := &writer{v: v, dir: dir, o: o}
-	idx := indexData{Snapshot: v.Snapshot(), Service: v.Snapshot().Service, Zone: zoneName(o.Location), Archive: archiveName(v)}
+	idx := indexData{Snapshot: v.Snapshot(), Service: v.Snapshot().Service, Zone: zoneName(o.Location)}
 	idx.ServiceName = idx.Service
 	if raw, err := v.Service(); err == nil {
 		var s struct {
@@ -142,11 +142,6 @@ func Write(ctx context.Context, v *store.View, dir string, o Options) (Result, e
 	return res, nil
 }
 
-func archiveName(v *store.View) string {
-	// Only the file's name: the page may be shared, the folder need not be.
-	return "snapshot " + fmt.Sprint(v.Snapshot().ID)
-}
-
 type indexData struct {
 	Page        pageHead
 	Service     string
@@ -155,7 +150,6 @@ type indexData struct {
 	Started     string
 	Finished    string
 	Zone        string
-	Archive     string
 	Channels    []channelSummary
 }
 
