@@ -78,18 +78,16 @@ func (h *retryWaves) Handle(_ context.Context, r slog.Record) error {
 		}
 		return true
 	})
+	// The lock also covers the write: requests retry from many goroutines,
+	// and stderr need not be safe for concurrent writes.
 	s := h.state
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	now := s.now()
-	fresh := attempt > s.lastAttempt || now.Sub(s.lastAt) > waveGap
-	if fresh {
-		s.lastAttempt, s.lastAt = attempt, now
-	}
-	s.mu.Unlock()
-	if !fresh {
+	if attempt <= s.lastAttempt && now.Sub(s.lastAt) <= waveGap {
 		return nil
 	}
-	c := classify(errText)
-	_, err := fmt.Fprintf(h.w, "chatvault: retry %d in %s: %s\n", attempt, delay.Round(100*time.Millisecond), c.waiting)
+	s.lastAttempt, s.lastAt = attempt, now
+	_, err := fmt.Fprintf(h.w, "chatvault: retry %d in %s: %s\n", attempt, delay.Round(100*time.Millisecond), classify(errText).waiting)
 	return err
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -44,6 +45,27 @@ func TestRetryWaves(t *testing.T) {
 	}
 	if strings.Contains(lines[0], "rate limit") || strings.Contains(lines[2], "connection refused") {
 		t.Errorf("a hint does not fit its error:\n%s", out.String())
+	}
+}
+
+// TestRetryWavesConcurrent: requests retry from many goroutines at once;
+// the handler's writes must not race (run with -race).
+func TestRetryWavesConcurrent(t *testing.T) {
+	var out bytes.Buffer
+	log := slog.New(newRetryWaves(&out))
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for a := 1; a <= 20; a++ {
+				log.Debug("retrying request", "attempt", a+g, "delay", time.Millisecond, "error", errors.New("HTTP 503"))
+			}
+		}()
+	}
+	wg.Wait()
+	if n := strings.Count(out.String(), "\n"); n < 20 || n > 27 {
+		t.Errorf("printed %d lines for attempts 1 to 27 from 8 goroutines; want one per new attempt:\n%s", n, out.String())
 	}
 }
 
