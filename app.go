@@ -17,8 +17,9 @@ import (
 	"github.com/chatvault/chatvault/remote"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
+// version is chatvault's version: set at build time with -ldflags
+// "-X main.version=…", or else read from the build info (see version.go).
+var version string
 
 func newApp(stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
@@ -28,6 +29,8 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 		Writer:          stdout,
 		ErrWriter:       stderr,
 		HideHelpCommand: true,
+		// The completion scripts of 'generate' ask the binary for candidates.
+		EnableBashCompletion: true,
 		// Errors are printed and mapped to exit codes by run, once.
 		ExitErrHandler: func(*cli.Context, error) {},
 		OnUsageError: func(_ *cli.Context, err error, _ bool) error {
@@ -49,11 +52,13 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			forgetCommand(),
 			emulateCommand(),
 			demoCommand(),
+			generateCommand(),
 		},
 	}
 	for _, cmd := range app.Commands {
 		cmd.OnUsageError = app.OnUsageError
 		cmd.Before = noArgs
+		cmd.HideHelpCommand = true
 	}
 	return app
 }

@@ -89,13 +89,21 @@ func runSnapshots(_ context.Context, o snapshotsOptions, stdout io.Writer) error
 		return printJSON(stdout, map[string]any{"snapshots": out})
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSERVICE\tSTARTED\tFINISHED\tSTATUS\tCHANNELS\tMESSAGES")
+	fmt.Fprintln(tw, "ID\tSERVICE\tSTARTED\tFINISHED\tSTATUS\tKIND\tCHANNELS\tMESSAGES\tADDED\tCHANGED\tDELETED")
+	seen := map[string]bool{}
 	for _, s := range out {
 		fin := "-"
 		if s.Finished != nil {
 			fin = s.Finished.Format(time.RFC3339)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%d\t%d\n", s.ID, s.Service, s.Started.Format(time.RFC3339), fin, s.Status, s.Channels, s.Messages)
+		// A service's first snapshot reads every message, as --full does.
+		kind := "incremental"
+		if s.Full || !seen[s.Service] {
+			kind = "full"
+		}
+		seen[s.Service] = true
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", s.ID, s.Service, s.Started.Format(time.RFC3339), fin, s.Status,
+			kind, s.Channels, s.Messages, s.Added, s.Changed, s.Deleted)
 	}
 	return tw.Flush()
 }
@@ -245,13 +253,7 @@ func lsChannel(v *store.View, o lsOptions, stdout io.Writer) error {
 			}
 			w.Write(buf.Bytes())
 		} else {
-			var msg struct {
-				From        string `json:"from"`
-				Body        string `json:"body"`
-				DateCreated string `json:"date_created"`
-			}
-			json.Unmarshal(m.Raw, &msg)
-			fmt.Fprintf(w, "%6d  %s  %s  %-16s %q\n", m.Index, m.SID, msg.DateCreated, msg.From, msg.Body)
+			w.WriteString(lsLine(m))
 		}
 		n++
 	}
@@ -269,24 +271,30 @@ type exportOptions struct {
 	Service  string
 	Channels []string
 	Output   string
+	Format   string // jsonl (default) or html
 }
 
 func exportCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "export",
-		Usage: "write a snapshot as JSON Lines: each channel, then its members, then its messages",
+		Usage: "write a snapshot as JSON Lines (each channel, then its members, then its messages) or as HTML transcripts",
 		Flags: []cli.Flag{archiveFlag(), snapshotFlag(),
 			&cli.StringFlag{Name: "service", Usage: "service `SID` (IS…) when the archive holds several"},
 			channelFlag("only this channel (`CH…|UNIQUE_NAME`); repeat for more"),
-			&cli.StringFlag{Name: "output", Usage: "write to `FILE`; - is stdout", Value: "-"}},
+			&cli.StringFlag{Name: "output", Usage: "write to `FILE`; - is stdout; with --format html, the folder to write the pages into", Value: "-"},
+			&cli.StringFlag{Name: "format", Usage: "jsonl, or html for an index.html and one transcript per channel", Value: "jsonl"}},
 		Action: func(c *cli.Context) error {
 			return runExport(c.Context, exportOptions{Archive: c.String("archive"), Snapshot: c.String("snapshot"),
-				Service: c.String("service"), Channels: c.StringSlice("channel"), Output: c.String("output")}, c.App.Writer)
+				Service: c.String("service"), Channels: c.StringSlice("channel"), Output: c.String("output"),
+				Format: c.String("format")}, c.App.Writer)
 		},
 	}
 }
 
 func runExport(ctx context.Context, o exportOptions, stdout io.Writer) (err error) {
+	if err := o.checkFormat(); err != nil {
+		return err
+	}
 	a, v, err := openSnapshot(o.Archive, o.Snapshot, o.Service, o.Channels)
 	if err != nil {
 		return err
@@ -295,6 +303,9 @@ func runExport(ctx context.Context, o exportOptions, stdout io.Writer) (err erro
 	chs, err := selectChannels(v, o.Channels)
 	if err != nil {
 		return err
+	}
+	if o.Format == "html" {
+		return exportHTML(ctx, v, chs, o, stdout)
 	}
 	out := stdout
 	if o.Output != "-" && o.Output != "" {

@@ -87,7 +87,8 @@ func runBackup(ctx context.Context, o backupOptions, stdout, stderr io.Writer) e
 	}
 	// Every request of a backup is bounded by --concurrency; the client
 	// must allow that many in flight.
-	cl, err := o.Conn.client(remote.WithLimits(remote.Limits{MaxInFlight: max(o.Concurrency, remote.DefaultLimits().MaxInFlight)}))
+	cl, err := o.Conn.client(remote.WithLimits(remote.Limits{MaxInFlight: max(o.Concurrency, remote.DefaultLimits().MaxInFlight)}),
+		retryOption(o.Quiet, stderr))
 	if err != nil {
 		return err
 	}
@@ -130,7 +131,7 @@ func runBackup(ctx context.Context, o backupOptions, stdout, stderr io.Writer) e
 		return runErr
 	}
 	if res.Status != string(store.StatusComplete) {
-		return errPartial
+		return partialError(fmt.Sprintf("backup of %s into snapshot %d", res.Service, res.Snapshot), backupReasons(res))
 	}
 	return nil
 }
@@ -141,10 +142,5 @@ func reportBackup(stdout, stderr io.Writer, o backupOptions, res backup.Result, 
 	}
 	fmt.Fprintf(stdout, "snapshot %d of %s: %s, %d channels, %d messages (%d added, %d changed, %d deleted), %d requests in %.1fs\n",
 		res.Snapshot, res.Service, res.Status, res.Channels, res.Messages, res.Added, res.Changed, res.Deleted, res.Requests, res.DurationSeconds)
-	if !o.Quiet {
-		for _, f := range res.Failures {
-			fmt.Fprintf(stderr, "channel %s failed: %s\n", f.Channel, f.Error)
-		}
-	}
 	return nil
 }

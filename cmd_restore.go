@@ -130,7 +130,7 @@ func runRestore(ctx context.Context, o restoreOptions, stdout, stderr io.Writer)
 	if err != nil {
 		return err
 	}
-	cl, err := o.Conn.client(remote.WithWebhooks(o.Webhooks))
+	cl, err := o.Conn.client(remote.WithWebhooks(o.Webhooks), retryOption(o.Quiet, stderr))
 	if err != nil {
 		return err
 	}
@@ -156,7 +156,7 @@ func runRestore(ctx context.Context, o restoreOptions, stdout, stderr io.Writer)
 		return runErr
 	}
 	if res.Status != "complete" {
-		return errPartial
+		return partialError(fmt.Sprintf("restore of snapshot %d into %s", res.Snapshot, res.Target), restoreReasons(res))
 	}
 	return nil
 }
@@ -176,12 +176,6 @@ func reportRestore(stdout, stderr io.Writer, o restoreOptions, res restore.Resul
 	if !o.Quiet {
 		for _, w := range res.Warnings {
 			fmt.Fprintf(stderr, "warning: %s\n", w)
-		}
-		for _, c := range res.Conflicts {
-			fmt.Fprintf(stderr, "conflict: channel %s %s: %s\n", c.Channel, c.UniqueName, c.Reason)
-		}
-		for _, s := range res.Skipped {
-			fmt.Fprintf(stderr, "skipped: channel %s message %s: %s\n", s.Channel, s.Message, s.Reason)
 		}
 	}
 	return nil

@@ -70,6 +70,10 @@ const (
 // any request is sent).
 var ErrInvalidOptions = errors.New("invalid backup options")
 
+// ErrUnknownChannel matches the error Run returns, before any snapshot is
+// begun, when the service has no channel by a name in Options.Channels.
+var ErrUnknownChannel = errors.New("channel not in service")
+
 // Options shape a Run.
 type Options struct {
 	Service     string   // IS… (required)
@@ -183,6 +187,10 @@ type run struct {
 
 	mu       sync.Mutex
 	failures []ChannelFailure
+
+	named   chan struct{} // closed once the listing has looked up every channel asked for
+	missing []string      // channels asked for that the service does not have (under mu)
+	found   int           // channels asked for that the service has (under mu)
 }
 
 // job is one channel to back up.
@@ -272,7 +280,7 @@ func Run(ctx context.Context, src Source, a *store.Archive, o Options) (Result, 
 	started := time.Now()
 	reqs0 := src.Requests()
 	r := &run{src: src, a: a, o: o, log: o.Logger, prog: &startGate{Progress: o.Progress},
-		slots: make(chan struct{}, o.Concurrency), queue: newJobQueue(), begun: make(chan struct{})}
+		slots: make(chan struct{}, o.Concurrency), queue: newJobQueue(), begun: make(chan struct{}), named: make(chan struct{})}
 	res := Result{Service: o.Service}
 
 	// The service resource, the channels and the roles are fetched at once,
@@ -297,6 +305,13 @@ func Run(ctx context.Context, src Source, a *store.Archive, o Options) (Result, 
 			return res, fmt.Errorf("backup of service %s interrupted before a snapshot was begun; nothing was saved: %w", o.Service, ctx.Err())
 		}
 		return res, fmt.Errorf("backup of service %s: fetching the service: %w%s", o.Service, svcErr, advice(svcErr))
+	}
+
+	if err := r.checkNamed(ctx); err != nil {
+		stop()
+		res.Requests = src.Requests() - reqs0
+		res.DurationSeconds = time.Since(started).Seconds()
+		return res, err
 	}
 
 	w, err := a.BeginSnapshot(o.Service, o.Full, started)
@@ -449,6 +464,7 @@ func (r *run) listChannels(ctx context.Context) error {
 // all channels listed. Selected channels that cannot be fetched are
 // recorded as failures.
 func (r *run) list(ctx context.Context) (map[string]bool, error) {
+	defer close(r.named)
 	listed := make(map[string]bool)
 	if len(r.o.Channels) == 0 {
 		err := r.withSlot(ctx, func() error {
@@ -478,6 +494,7 @@ func (r *run) list(ctx context.Context) (map[string]bool, error) {
 			switch {
 			case err == nil:
 				mu.Lock()
+				r.found++
 				if !listed[c.SID] {
 					listed[c.SID] = true
 					r.queue.push(newJob(c))
@@ -486,6 +503,9 @@ func (r *run) list(ctx context.Context) (map[string]bool, error) {
 			case aborts(err) || gctx.Err() != nil:
 				return err
 			case errors.Is(err, remote.ErrNotFound):
+				mu.Lock()
+				r.missing = append(r.missing, name)
+				mu.Unlock()
 				r.fail(name, fmt.Errorf("channel %q does not exist in service %s: check the channel SID or unique name", name, r.o.Service))
 			default:
 				r.fail(name, fmt.Errorf("fetching channel %q: %w; rerun the backup to retry it", name, err))

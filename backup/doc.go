@@ -19,7 +19,10 @@
 // channel of Options.Channels fetched by SID or unique name) and the roles
 // are read. A snapshot is begun only when the service answered, so a
 // mistyped service SID or wrong credentials leave no snapshot behind (what
-// was read meanwhile is dropped). Channels are backed up as the listing
+// was read meanwhile is dropped). With Options.Channels, the snapshot is
+// also held back until each named channel was looked up: when the service
+// has none of them, Run fails with ErrUnknownChannel, naming the nearest
+// channel names, and records nothing (select.go). Channels are backed up as the listing
 // yields them, without waiting for its last page: each time a place is
 // free, the channel with the most messages among those listed and not yet
 // started goes next, so that long channels do not finish alone at the end

@@ -145,9 +145,9 @@ type Result struct {
 	ChannelsSkipped int        `json:"channels_skipped"` // found already restored
 	Members         int        `json:"members"`          // created by this run
 	Messages        int        `json:"messages"`         // created by this run
-	MessagesSkipped int        `json:"messages_skipped"` // found already restored
+	MessagesSkipped int        `json:"messages_skipped"` // found already restored; kept for one release, same as MessagesAlreadyRestored
 	Conflicts       []Conflict `json:"conflicts"`        // never null in JSON
-	Skipped         []Skipped  `json:"skipped,omitempty"`
+	Skipped         []Skipped  `json:"skipped"`          // never null in JSON
 	Failed          []Failure  `json:"failed,omitempty"`
 	Requests        int64      `json:"requests"`
 	DurationSeconds float64    `json:"duration_seconds"`
@@ -156,6 +156,9 @@ type Result struct {
 	// Warnings are what the operator should know though nothing failed:
 	// the snapshot restored did not complete, say.
 	Warnings []string `json:"warnings,omitempty"`
+	// MessagesAlreadyRestored: archived messages found already in the
+	// target (the new name of MessagesSkipped, which holds the same value).
+	MessagesAlreadyRestored int `json:"messages_already_restored"`
 }
 
 // Status values of Result.
@@ -245,7 +248,7 @@ func (o *Options) validate() error {
 // cancelled; in that case the journal has been saved and a rerun continues.
 func Run(ctx context.Context, dst Target, a *store.Archive, o Options) (Result, error) {
 	if a == nil {
-		return Result{Status: StatusFailed, Target: o.Target, Conflicts: []Conflict{}, DryRun: o.DryRun}, errors.New("restore: no archive given")
+		return Result{Status: StatusFailed, Target: o.Target, Conflicts: []Conflict{}, Skipped: []Skipped{}, DryRun: o.DryRun}, errors.New("restore: no archive given")
 	}
 	return run(ctx, dst, storeArchive{a}, o)
 }
@@ -263,6 +266,10 @@ func run(ctx context.Context, dst Target, a archive, o Options) (res Result, err
 		}
 		res.DurationSeconds = time.Since(start).Seconds()
 		res.Status = status(ctx, &res, err)
+		res.MessagesAlreadyRestored = res.MessagesSkipped
+		if res.Skipped == nil {
+			res.Skipped = []Skipped{}
+		}
 	}()
 	if err := o.validate(); err != nil {
 		return res, err

@@ -1,0 +1,37 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/chatvault/chatvault/store"
+	"github.com/chatvault/chatvault/transcript"
+)
+
+// checkFormat validates --format and the --output it needs.
+func (o exportOptions) checkFormat() error {
+	switch o.Format {
+	case "", "jsonl":
+		return nil
+	case "html":
+		if o.Output == "" || o.Output == "-" {
+			return usagef("--format html writes a folder of pages: give it with --output DIR")
+		}
+		return nil
+	}
+	return usagef("--format %q is not a known format: give jsonl or html", o.Format)
+}
+
+// exportHTML writes the transcripts of chs into o.Output and says where.
+func exportHTML(ctx context.Context, v *store.View, chs []store.ChannelRecord, o exportOptions, stdout io.Writer) error {
+	if chs == nil {
+		chs = []store.ChannelRecord{}
+	}
+	res, err := transcript.Write(ctx, v, o.Output, transcript.Options{Channels: chs})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %d channels, %d messages in %d pages; open %s/index.html\n", res.Channels, res.Messages, res.Pages, o.Output)
+	return nil
+}

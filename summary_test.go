@@ -1,0 +1,109 @@
+package main
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/chatvault/chatvault/backup"
+	"github.com/chatvault/chatvault/restore"
+)
+
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		msg  string
+		want cause
+	}{
+		{"GET /v2/Services/IS1: dial tcp 127.0.0.1:1: connect: connection refused", causeUnreachable},
+		{"dial tcp: lookup chat.example: no such host", causeUnreachable},
+		{"GET /v2/x: HTTP 429: Too Many Requests (code 20429)", causeRateLimited},
+		{"GET /v2/x: context deadline exceeded", causeTimeout},
+		{"net/http: request canceled (Client.Timeout exceeded)", causeTimeout},
+		{`channel "x" does not exist in service IS1`, causeNotFound},
+		{"POST /v2/x: the outcome is unknown", causeUnknownOutcome},
+		{"record svc/IS1/ch/CH1/messages/index 7@snapshot 1 is corrupt (checksum mismatch)", causeArchive},
+		{"GET /v2/x: HTTP 503 Service Unavailable", causeServer},
+		{"something else", causeOther},
+		{"", causeOther},
+	}
+	for _, tt := range tests {
+		if got := classify(tt.msg); got != tt.want {
+			t.Errorf("classify(%q) = %q, want %q", tt.msg, got.what, tt.want.what)
+		}
+	}
+	if causeUnreachable.waiting == causeRateLimited.waiting {
+		t.Error("a refused connection reads like a rate limit")
+	}
+}
+
+func TestRestoreSummary(t *testing.T) {
+	res := restore.Result{
+		Skipped: []restore.Skipped{
+			{Channel: "CH1", Kind: restore.SkipMedia}, {Channel: "CH1", Kind: restore.SkipMedia}, {Channel: "CH2", Kind: restore.SkipMedia},
+			{Channel: "CH3", Kind: restore.SkipBehind},
+		},
+		Conflicts: []restore.Conflict{{Channel: "CH4", UniqueName: "general-4", Reason: "holds messages this restore did not create"}},
+		Failed: []restore.Failure{
+			{Channel: "CH5", UniqueName: "a", Error: "POST x: HTTP 429 Too Many Requests"},
+			{Channel: "CH6", Error: "dial tcp: connection refused"},
+			{Channel: "CH7", UniqueName: "b", Error: "HTTP 429"},
+		},
+	}
+	err := partialError("restore of snapshot 2 into IS9", restoreReasons(res))
+	if !errors.Is(err, errPartial) || exitCode(t.Context(), err) != exitPartial {
+		t.Fatalf("summary %v does not exit partial", err)
+	}
+	text := err.Error()
+	for _, want := range []string{
+		"restore of snapshot 2 into IS9 is partial:",
+		"3 media messages skipped: their media is not in the target service (CH1, CH2); next: restore them into the source service",
+		"1 message skipped: older than",
+		"1 channel in conflict (general-4: holds messages this restore did not create); next:",
+		"2 channels failed: rate limited by the service (a, b); next: rerun later, or with a lower --concurrency",
+		"1 channel failed: the service could not be reached",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("summary lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "\n") {
+		t.Errorf("summary is not one line:\n%s", text)
+	}
+	if n := strings.Count(text, ") "); n < 5 || !strings.Contains(text, " (5) ") || strings.Contains(text, " (6) ") {
+		t.Errorf("summary has %d reasons, want 5 (one per cause):\n%s", n, text)
+	}
+	if strings.Count(text, "next:") != 5 {
+		t.Errorf("every reason needs one next step:\n%s", text)
+	}
+}
+
+func TestBackupSummary(t *testing.T) {
+	tests := []struct {
+		name     string
+		failures []backup.ChannelFailure
+		want     []string
+	}{
+		{"none", nil, []string{errPartial.Error()}},
+		{"listing and channels", []backup.ChannelFailure{
+			{Channel: "", Error: "listing the channels: HTTP 503"},
+			{Channel: "CH1", Error: "context deadline exceeded"},
+			{Channel: "CH2", Error: "Client.Timeout exceeded"},
+		}, []string{"1 channel failed: the service failed (5xx) (the service's listings)", "2 channels failed: the service did not answer in time (CH1, CH2); next: rerun; raise --timeout"}},
+		{"many channels listed briefly", []backup.ChannelFailure{
+			{Channel: "CH1", Error: "x"}, {Channel: "CH2", Error: "x"}, {Channel: "CH3", Error: "x"}, {Channel: "CH4", Error: "x"}, {Channel: "CH5", Error: "x"}, {Channel: "CH6", Error: "x"},
+		}, []string{"6 channels failed: other errors (CH1, CH2, CH3, CH4 and 2 more)"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := partialError("backup", backupReasons(backup.Result{Failures: tt.failures}))
+			if !errors.Is(err, errPartial) {
+				t.Fatalf("%v is not partial", err)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("summary lacks %q:\n%s", want, err)
+				}
+			}
+		})
+	}
+}
