@@ -260,7 +260,9 @@ func TestUsersRestored(t *testing.T) {
 	if u := byID["carol"]; u.FriendlyName != "Someone else" {
 		t.Errorf("carol was changed: %+v", u)
 	}
-	if !slices.ContainsFunc(res.Warnings, func(w string) bool { return strings.Contains(w, `user "carol"`) && strings.Contains(w, "friendly_name") }) {
+	if !slices.ContainsFunc(res.Warnings, func(w string) bool {
+		return strings.Contains(w, `user "carol"`) && strings.Contains(w, "friendly_name")
+	}) {
 		t.Errorf("warnings %q do not report carol", res.Warnings)
 	}
 	diffs, err := verify(t.Context(), ft, fa, opts(Options{}))
