@@ -32,7 +32,9 @@ func (e *env) verifyVia(t *testing.T, dst Target, target string) []Difference {
 	t.Helper()
 	var diffs []Difference
 	var err error
-	e.withArchive(t, func(a *store.Archive) { diffs, err = VerifyTarget(context.Background(), dst, a, Options{Target: target}) })
+	e.withArchive(t, func(a *store.Archive) {
+		diffs, err = VerifyTarget(context.Background(), dst, a, Options{Target: target})
+	})
 	if err != nil {
 		t.Fatalf("VerifyTarget through %s: %v", apiOf(dst), err)
 	}
