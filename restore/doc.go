@@ -200,9 +200,9 @@
 // (see Journal), so restoring a point in time after the target lost a
 // channel brings the channel back. A finished channel whose archive holds
 // nothing past last_src_index is then left without any other request; a
-// rerun of a finished restore therefore sends one read for the roles and
-// one per channel, no write, and counts the channels and messages as
-// skipped. Restoring a newer snapshot into the same target appends the
+// rerun of a finished restore therefore sends one read for the roles, one
+// for the users (when the snapshot has any) and one per channel, no write,
+// and counts the channels and messages as skipped. Restoring a newer snapshot into the same target appends the
 // messages after last_src_index and creates new members.
 //
 // # Verifying a restore

@@ -134,9 +134,6 @@ func (r *runner) restoreUsers(ctx context.Context) error {
 		r.mu.Lock()
 		r.planned.Users += len(jobs)
 		r.planned.Writes += len(jobs)
-		if len(jobs) > 0 {
-			r.chanPlans = append(r.chanPlans, len(jobs))
-		}
 		r.mu.Unlock()
 		return nil
 	}
