@@ -59,7 +59,8 @@ func TestCLIConversations(t *testing.T) {
 	}
 
 	code, out, _ = chatvault(t, info, "ls", "--archive", archive, "--users")
-	if code != 0 || !strings.Contains(out, "IDENTITY") || strings.Count(out, "\nUS") != int(res["users"].(float64)) {
+	if code != 0 || !strings.HasPrefix(out, "snapshot 1 of "+src+", read through conversations\n") ||
+		!strings.Contains(out, "IDENTITY") || strings.Count(out, "\nUS") != int(res["users"].(float64)) {
 		t.Errorf("ls --users exit %d:\n%s", code, out)
 	}
 	code, out, _ = chatvault(t, info, "ls", "--archive", archive, "--json")
