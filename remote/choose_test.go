@@ -115,3 +115,19 @@ func TestChatShapeOfChatRecordInConversationsSnapshot(t *testing.T) {
 		})
 	}
 }
+
+// TestConversationsMedia: the Conversations view reaches the Media Content
+// Service as the Client does.
+func TestConversationsMedia(t *testing.T) {
+	media := &fakeAPI{}
+	media.url = newServer(t, media)
+	c, _ := setup(t, remote.WithMediaURL(media.url))
+	media.handle(reply(404, twilioError(404, 20404, "not found")))
+	_, err := c.Conversations().FetchMedia(context.Background(), svc, "ME0123456789abcdef0123456789abcdef")
+	if !errors.Is(err, remote.ErrNotFound) || media.count() != 1 {
+		t.Errorf("FetchMedia through Conversations = %v after %d media requests, want the media root's 404", err, media.count())
+	}
+	if r := media.requests(); len(r) == 1 && r[0].Path != "/v1/Services/"+svc+"/Media/ME0123456789abcdef0123456789abcdef" {
+		t.Errorf("path = %s", r[0].Path)
+	}
+}
