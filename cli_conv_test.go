@@ -1,67 +1,96 @@
 package main
 
 import (
+	"encoding/json"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
-// TestBinaryMoveToConversations follows the README's runbook "Moving from
-// Programmable Chat to Conversations" end to end: a backup through Chat, a
-// dry run and a restore with --api conversations into the second service,
-// a verify of the source through Conversations (its public channels named,
-// not reported missing) and of the archive; then, with Chat shut down, a
-// backup that chooses Conversations by itself (it sees the private
-// channels only), restored and verified through Conversations by default.
-func TestBinaryMoveToConversations(t *testing.T) {
-	info := startEmulator(t, "--channels", "4", "--messages", "20", "--seed", "9")
-	src, dst := info.Services[0], info.Services[1]
-	archive := filepath.Join(t.TempDir(), "move.vault")
-	conv := []string{"--conversations-url", info.ConversationsURL}
-	run := func(args ...string) (int, string, string) {
-		t.Helper()
-		return chatvault(t, info, append(args, conv...)...)
+// TestCLIConversations backs up through the built binary an emulator whose
+// Chat API is shut down.
+func TestCLIConversations(t *testing.T) {
+	info := startEmulator(t, "--chat-api", "off", "--channels", "12", "--messages", "20")
+	src := info.Services[0]
+	archive := filepath.Join(t.TempDir(), "conv.vault")
+
+	for _, tt := range []struct {
+		name   string
+		args   []string
+		code   int
+		stderr []string // substrings of stderr
+	}{
+		{"unknown API", []string{"--api", "chatv2"}, 2, []string{`"chatv2" is not known`}},
+		{"chat API gone", []string{"--api", "chat"}, 1, []string{"use --api conversations"}},
+		{"neither API", []string{"--service", "IS" + strings.Repeat("0", 32)}, 1,
+			[]string{"neither API", "Chat v2 at " + info.BaseURL, "Conversations v1 at " + info.ConversationsURL}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"backup", "--service", src, "--archive", archive}, tt.args...)
+			code, _, stderr := chatvault(t, info, args...)
+			if code != tt.code {
+				t.Fatalf("exit %d, want %d; stderr: %s", code, tt.code, stderr)
+			}
+			for _, s := range tt.stderr {
+				if !strings.Contains(stderr, s) {
+					t.Errorf("stderr lacks %q: %s", s, stderr)
+				}
+			}
+		})
 	}
 
-	if code, _, errOut := run("backup", "--service", src, "--archive", archive, "--api", "chat", "--json"); code != 0 {
-		t.Fatalf("backup exit %d: %s", code, errOut)
+	code, out, stderr := chatvault(t, info, "backup", "--service", src, "--archive", archive, "--json")
+	if code != 0 {
+		t.Fatalf("backup exit %d: %s", code, stderr)
 	}
-	code, out, _ := run("restore", "--archive", archive, "--service", dst, "--api", "conversations", "--dry-run", "--json")
-	dry := decodeJSON(t, out, "plan", "losses", "api", "warnings")
-	if code != exitPartial || dry["api"] != "conversations" || len(dry["losses"].([]any)) == 0 {
-		t.Fatalf("restore --dry-run --api conversations exit %d: %.600s", code, out)
-	}
-	code, out, errOut := run("restore", "--archive", archive, "--service", dst, "--api", "conversations", "--json")
-	r := decodeJSON(t, out, "status", "api", "users", "losses", "messages")
-	if code != exitPartial || r["api"] != "conversations" || r["messages"].(float64) == 0 || r["users"].(float64) == 0 {
-		t.Fatalf("restore --api conversations exit %d: %.600s %s", code, out, errOut)
-	}
-	code, out, _ = run("verify", "--archive", archive, "--service", src, "--api", "conversations", "--json")
-	v := decodeJSON(t, out, "ok", "differences", "api")
-	if code != 0 || v["ok"] != true || v["api"] != "conversations" || len(v["not_visible"].([]any)) == 0 {
-		t.Errorf("verify --service --api conversations exit %d: %.600s", code, out)
-	}
-	code, out, _ = run("restore", "--archive", archive, "--service", dst, "--api", "conversations", "--json")
-	again := decodeJSON(t, out, "messages", "users", "channels_created")
-	if code != exitPartial || again["messages"] != 0.0 || again["users"] != 0.0 || again["channels_created"] != 0.0 {
-		t.Errorf("rerun exit %d: %.600s", code, out)
+	res := decodeJSON(t, out, "api", "users", "messages")
+	if res["api"] != "conversations" || res["users"].(float64) == 0 || res["messages"].(float64) == 0 {
+		t.Errorf("backup result %v: want api conversations, users and messages", res)
 	}
 
-	off := startEmulator(t, "--channels", "8", "--messages", "15", "--seed", "4", "--chat-api", "off")
-	offArchive := filepath.Join(t.TempDir(), "off.vault")
-	offRun := func(args ...string) (int, string, string) {
-		t.Helper()
-		return chatvault(t, off, append(args, "--conversations-url", off.ConversationsURL)...)
+	code, out, _ = chatvault(t, info, "snapshots", "--archive", archive, "--json")
+	var snaps struct {
+		Snapshots []struct {
+			API string `json:"api"`
+		} `json:"snapshots"`
 	}
-	code, out, errOut = offRun("backup", "--service", off.Services[0], "--archive", offArchive, "--json")
-	if b := decodeJSON(t, out, "api", "status", "channels"); code != 0 || b["api"] != "conversations" || b["channels"] == 0.0 {
-		t.Fatalf("backup with Chat off exit %d: %s %s", code, out, errOut)
+	if err := json.Unmarshal([]byte(out), &snaps); code != 0 || err != nil || len(snaps.Snapshots) != 1 || snaps.Snapshots[0].API != "conversations" {
+		t.Errorf("snapshots --json exit %d: %s", code, out)
 	}
-	code, out, errOut = offRun("restore", "--archive", offArchive, "--service", off.Services[1], "--json")
-	if r := decodeJSON(t, out, "api", "status", "messages"); code == exitUsage || r["api"] != "conversations" || r["messages"].(float64) == 0 {
-		t.Fatalf("restore with Chat off exit %d: %s %s", code, out, errOut)
+
+	code, out, _ = chatvault(t, info, "ls", "--archive", archive, "--users")
+	if code != 0 || !strings.HasPrefix(out, "snapshot 1 of "+src+", read through conversations\n") ||
+		!strings.Contains(out, "IDENTITY") || strings.Count(out, "\nUS") != int(res["users"].(float64)) {
+		t.Errorf("ls --users exit %d:\n%s", code, out)
 	}
-	code, out, _ = offRun("verify", "--archive", offArchive, "--service", off.Services[0], "--json")
-	if v := decodeJSON(t, out, "ok", "api"); code != 0 || v["api"] != "conversations" {
-		t.Errorf("verify with Chat off exit %d: %.600s", code, out)
+	code, out, _ = chatvault(t, info, "ls", "--archive", archive, "--json")
+	var ls struct {
+		API      string `json:"api"`
+		Channels []struct {
+			SID  string `json:"sid"`
+			Type string `json:"type"`
+		} `json:"channels"`
+	}
+	if err := json.Unmarshal([]byte(out), &ls); code != 0 || err != nil || ls.API != "conversations" || len(ls.Channels) == 0 || ls.Channels[0].Type != "private" {
+		t.Fatalf("ls --json exit %d: %s", code, out)
+	}
+	code, out, _ = chatvault(t, info, "ls", "--archive", archive, "--channel", ls.Channels[0].SID)
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); code != 0 || len(lines) == 0 || !strings.Contains(lines[0], `"`) {
+		t.Errorf("ls --channel exit %d:\n%s", code, out)
+	}
+
+	code, out, _ = chatvault(t, info, "export", "--archive", archive)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	users := int(res["users"].(float64))
+	if code != 0 || len(lines) <= users {
+		t.Fatalf("export exit %d, %d lines", code, len(lines))
+	}
+	for i, l := range lines[:users] {
+		if !strings.HasPrefix(l, `{"user":{"sid":"US`) || !strings.Contains(l, `"chat_service_sid"`) {
+			t.Errorf("export line %d is not a user as Conversations returned it: %s", i, l)
+		}
+	}
+	if !strings.HasPrefix(lines[users], `{"channel":`) {
+		t.Errorf("export line %d is not the first channel: %s", users, lines[users])
 	}
 }
