@@ -134,6 +134,10 @@
 // covered that it did not read are recorded as deleted (the live indexes
 // are loaded for that, as the count check does for Chat).
 //
+// Without messages_count, a conversation is sized for scheduling by the
+// highest index its sync state holds: later runs start the longest first,
+// a first backup in listing order.
+//
 // An idle rerun therefore sends, besides the service, roles, users and the
 // conversation list, two requests per conversation: its participants (as
 // for Chat, members are re-listed every run) and the probe.
