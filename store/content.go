@@ -28,9 +28,11 @@ const (
 	// stays a few MiB whatever the file's size.
 	maxBatchChunks = 4
 
-	// encRaw is the encoding byte of a chunk stored as is. A later format
-	// adds compressed encodings; readers refuse one they do not know.
-	encRaw byte = 0
+	// encRaw is the encoding byte of a chunk stored as is, encZstd of one
+	// stored as a zstd frame (no dictionary); readers refuse an encoding
+	// they do not know.
+	encRaw  byte = 0
+	encZstd byte = 1
 	// chunkHeaderLen is the bytes before a chunk's data: the record header,
 	// the uvarint length (0) of the empty label and the encoding byte.
 	chunkHeaderLen = recordHeaderLen + 2
@@ -111,10 +113,21 @@ func (a *Archive) recycleChunk(b []byte) {
 }
 
 // sealChunk makes b (header + data) a put record with an empty label and
+// the data compressed in place when that pays (see compressChunk), else
 // the raw encoding byte.
-func sealChunk(b []byte) []byte {
-	b[0], b[recordHeaderLen], b[recordHeaderLen+1] = kindPut, 0, encRaw
-	binary.BigEndian.PutUint32(b[1:recordHeaderLen], recordSum(b))
+func (a *Archive) sealChunk(b []byte) []byte {
+	enc := encRaw
+	if !a.plain {
+		scratch := a.chunkScratch.Get().(*[]byte)
+		if z, ok := compressChunk((*scratch)[:0], b[chunkHeaderLen:]); ok {
+			b = b[:chunkHeaderLen+copy(b[chunkHeaderLen:], z)]
+			enc = encZstd
+			*scratch = z
+		}
+		a.chunkScratch.Put(scratch)
+	}
+	b[0], b[recordHeaderLen], b[recordHeaderLen+1] = kindPut, 0, enc
+	sealRecord(b)
 	return b
 }
 
@@ -199,7 +212,7 @@ func (a *Archive) streamChunks(ctx context.Context, r io.Reader, want int64, up 
 		data := buf[chunkHeaderLen : chunkHeaderLen+n]
 		h.Write(data)
 		up.doc.Chunks = index + 1
-		if err := a.send(&op{kind: opContentChunk, up: up, chunk: index, raw: sealChunk(buf[:chunkHeaderLen+n])}); err != nil {
+		if err := a.send(&op{kind: opContentChunk, up: up, chunk: index, raw: a.sealChunk(buf[:chunkHeaderLen+n])}); err != nil {
 			a.recycleChunk(buf)
 			return size, err
 		}
@@ -362,13 +375,19 @@ func chunkData(v []byte, last bool) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	var data []byte
 	switch {
 	case !r.live() || len(r.label) != 0 || len(r.payload) == 0:
 		return nil, errors.New("not a chunk record")
+	case r.payload[0] == encZstd:
+		if data, err = inflateChunk(r.payload[1:]); err != nil {
+			return nil, err
+		}
 	case r.payload[0] != encRaw:
 		return nil, fmt.Errorf("unknown chunk encoding %d (written by a newer chatvault?)", r.payload[0])
+	default:
+		data = r.payload[1:]
 	}
-	data := r.payload[1:]
 	if len(data) == 0 || len(data) > contentChunk || (!last && len(data) != contentChunk) {
 		return nil, fmt.Errorf("chunk holds %d bytes", len(data))
 	}

@@ -210,7 +210,9 @@ func TestDamagedArchives(t *testing.T) {
 		}, nil, nil, "", nil, ""},
 		{"last byte missing: only unused pages lost", func(t *testing.T, img []byte, l layout) []byte {
 			if len(img) <= int(l.hwm)*l.pageSize {
-				t.Fatal("the sample has no pages past its high-water mark")
+				// Close trims an archive to its pages in use; bbolt
+				// grows one ahead of them while it is written.
+				img = append(img, make([]byte, 2*l.pageSize)...)
 			}
 			return img[:len(img)-1]
 		}, nil, nil, "", nil, ""},

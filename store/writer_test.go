@@ -600,6 +600,7 @@ func TestStickyWriteError(t *testing.T) {
 	path := tempPath(t)
 	a, err := Open(path, Options{Create: true})
 	must(t, err)
+	a.plain = true // markers are found in the file's bytes
 	defer a.Close()
 	w := begin(t, a, testSvc)
 	must(t, w.PutChannel(chSID(1), "", chanJSON(1, "")))
