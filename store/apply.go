@@ -134,6 +134,9 @@ func (ap *applier) chanB(sb *svcBuckets, channel string, create bool) (*chanBuck
 	if err != nil || root == nil {
 		return nil, err
 	}
+	if err := ap.a.vetChannel(root, sb.name, channel); err != nil {
+		return nil, err
+	}
 	cb := &chanBuckets{}
 	if cb.members, err = root.CreateBucketIfNotExists(bktMembers); err != nil {
 		return nil, err
@@ -289,6 +292,9 @@ func (ap *applier) apply(o *op) error {
 		return nil
 	case opJournalPut:
 		jb, err := ap.tx.Bucket(bktJournal).CreateBucketIfNotExists([]byte(o.j.name))
+		if err == nil {
+			err = ap.a.vetJournal(jb, o.j.name)
+		}
 		if err != nil {
 			return err
 		}

@@ -130,6 +130,8 @@ type Archive struct {
 	chunkScratch sync.Pool
 	mapped       mapping // the mapping releaseMapped last checked
 
+	vet vetted // lazy buckets walked (see vetBucket)
+
 	// damaged is set by a read-only Open of a file whose page tree is
 	// damaged (see structureDamage): every read but Check fails with it.
 	damaged error
@@ -183,9 +185,8 @@ func Open(path string, o Options) (*Archive, error) {
 	if err != nil {
 		return nil, err
 	}
-	if why := a.structureDamage(db); why != "" {
-		err := fmt.Errorf("archive %s is damaged (%s); run `chatvault verify` to list the damage and restore the archive from a copy: %w",
-			a.path, why, ErrCorrupt)
+	if why := a.structureDamage(db, true); why != "" {
+		err := a.errDamagedTree(why)
 		if !o.ReadOnly {
 			closeQuietly(db)
 			return nil, err

@@ -343,7 +343,14 @@ func (c *contentReader) load() error {
 	where := fmt.Sprintf("%s chunk %d of %d", c.a.contentWhere(c.doc.SHA256), i, c.doc.Chunks)
 	var problem error
 	err := c.a.read(func(tx *bolt.Tx) error {
-		v := chunkValue(tx.Bucket(bktChunks), c.doc.Extent, i)
+		b, err := c.a.chunkBucket(tx.Bucket(bktChunks), c.doc.Extent, i)
+		if err != nil {
+			return err
+		}
+		var v []byte
+		if b != nil {
+			v = b.Get(keyChunkData)
+		}
 		data, err := chunkData(v, i+1 == c.doc.Chunks)
 		if err != nil {
 			problem = err
@@ -472,7 +479,7 @@ func (ap *applier) contentDone(o *op) error {
 		return err
 	}
 	if content.Get(key) != nil {
-		_, err := discardExtent(chunks, uploads, up.extent)
+		_, err := ap.a.discardExtent(chunks, uploads, up.extent)
 		return err
 	}
 	up.doc.Extent = up.extent
@@ -498,13 +505,14 @@ func (ap *applier) discardUpload(o *op) error {
 	if err != nil {
 		return err
 	}
-	_, err = discardExtent(chunks, uploads, o.up.extent)
+	_, err = ap.a.discardExtent(chunks, uploads, o.up.extent)
 	return err
 }
 
 // discardExtent deletes every chunk of extent and its uploads entry, and
-// returns the number of data bytes freed.
-func discardExtent(chunks, uploads *bolt.Bucket, extent uint64) (int64, error) {
+// returns the number of data bytes freed. Each chunk's pages are walked
+// first (bbolt reads them all to free them).
+func (a *Archive) discardExtent(chunks, uploads *bolt.Bucket, extent uint64) (int64, error) {
 	if extent == 0 {
 		return 0, nil
 	}
@@ -515,7 +523,11 @@ func discardExtent(chunks, uploads *bolt.Bucket, extent uint64) (int64, error) {
 		c := chunks.Cursor()
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 			keys = append(keys, bytes.Clone(k))
-			if b := chunks.Bucket(k); b != nil {
+			b := chunks.Bucket(k)
+			if err := a.vetBucket(b, string(bktChunks), fmt.Sprintf("%x", k)); err != nil {
+				return 0, err
+			}
+			if b != nil {
 				freed += int64(max(len(b.Get(keyChunkData))-chunkHeaderLen, 0))
 			}
 		}
@@ -563,7 +575,7 @@ func (a *Archive) sweepUploads() error {
 		var freed int64
 		err = a.update(func(tx *bolt.Tx) error {
 			var err error
-			freed, err = discardExtent(tx.Bucket(bktChunks), tx.Bucket(bktUploads), extent)
+			freed, err = a.discardExtent(tx.Bucket(bktChunks), tx.Bucket(bktUploads), extent)
 			return err
 		})
 		if err == nil {

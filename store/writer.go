@@ -289,6 +289,9 @@ func (a *Archive) BeginSnapshot(service string, full bool, started time.Time) (*
 	if started.IsZero() {
 		started = time.Now()
 	}
+	if err := a.vetService(service); err != nil {
+		return nil, fmt.Errorf("archive %s: not beginning a snapshot of service %s: %w", a.path, service, err)
+	}
 	w := &Writer{a: a, service: service, full: full, started: started.UTC()}
 	a.wmu.Lock()
 	if other := a.writers[service]; other != nil {
