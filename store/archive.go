@@ -77,7 +77,7 @@ const (
 
 func (s Status) valid() bool {
 	switch s {
-	case StatusRunning, StatusComplete, StatusPartial, StatusInterrupted:
+	case StatusRunning, StatusComplete, StatusPartial, StatusInterrupted, StatusDamaged:
 		return true
 	}
 	return false
@@ -189,7 +189,7 @@ func Open(path string, o Options) (*Archive, error) {
 		err := a.errDamagedTree(why)
 		if !o.ReadOnly {
 			closeQuietly(db)
-			return nil, err
+			return nil, errRefused(err)
 		}
 		// Check still walks and reports it; every other read fails.
 		a.damaged = err
@@ -210,8 +210,8 @@ func Open(path string, o Options) (*Archive, error) {
 	}
 	closeQuietly(db)
 	if damage != "" {
-		return nil, fmt.Errorf("archive %s is damaged (%s); it cannot be written, but read-only commands such as verify, ls and export still work; restore the archive from a copy: %w",
-			a.path, damage, ErrCorrupt)
+		return nil, errRefused(fmt.Errorf("archive %s is damaged (%s); it cannot be written, but read-only commands such as verify, ls and export still work; %s: %w",
+			a.path, damage, damageAdvice, ErrCorrupt))
 	}
 
 	if db, err = a.openBolt(false); err != nil {

@@ -285,6 +285,9 @@ func beginSnapshotErr(t *testing.T, path string) error {
 		_, err = a.BeginSnapshot(svc, false, sampleStart)
 		_ = a.Close()
 		if err != nil {
+			if errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrDamaged) {
+				t.Errorf("BeginSnapshot of %s refused with %v, which is not ErrDamaged", svc, err)
+			}
 			if got, _ := os.ReadFile(cp); !bytes.Equal(got, img) {
 				t.Errorf("BeginSnapshot of %s refused but changed the file", svc)
 			}

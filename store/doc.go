@@ -343,6 +343,28 @@
 // file before closing the old one; a process that was waiting for the old
 // file notices the rename and opens the new one.
 //
+// # Repair
+//
+// Repair copies an archive into a new file, record by record, through a
+// read-only Open of the source (never modified) and a bbolt file built
+// under a temporary name in the output's directory and linked into place
+// (an existing output is refused). Each bucket's own pages are walked
+// first (nested buckets one at a time), and a bucket whose pages are
+// damaged is lost whole; every value of a sound bucket is copied as
+// stored (compressed records stay compressed) when it decodes (checksum,
+// kind, frame), and lost otherwise. Content is copied with all its chunks
+// or not at all, and a media version whose content was not copied is
+// dropped. Uploads of unfinished puts are not copied. Bucket sequences
+// are kept, so snapshot ids and extents are never reused.
+//
+// A lost version of entity e written by snapshot s makes every snapshot
+// of the service from s up to (not including) e's next version damaged;
+// a bucket of a service lost whole makes every snapshot of that service
+// damaged. Damaged snapshots get StatusDamaged; the others keep their
+// status. The counts of channels that lost message or count versions are
+// rebuilt from the message versions copied, so the new archive passes
+// Check, and it takes backups like any other.
+//
 // # Check
 //
 // Check first validates the page tree by reading the file (not the map):

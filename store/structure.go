@@ -24,7 +24,11 @@ func (a *Archive) structureDamage(db *bolt.DB, lazy bool) string {
 	var first string
 	err := guard(func() error {
 		return db.View(func(tx *bolt.Tx) error {
-			first = a.walkPages(tx, uint64(tx.Cursor().Bucket().Root()), lazy)
+			var skip func([]string) bool
+			if lazy {
+				skip = lazyBucket
+			}
+			first = a.walkPages(tx, uint64(tx.Cursor().Bucket().Root()), skip)
 			return nil
 		})
 	})
@@ -34,9 +38,10 @@ func (a *Archive) structureDamage(db *bolt.DB, lazy bool) string {
 	return first
 }
 
-// walkPages walks the tree under page root in tx's file and describes the
-// first problem, or returns "".
-func (a *Archive) walkPages(tx *bolt.Tx, root uint64, lazy bool) string {
+// walkPages walks the tree under page root in tx's file, but the buckets
+// lazy names (see pageWalker), and describes the first problem, or
+// returns "".
+func (a *Archive) walkPages(tx *bolt.Tx, root uint64, lazy func([]string) bool) string {
 	f, err := os.Open(a.path)
 	if err != nil {
 		return fmt.Sprintf("cannot read the file: %v", err)
@@ -54,9 +59,7 @@ func (a *Archive) walkPages(tx *bolt.Tx, root uint64, lazy bool) string {
 				first = where + ": " + what
 			}
 		}}
-	if lazy {
-		pw.lazy = lazyBucket
-	}
+	pw.lazy = lazy
 	pw.walk(root)
 	return first
 }
@@ -98,7 +101,7 @@ func (a *Archive) vetBucket(b *bolt.Bucket, path ...string) error {
 		return err
 	}
 	var err error
-	if why := a.walkPages(b.Tx(), uint64(b.Root()), false); why != "" {
+	if why := a.walkPages(b.Tx(), uint64(b.Root()), nil); why != "" {
 		err = a.errDamagedTree(key + ": " + why)
 	}
 	if a.vet.seen == nil {
@@ -140,8 +143,7 @@ func (a *Archive) wholeTreeDamage(db *bolt.DB) error {
 
 // errDamagedTree is the error for damage a page walk found.
 func (a *Archive) errDamagedTree(why string) error {
-	return fmt.Errorf("archive %s is damaged (%s); run `chatvault verify` to list the damage and `chatvault repair` to copy what is intact into a new archive: %w",
-		a.path, why, ErrCorrupt)
+	return fmt.Errorf("archive %s is damaged (%s); %s: %w", a.path, why, damageAdvice, ErrCorrupt)
 }
 
 // vetService walks the pages of every channel of service that this handle

@@ -290,7 +290,7 @@ func (a *Archive) BeginSnapshot(service string, full bool, started time.Time) (*
 		started = time.Now()
 	}
 	if err := a.vetService(service); err != nil {
-		return nil, fmt.Errorf("archive %s: not beginning a snapshot of service %s: %w", a.path, service, err)
+		return nil, errRefused(fmt.Errorf("not beginning a snapshot of service %s: %w", service, err))
 	}
 	w := &Writer{a: a, service: service, full: full, started: started.UTC()}
 	a.wmu.Lock()
