@@ -47,6 +47,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			restoreCommand(),
 			verifyCommand(),
 			forgetCommand(),
+			repairCommand(),
 			emulateCommand(),
 			demoCommand(),
 		},

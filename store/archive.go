@@ -528,29 +528,36 @@ func (a *Archive) Close() error {
 	return a.closeErr
 }
 
-// trimTail cuts the file to its pages in use. bbolt grows a file ahead of
-// its pages (to the size of its memory map, then 16 MiB at a time) and
-// never shrinks it; the pages past the high-water mark hold nothing, so an
-// archive at rest is no larger than its data. Only a handle that committed
-// trims (a read-write Open that writes nothing leaves the file as it was).
-// It runs while the file is
-// still locked, with the writer goroutine stopped; bbolt never reads past
-// the high-water mark, so the mapping left beyond the new end is unused.
+// trimTail cuts the file to its pages in use (see trimToPages). Only a
+// handle that committed trims (a read-write Open that writes nothing
+// leaves the file as it was). It runs while the file is still locked,
+// with the writer goroutine stopped.
 func (a *Archive) trimTail() {
+	if err := trimToPages(a.db, a.path); err != nil {
+		a.log.Warn("could not trim the archive's unused tail", "archive", a.path, "err", err)
+	}
+}
+
+// trimToPages cuts db's file at path to its pages in use. bbolt grows a
+// file ahead of its pages (to the size of its memory map, then 16 MiB at
+// a time) and never shrinks it; the pages past the high-water mark hold
+// nothing and bbolt never reads them, so the mapping left beyond the new
+// end is unused, and an archive at rest is no larger than its data.
+func trimToPages(db *bolt.DB, path string) error {
 	var hwm int64
 	if err := guard(func() error {
-		return a.db.View(func(tx *bolt.Tx) error {
+		return db.View(func(tx *bolt.Tx) error {
 			hwm = tx.Size()
 			return nil
 		})
 	}); err != nil || hwm <= 0 {
-		return
+		return err
 	}
-	if fi, err := os.Stat(a.path); err == nil && fi.Size() > hwm {
-		if err := os.Truncate(a.path, hwm); err != nil {
-			a.log.Warn("could not trim the archive's unused tail", "archive", a.path, "err", err)
-		}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Size() <= hwm {
+		return err
 	}
+	return os.Truncate(path, hwm)
 }
 
 // Path returns the archive's file name as given to Open.

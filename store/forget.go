@@ -359,6 +359,9 @@ func (a *Archive) Compact() error {
 		return fail(err)
 	}
 	err = guard(func() error { return bolt.Compact(dst, a.db, compactTxSize) })
+	if err == nil {
+		err = trimToPages(dst, tmpName)
+	}
 	if cerr := dst.Close(); err == nil {
 		err = cerr
 	}
