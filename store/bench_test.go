@@ -118,14 +118,27 @@ func buildArchive(tb testing.TB, path string, channels, perChannel int, plain bo
 // BenchmarkOpenList measures what `chatvault snapshots` does with the
 // archive: a read-only Open, the snapshot list, Close, on archives of 0,
 // 100k and 1M messages (1,000 a channel) written directly through the
-// store. ms/op should not grow with the size.
+// store, and on a 1M-message archive of format 1 (plain records, as the
+// previous release wrote them; it is read as it is, never upgraded).
+// ms/op should not grow with the size. walk_service_ms is what
+// BeginSnapshot adds before a backup: the walk of every channel's pages.
 //
 //	go test ./store/ -run XXX -bench OpenList -benchtime 20x
 func BenchmarkOpenList(b *testing.B) {
-	for _, n := range []int{0, 100_000, 1_000_000} {
-		b.Run(fmt.Sprintf("messages=%d", n), func(b *testing.B) {
+	for _, tc := range []struct {
+		n       int
+		format1 bool
+	}{{0, false}, {100_000, false}, {1_000_000, false}, {1_000_000, true}} {
+		name := fmt.Sprintf("messages=%d", tc.n)
+		if tc.format1 {
+			name += ",format=1"
+		}
+		b.Run(name, func(b *testing.B) {
 			path := filepath.Join(b.TempDir(), "open.vault")
-			buildArchive(b, path, max(1, n/1000), min(n, 1000), false)
+			buildArchive(b, path, max(1, tc.n/1000), min(tc.n, 1000), tc.format1)
+			if tc.format1 {
+				setFormat(b, path, 1)
+			}
 			fi, err := os.Stat(path)
 			if err != nil {
 				b.Fatal(err)
@@ -137,14 +150,25 @@ func BenchmarkOpenList(b *testing.B) {
 					b.Fatal(err)
 				}
 				snaps, err := a.Snapshots()
-				if err != nil || len(snaps) != 1 || snaps[0].Messages != n {
+				if err != nil || len(snaps) != 1 || snaps[0].Messages != tc.n {
 					b.Fatalf("Snapshots = %+v, %v", snaps, err)
 				}
 				if err := a.Close(); err != nil {
 					b.Fatal(err)
 				}
 			}
+			b.StopTimer()
 			b.ReportMetric(float64(fi.Size())/1e6, "file_MB")
+			a, err := Open(path, Options{ReadOnly: true})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer a.Close()
+			start := time.Now()
+			if err := a.vetService(testSvc); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(float64(time.Since(start).Microseconds())/1000, "walk_service_ms")
 		})
 	}
 }
