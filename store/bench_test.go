@@ -172,3 +172,35 @@ func BenchmarkOpenList(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkResourceRecord measures one message's compression into its
+// record and its decoding (the CPU compression adds to a backup and a
+// read), on emulator-like messages.
+func BenchmarkResourceRecord(b *testing.B) {
+	a := &Archive{}
+	msgs := make([][]byte, 1000)
+	for i := range msgs {
+		msgs[i] = emulatorLikeMessage(i%10, i)
+	}
+	recs := make([][]byte, len(msgs))
+	for i, m := range msgs {
+		recs[i] = a.appendResource(nil, kindPut, imSID(i), m)
+	}
+	b.Run("encode", func(b *testing.B) {
+		var buf []byte
+		i := 0
+		for b.Loop() {
+			buf = a.appendResource(buf[:0], kindPut, imSID(i), msgs[i%len(msgs)])
+			i++
+		}
+	})
+	b.Run("decode", func(b *testing.B) {
+		i := 0
+		for b.Loop() {
+			if _, err := decodeRecord(recs[i%len(recs)]); err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
+}
