@@ -134,6 +134,16 @@ func (r *repairer) run() error {
 		if why := r.in.walkPages(stx, uint64(stx.Cursor().Bucket().Root()), lazyAll); why != "" {
 			return fmt.Errorf("repair: archive %s: the root of its page tree is damaged (%s); nothing can be copied", r.in.path, why)
 		}
+		if chunks := stx.Bucket(bktChunks); chunks != nil {
+			// Chunks are copied with their content; extents stay unique.
+			dst, err := r.dstBucket([][]byte{bktChunks})
+			if err != nil {
+				return err
+			}
+			if err := dst.SetSequence(chunks.Sequence()); err != nil {
+				return fmt.Errorf("repair: writing the new archive: %v", err)
+			}
+		}
 		for _, name := range [][]byte{bktSnapshots, bktSvc, bktJournal, bktContent} {
 			b := stx.Bucket(name)
 			if b == nil && bytes.Equal(name, bktContent) {
@@ -273,7 +283,11 @@ func (r *repairer) copyBucket(stx *bolt.Tx, b *bolt.Bucket, path [][]byte) error
 					r.damaged(string(path[1]), lost.snap, to)
 					lost = nil
 				}
-				if _, err := decodeRecord(v); err != nil || !ok {
+				_, err := decodeRecord(v)
+				if !ok {
+					err = errShape
+				}
+				if err != nil {
 					r.lose(describeKey(where, k, bytes.Equal(path[len(path)-1], bktMessages)), "not copied: %v", err)
 					lost = &version{snap: snap, key: bytes.Clone(k)}
 					r.recountFor(path)
@@ -394,13 +408,6 @@ func (r *repairer) copyContent(stx *bolt.Tx, k, v []byte) error {
 		if err := r.put([][]byte{bktChunks, chunkKey(doc.Extent, uint32(i))}, keyChunkData, cv); err != nil {
 			return err
 		}
-	}
-	if tx, err := r.begin(); err == nil {
-		if err := tx.Bucket(bktChunks).SetSequence(max(tx.Bucket(bktChunks).Sequence(), doc.Extent)); err != nil {
-			return err
-		}
-	} else {
-		return err
 	}
 	if err := r.put([][]byte{bktContent}, k, v); err != nil {
 		return err

@@ -3,6 +3,7 @@ package store
 import (
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -180,5 +181,32 @@ func TestRepairFormat1Archive(t *testing.T) {
 	}
 	if format1Snapshots(t, out) != string(golden) {
 		t.Error("the repaired format-1 archive reads differently")
+	}
+}
+
+// TestRepairDropsMediaWhoseContentIsDamaged: a chunk that fails its
+// checksum loses its content, the media version that refers to it is not
+// copied, and the snapshot that saw it is damaged; the rest is copied and
+// the new archive passes Check.
+func TestRepairDropsMediaWhoseContentIsDamaged(t *testing.T) {
+	path, sha := writeMediaArchive(t, testSvc, func(w *Writer) {
+		must(t, w.PutUsers([]UserRecord{user(1, "Alice")}))
+	})
+	flipEvery(t, path, []byte("some file"))
+	res, out := repairOf(t, path)
+	text := fmt.Sprint(res.Lost)
+	if res.LostCount != 2 || !strings.Contains(text, "content/"+sha) || !strings.Contains(text, "svc/"+testSvc+"/media") {
+		t.Fatalf("lost %s, want the content and its media version", text)
+	}
+	if len(res.Snapshots) != 1 || res.Snapshots[0].Status != StatusDamaged {
+		t.Errorf("snapshots %+v, want the one snapshot damaged", res.Snapshots)
+	}
+	if ok, err := out.HasContent(sha); ok || err != nil {
+		t.Errorf("HasContent = %v, %v; want the damaged content left out", ok, err)
+	}
+	v, err := out.View(1)
+	must(t, err)
+	if users, err := v.Users(); err != nil || len(users) != 1 {
+		t.Errorf("users = %v, %v; want Alice copied", users, err)
 	}
 }
