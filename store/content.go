@@ -510,7 +510,8 @@ func (ap *applier) discardUpload(o *op) error {
 }
 
 // discardExtent deletes every chunk of extent and its uploads entry, and
-// returns the number of data bytes freed. Each chunk's pages are walked
+// returns the number of bytes freed (as stored: compressed chunks count
+// their compressed size). Each chunk's pages are walked
 // first (bbolt reads them all to free them).
 func (a *Archive) discardExtent(chunks, uploads *bolt.Bucket, extent uint64) (int64, error) {
 	if extent == 0 {
