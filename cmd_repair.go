@@ -48,7 +48,7 @@ func runRepair(_ context.Context, o repairOptions, stdout io.Writer) error {
 	case err == nil || !errors.Is(err, fs.ErrNotExist):
 		return usagef("--output %s already exists; repair writes a new file and never overwrites one: name another", o.Output)
 	}
-	if same, _ := sameFile(o.Archive, o.Output); same {
+	if same, _ := samePath(o.Archive, o.Output); same {
 		return usagef("--output must name a new file, not the archive")
 	}
 	res, err := store.Repair(o.Archive, o.Output)
@@ -80,8 +80,8 @@ func runRepair(_ context.Context, o repairOptions, stdout io.Writer) error {
 	return nil
 }
 
-// sameFile reports whether a and b name one file (b may not exist).
-func sameFile(a, b string) (bool, error) {
+// samePath reports whether paths a and b are the same (b may not exist).
+func samePath(a, b string) (bool, error) {
 	pa, err := filepath.Abs(a)
 	if err != nil {
 		return false, err
