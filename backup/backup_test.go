@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -66,7 +67,7 @@ func mustRun(t *testing.T, f *fakeSource, a *store.Archive, o Options) Result {
 }
 
 // assertArchived checks that snapshot id holds exactly the fake's current
-// channels, members and messages, byte for byte.
+// channels, members and messages as its API shows them, byte for byte.
 func assertArchived(t *testing.T, a *store.Archive, id uint64, f *fakeSource) {
 	t.Helper()
 	v, err := a.View(id)
@@ -79,17 +80,20 @@ func assertArchived(t *testing.T, a *store.Archive, id uint64, f *fakeSource) {
 	if err != nil {
 		t.Fatalf("View.Channels: %v", err)
 	}
-	if len(chans) != len(f.channels) {
-		t.Errorf("snapshot %d has %d channels, service has %d", id, len(chans), len(f.channels))
+	visible := slices.DeleteFunc(slices.Clone(f.channels), func(c *fakeChannel) bool {
+		return f.API() == remote.APIConversations && c.typ == "public"
+	})
+	if len(chans) != len(visible) {
+		t.Errorf("snapshot %d has %d channels, service shows %d", id, len(chans), len(visible))
 	}
-	for _, c := range f.channels {
+	for _, c := range visible {
 		rec, err := v.Channel(c.sid)
 		if err != nil {
 			t.Errorf("channel %s: %v", c.sid, err)
 			continue
 		}
-		if !bytes.Equal(rec.Raw, c.raw(f.sid)) {
-			t.Errorf("channel %s archived as %s, service has %s", c.sid, rec.Raw, c.raw(f.sid))
+		if raw := c.remote(f.sid, f.API()).Raw; !bytes.Equal(rec.Raw, raw) {
+			t.Errorf("channel %s archived as %s, service has %s", c.sid, rec.Raw, raw)
 		}
 		members, err := v.Members(c.sid)
 		if err != nil {
@@ -116,8 +120,8 @@ func assertArchived(t *testing.T, a *store.Archive, id uint64, f *fakeSource) {
 				t.Errorf("channel %s: extra archived message %d", c.sid, m.Index)
 				continue
 			}
-			if w := c.messages[k]; m.Index != w.index || !bytes.Equal(m.Raw, w.raw(c.sid)) {
-				t.Errorf("channel %s message #%d archived as %d %s, service has %d %s", c.sid, k, m.Index, m.Raw, w.index, w.raw(c.sid))
+			if w := c.messages[k].remote(c.sid, f.API()); m.Index != w.Index || !bytes.Equal(m.Raw, w.Raw) {
+				t.Errorf("channel %s message #%d archived as %d %s, service has %d %s", c.sid, k, m.Index, m.Raw, w.Index, w.Raw)
 			}
 			k++
 		}
@@ -130,7 +134,10 @@ func assertArchived(t *testing.T, a *store.Archive, id uint64, f *fakeSource) {
 // wantCounts compares the requests per kind of the last run.
 func wantCounts(t *testing.T, f *fakeSource, want map[string]int) {
 	t.Helper()
-	for _, k := range []string{kService, kRoles, kChannels, kFetchChannel, kMembers, kMessages} {
+	if _, ok := want[kUsers]; !ok {
+		want[kUsers] = want[kRoles] // users are listed beside the roles, the same way
+	}
+	for _, k := range []string{kService, kRoles, kUsers, kChannels, kFetchChannel, kMembers, kMessages} {
 		if got := f.count(k); got != want[k] {
 			t.Errorf("%s requests = %d, want %d", k, got, want[k])
 		}
@@ -143,22 +150,24 @@ func TestFirstBackupThenNoChanges(t *testing.T) {
 
 	res := mustRun(t, f, a, opts(f))
 	// 35 messages at 10 a page: 4 pages per channel.
-	wantCounts(t, f, map[string]int{kService: 1, kRoles: 1, kChannels: 1, kMembers: 4, kMessages: 16})
+	wantCounts(t, f, map[string]int{kService: 1, kRoles: 1, kUsers: 1, kChannels: 1, kMembers: 4, kMessages: 16})
 	expect(t, "channels", res.Channels, 4)
 	expect(t, "messages", res.Messages, 140)
 	expect(t, "added", res.Added, 140)
-	expect(t, "requests", res.Requests, int64(23))
+	expect(t, "users", res.Users, 3)
+	expect(t, "api", res.API, remote.APIChat)
+	expect(t, "requests", res.Requests, int64(24))
 	expect(t, "service", res.Service, f.sid)
 	assertArchived(t, a, res.Snapshot, f)
 
 	res2 := mustRun(t, f, a, opts(f))
-	wantCounts(t, f, map[string]int{kService: 1, kRoles: 1, kChannels: 1, kMembers: 4})
+	wantCounts(t, f, map[string]int{kService: 1, kRoles: 1, kUsers: 1, kChannels: 1, kMembers: 4})
 	expect(t, "snapshot", res2.Snapshot, res.Snapshot+1)
 	expect(t, "messages", res2.Messages, 140)
 	expect(t, "added", res2.Added, 0)
 	expect(t, "changed", res2.Changed, 0)
 	expect(t, "deleted", res2.Deleted, 0)
-	expect(t, "requests", res2.Requests, int64(7))
+	expect(t, "requests", res2.Requests, int64(8))
 	assertArchived(t, a, res2.Snapshot, f)
 }
 
@@ -892,7 +901,7 @@ func TestSyncStateAfterRuns(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("Sync: %v %v", ok, err)
 	}
-	want := store.ChannelSync{SyncedIndex: 11, MessagesCount: 12, Marker: changeMarker(ch.remote(f.sid)), WalkTop: -1}
+	want := store.ChannelSync{SyncedIndex: 11, MessagesCount: 12, Marker: changeMarker(ch.remote(f.sid, f.API())), WalkTop: -1}
 	if st != want {
 		t.Errorf("sync state = %+v, want %+v", st, want)
 	}
@@ -901,7 +910,7 @@ func TestSyncStateAfterRuns(t *testing.T) {
 	mustRun(t, f, a, opts(f))
 	st, _, _ = a.Sync(f.sid, ch.sid)
 	want.MessagesCount = 11
-	want.Marker = changeMarker(ch.remote(f.sid)) // the newest message changed
+	want.Marker = changeMarker(ch.remote(f.sid, f.API())) // the newest message changed
 	if st != want {
 		t.Errorf("sync state = %+v, want %+v", st, want)
 	}
