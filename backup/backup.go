@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"log/slog"
 	"regexp"
@@ -29,6 +30,7 @@ type Source interface {
 	ListMembers(ctx context.Context, service, channel string, o remote.ListOptions) iter.Seq2[*remote.Member, error]
 	MessagesPage(ctx context.Context, service, channel string, o remote.ListOptions, pageURL string) (*remote.Page[*remote.Message], error)
 	ListMessages(ctx context.Context, service, channel string, o remote.ListOptions) iter.Seq2[*remote.Message, error] // Compare only
+	OpenMedia(ctx context.Context, service, sid string) (*remote.MediaFile, io.ReadCloser, error)
 	Requests() int64
 }
 
@@ -40,14 +42,16 @@ type Progress interface {
 	Start(channels int) // the number of channels the run will visit, once, before the first ChannelDone
 	ChannelDone()       // one channel finished (backed up or failed)
 	Messages(n int)     // n messages were read from the service
+	MediaBytes(n int64) // n bytes of media files were downloaded
 }
 
 // NopProgress discards progress events.
 type NopProgress struct{}
 
-func (NopProgress) Start(int)    {}
-func (NopProgress) ChannelDone() {}
-func (NopProgress) Messages(int) {}
+func (NopProgress) Start(int)        {}
+func (NopProgress) ChannelDone()     {}
+func (NopProgress) Messages(int)     {}
+func (NopProgress) MediaBytes(int64) {}
 
 var _ Progress = NopProgress{}
 
@@ -57,6 +61,11 @@ const (
 	MaxConcurrency     = 256
 	DefaultPageSize    = 100
 	MaxPageSize        = 100
+
+	// DefaultMediaConcurrency media files are downloaded at once, beside
+	// the Concurrency requests of the message walks.
+	DefaultMediaConcurrency = 4
+	MaxMediaConcurrency     = 64
 
 	// memberPageSize is always the API's maximum: members are re-listed on
 	// every run, so the fewer pages the better.
@@ -77,8 +86,12 @@ type Options struct {
 	Full        bool     // re-read every message of every channel
 	Concurrency int      // requests in flight (see doc.go); 0 = DefaultConcurrency
 	PageSize    int      // messages per page; 0 = DefaultPageSize
-	Progress    Progress // nil = NopProgress
-	Logger      *slog.Logger
+	// NoMedia keeps media messages' metadata only: no file is downloaded.
+	NoMedia bool
+	// MediaConcurrency bounds the media downloads in flight; 0 = DefaultMediaConcurrency.
+	MediaConcurrency int
+	Progress         Progress // nil = NopProgress
+	Logger           *slog.Logger
 }
 
 // ChannelFailure is one channel (or, with Channel empty, one service-level
@@ -101,6 +114,8 @@ type Result struct {
 	Requests        int64            `json:"requests"`
 	DurationSeconds float64          `json:"duration_seconds"`
 	Failures        []ChannelFailure `json:"failures,omitempty"`
+	MediaFiles      int              `json:"media_files"` // files downloaded and archived by this run
+	MediaBytes      int64            `json:"media_bytes"` // their bytes
 }
 
 var (
@@ -135,6 +150,12 @@ func (o *Options) validate() error {
 	case o.PageSize < 1 || o.PageSize > MaxPageSize:
 		errs = append(errs, fmt.Errorf("page size %d is out of range: use 1 to %d", o.PageSize, MaxPageSize))
 	}
+	switch {
+	case o.MediaConcurrency == 0:
+		o.MediaConcurrency = DefaultMediaConcurrency
+	case o.MediaConcurrency < 1 || o.MediaConcurrency > MaxMediaConcurrency:
+		errs = append(errs, fmt.Errorf("media concurrency %d is out of range: use 1 to %d", o.MediaConcurrency, MaxMediaConcurrency))
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrInvalidOptions, errors.Join(errs...))
 	}
@@ -168,12 +189,13 @@ func checkChannelArg(c string) error {
 
 // run is the state of one Run.
 type run struct {
-	src  Source
-	a    *store.Archive
-	w    *store.Writer // set before begun is closed
-	o    Options
-	log  *slog.Logger
-	prog *startGate
+	src   Source
+	a     *store.Archive
+	w     *store.Writer // set before begun is closed
+	o     Options
+	log   *slog.Logger
+	prog  *startGate
+	media *mediaFetcher // nil with Options.NoMedia
 
 	slots chan struct{} // one per request in flight (see slot)
 	queue *jobQueue     // channels listed and not yet started
@@ -273,6 +295,9 @@ func Run(ctx context.Context, src Source, a *store.Archive, o Options) (Result, 
 	reqs0 := src.Requests()
 	r := &run{src: src, a: a, o: o, log: o.Logger, prog: &startGate{Progress: o.Progress},
 		slots: make(chan struct{}, o.Concurrency), queue: newJobQueue(), begun: make(chan struct{})}
+	if !o.NoMedia {
+		r.media = newMediaFetcher(r)
+	}
 	res := Result{Service: o.Service}
 
 	// The service resource, the channels and the roles are fetched at once,
@@ -342,6 +367,9 @@ func Run(ctx context.Context, src Source, a *store.Archive, o Options) (Result, 
 	res.Changed = snap.Changed
 	res.Deleted = snap.Deleted
 	res.Failures = r.failures
+	if r.media != nil {
+		res.MediaFiles, res.MediaBytes = int(r.media.files.Load()), r.media.bytes.Load()
+	}
 	res.DurationSeconds = time.Since(started).Seconds()
 	r.log.Info("snapshot finished", "snapshot", w.ID(), "status", status, "requests", res.Requests)
 	return res, runErr

@@ -93,9 +93,10 @@ type progressLog struct {
 	events []string
 }
 
-func (p *progressLog) Start(n int)    { p.add("start") }
-func (p *progressLog) ChannelDone()   { p.add("done") }
-func (p *progressLog) Messages(n int) {}
+func (p *progressLog) Start(n int)      { p.add("start") }
+func (p *progressLog) ChannelDone()     { p.add("done") }
+func (p *progressLog) Messages(n int)   {}
+func (p *progressLog) MediaBytes(int64) {}
 func (p *progressLog) add(e string) {
 	p.mu.Lock()
 	p.events = append(p.events, e)
