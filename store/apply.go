@@ -25,12 +25,13 @@ type applier struct {
 	svcs    map[string]*svcBuckets
 	counts  map[chanKey]*liveCount
 	dirty   []chanKey
+	format2 bool // the file is at format 2 (set by needFormat2)
 }
 
 type svcBuckets struct {
-	name                                       string
-	service, roles, channels, counts, sync, ch *bolt.Bucket
-	chans                                      map[string]*chanBuckets
+	name                                             string
+	root, service, roles, channels, counts, sync, ch *bolt.Bucket
+	chans                                            map[string]*chanBuckets
 }
 
 type chanBuckets struct{ members, messages *bolt.Bucket }
@@ -107,7 +108,7 @@ func (ap *applier) svc(name string) (*svcBuckets, error) {
 	if err != nil {
 		return nil, err
 	}
-	sb := &svcBuckets{name: name, chans: map[string]*chanBuckets{}}
+	sb := &svcBuckets{name: name, root: root, chans: map[string]*chanBuckets{}}
 	for _, c := range []struct {
 		dst  **bolt.Bucket
 		name []byte
@@ -297,6 +298,12 @@ func (ap *applier) apply(o *op) error {
 		return ap.stop(o)
 	case opBegin:
 		return ap.begin(o)
+	case opContentChunk:
+		return ap.putChunk(o)
+	case opContentDone:
+		return ap.contentDone(o)
+	case opContentDiscard:
+		return ap.discardUpload(o)
 	}
 	w := o.w
 	if w.closed {
@@ -323,6 +330,12 @@ func (ap *applier) apply(o *op) error {
 		return ap.deleteChannel(w, sb, o.sid)
 	case opSetSync:
 		return sb.sync.Put(ap.bytes([]byte(o.channel)), ap.encode(kindPut, "", o.raw))
+	case opSetAPI:
+		return ap.setAPI(w, o.label)
+	case opPutMedia, opDeleteMedia:
+		return ap.serviceVersions(w, sb, bktMedia, o)
+	case opPutUsers, opDeleteUsers:
+		return ap.serviceVersions(w, sb, bktUsers, o)
 	}
 
 	cb, err := ap.chanB(sb, o.channel, o.kind == opPutMembers || o.kind == opPutMessages)
@@ -333,17 +346,9 @@ func (ap *applier) apply(o *op) error {
 	lg := loc{svc: w.service, ch: o.channel, bkt: bktMessages}
 	switch o.kind {
 	case opPutMembers:
-		for _, m := range o.members {
-			if _, err := ap.putVersion(cb.members, lm, []byte(m.SID), w.id, kindPut, m.Identity, m.Raw); err != nil {
-				return err
-			}
-		}
+		return ap.putLabelled(cb.members, lm, w, o.members)
 	case opDeleteMembers:
-		for _, sid := range o.sids {
-			if _, err := ap.putVersion(cb.members, lm, []byte(sid), w.id, kindTombstone, "", nil); err != nil {
-				return err
-			}
-		}
+		return ap.tombstones(cb.members, lm, w, o.sids)
 	case opPutMessages:
 		var e [8]byte
 		for i, m := range o.messages {
@@ -370,6 +375,45 @@ func (ap *applier) apply(o *op) error {
 		}
 	default:
 		return fmt.Errorf("unknown queued operation %d", o.kind)
+	}
+	return nil
+}
+
+// serviceVersions applies a put or delete of media or users, kept in the
+// service's format-2 buckets.
+func (ap *applier) serviceVersions(w *Writer, sb *svcBuckets, name []byte, o *op) error {
+	put := o.kind == opPutMedia || o.kind == opPutUsers
+	b, err := ap.format2Bucket(sb, name, put)
+	if err != nil || b == nil {
+		return err // deleting from a bucket never made: nothing to do
+	}
+	l := loc{svc: w.service, bkt: name}
+	switch o.kind {
+	case opPutMedia:
+		_, err = ap.putVersion(b, l, []byte(o.sid), w.id, kindPut, o.label, o.raw)
+		return err
+	case opPutUsers:
+		return ap.putLabelled(b, l, w, o.members)
+	}
+	return ap.tombstones(b, l, w, o.sids)
+}
+
+// putLabelled stores SID/label/raw records (members, users) as versions.
+func (ap *applier) putLabelled(b *bolt.Bucket, l loc, w *Writer, ms []MemberRecord) error {
+	for _, m := range ms {
+		if _, err := ap.putVersion(b, l, []byte(m.SID), w.id, kindPut, m.Identity, m.Raw); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tombstones records the deletion of string entities.
+func (ap *applier) tombstones(b *bolt.Bucket, l loc, w *Writer, sids []string) error {
+	for _, sid := range sids {
+		if _, err := ap.putVersion(b, l, []byte(sid), w.id, kindTombstone, "", nil); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -19,8 +19,12 @@ import (
 	berrors "go.etcd.io/bbolt/errors"
 )
 
-// FormatVersion is the archive format this build writes and reads.
-const FormatVersion = 1
+// FormatVersion is the archive format this build writes and reads (it
+// reads format 1 too; see doc.go).
+const FormatVersion = 2
+
+// formatBytes is a format version as stored in meta.
+func formatBytes(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
 
 const (
 	defaultTimeout = time.Second
@@ -33,6 +37,9 @@ var (
 	bktSnapshots = []byte("snapshots")
 	bktSvc       = []byte("svc")
 	bktJournal   = []byte("journal")
+	bktContent   = []byte("content") // format 2
+	bktChunks    = []byte("chunks")  // format 2
+	bktUploads   = []byte("uploads") // format 2
 
 	keyMagic   = []byte("magic")
 	keyFormat  = []byte("format")
@@ -46,6 +53,8 @@ var (
 	bktCh       = []byte("ch")
 	bktMembers  = []byte("members")
 	bktMessages = []byte("messages")
+	bktMedia    = []byte("media") // format 2
+	bktUsers    = []byte("users") // format 2
 )
 
 // Options shape Open.
@@ -89,6 +98,7 @@ type Snapshot struct {
 	Deleted  int       `json:"deleted"`
 	Requests int64     `json:"requests"`
 	Failed   []string  `json:"failed,omitempty"` // channel SIDs that failed
+	API      string    `json:"api,omitempty"`    // APIChat or APIConversations; "" (earlier releases) means chat
 }
 
 // Archive is an open archive file. Its methods are safe for concurrent use.
@@ -114,8 +124,9 @@ type Archive struct {
 	errMu sync.Mutex
 	werr  error // sticky writer error
 
-	queue  queueBudget // bytes of the queued ops (writer goroutine's backpressure)
-	mapped mapping     // the mapping releaseMapped last checked
+	queue     queueBudget // bytes of the queued ops (writer goroutine's backpressure)
+	chunkBufs sync.Pool   // *[]byte buffers of content chunks, reused once committed
+	mapped    mapping     // the mapping releaseMapped last checked
 
 	// damaged is set by a read-only Open of a file whose page tree is
 	// damaged (see structureDamage): every read but Check fails with it.
@@ -124,6 +135,9 @@ type Archive struct {
 	wmu      sync.Mutex
 	writers  map[string]*Writer  // running Writers by service
 	journals map[string]*Journal // by "SOURCE>TARGET"
+
+	cmu    sync.Mutex
+	pinned map[string]bool // content SHA-256s this Archive stored or found: its Forget keeps them
 }
 
 // Open opens the archive at path. See Options and the package documentation
@@ -202,6 +216,10 @@ func Open(path string, o Options) (*Archive, error) {
 	}
 	a.db = db
 	if err := a.recoverRunning(); err != nil {
+		closeQuietly(db)
+		return nil, err
+	}
+	if err := a.sweepUploads(); err != nil {
 		closeQuietly(db)
 		return nil, err
 	}
@@ -397,7 +415,7 @@ func (a *Archive) create() error {
 		if err := meta.Put(keyMagic, []byte(magic)); err != nil {
 			return err
 		}
-		if err := meta.Put(keyFormat, binary.BigEndian.AppendUint32(nil, FormatVersion)); err != nil {
+		if err := meta.Put(keyFormat, formatBytes(FormatVersion)); err != nil {
 			return err
 		}
 		if err := meta.Put(keyCreated, []byte(time.Now().UTC().Format(time.RFC3339))); err != nil {

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -104,12 +106,16 @@ func (a *Archive) checkTx(fn func(tx *bolt.Tx) error) error {
 }
 
 type checker struct {
-	a     *Archive
-	ps    []Problem
-	more  int
-	seq   uint64
-	snaps map[uint64]Snapshot
-	bySvc map[string][]uint64
+	a      *Archive
+	ps     []Problem
+	more   int
+	seq    uint64
+	format uint32
+	snaps  map[uint64]Snapshot
+	bySvc  map[string][]uint64
+	// content maps every content record's SHA-256 (hex) to "" when it
+	// reads back whole, else to what is wrong with it.
+	content map[string]string
 }
 
 func (c *checker) add(where, format string, args ...any) {
@@ -124,6 +130,8 @@ func (c *checker) walk(tx *bolt.Tx) {
 	_ = tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
 		switch string(name) {
 		case string(bktMeta), string(bktSnapshots), string(bktSvc), string(bktJournal):
+		case string(bktContent), string(bktChunks), string(bktUploads):
+			c.needs2(string(name))
 		default:
 			c.add(fmt.Sprintf("%q", name), "unexpected top-level bucket")
 		}
@@ -131,6 +139,7 @@ func (c *checker) walk(tx *bolt.Tx) {
 	})
 	c.meta(tx.Bucket(bktMeta))
 	c.snapshots(tx.Bucket(bktSnapshots))
+	c.contents(tx)
 	if b := tx.Bucket(bktSvc); b == nil {
 		c.add("svc", "bucket is missing")
 	} else {
@@ -155,6 +164,8 @@ func (c *checker) meta(b *bolt.Bucket) {
 		c.add("meta/format", "is %d bytes, want 4", len(f))
 	} else if v := binary.BigEndian.Uint32(f); v == 0 || v > FormatVersion {
 		c.add("meta/format", "is %d, want 1..%d", v, FormatVersion)
+	} else {
+		c.format = v
 	}
 	if _, err := time.Parse(time.RFC3339, string(b.Get(keyCreated))); err != nil {
 		c.add("meta/created", "is not an RFC 3339 time: %v", err)
@@ -199,6 +210,10 @@ func (c *checker) snapshots(b *bolt.Bucket) {
 			c.add(where, "bad service %q", s.Service)
 		case !s.Status.valid():
 			c.add(where, "unknown status %q", s.Status)
+		case s.API != "" && s.API != APIChat && s.API != APIConversations:
+			c.add(where, "unknown API %q", s.API)
+		case s.API != "":
+			c.needs2(where)
 		}
 		c.snaps[s.ID] = s
 		c.bySvc[s.Service] = append(c.bySvc[s.Service], s.ID)
@@ -210,7 +225,8 @@ func (c *checker) snapshots(b *bolt.Bucket) {
 type cversion struct {
 	snap  uint64
 	live  bool
-	count int // counts bucket only
+	count int    // counts bucket only
+	label string // media bucket only: the content's SHA-256
 }
 
 // versions checks every key and record of a versioned bucket and reports
@@ -263,6 +279,11 @@ func (c *checker) versions(l loc, b *bolt.Bucket, onEntity func(entity []byte, v
 					continue
 				}
 				cv.count = int(binary.BigEndian.Uint64(r.payload))
+			case string(l.bkt) == string(bktMedia):
+				cv.label = string(r.label)
+				if m, err := decodeMedia(r.payload); err != nil || m.SID != string(e) || m.SHA256 != cv.label {
+					c.add(l.key(k), "media record does not decode or does not match its key and label")
+				}
 			case !json.Valid(r.payload):
 				c.add(l.key(k), "stored resource is not valid JSON")
 			}
@@ -330,6 +351,12 @@ func (c *checker) service(name string, sb *bolt.Bucket) {
 		switch string(k) {
 		case string(bktService), string(bktRoles), string(bktChannels):
 			c.versions(l, b, nil)
+		case string(bktUsers):
+			c.needs2(l.String())
+			c.versions(l, b, nil)
+		case string(bktMedia):
+			c.needs2(l.String())
+			c.media(l, b)
 		case string(bktCounts):
 			c.versions(l, b, func(e []byte, vs []cversion) {
 				per := make([]int, len(points))
@@ -481,4 +508,148 @@ func (c *checker) journals(jb *bolt.Bucket) {
 		})
 		return nil
 	})
+}
+
+// needs2 reports a format-2 structure in a file that says format 1.
+func (c *checker) needs2(where string) {
+	if c.format == 1 {
+		c.add(where, "is part of format 2, but meta/format says 1")
+	}
+}
+
+// media checks that every media version refers to content that is
+// archived whole, naming the media SID and service when it is not.
+func (c *checker) media(l loc, b *bolt.Bucket) {
+	c.versions(l, b, func(e []byte, vs []cversion) {
+		for _, v := range vs {
+			if !v.live {
+				continue
+			}
+			where := l.key(versionKey(nil, e, v.snap))
+			switch why, ok := c.content[v.label]; {
+			case !ok:
+				c.add(where, "media %s of service %s refers to content %s, which the archive does not hold", e, l.svc, v.label)
+			case why != "":
+				c.add(where, "media %s of service %s refers to content %s, which is damaged (%s)", e, l.svc, v.label, why)
+			}
+		}
+	})
+}
+
+// contents checks the content store: every content record, every chunk of
+// it read back (checksums, lengths, SHA-256), the uploads entries, and
+// that every chunk belongs to a content or to an unfinished put. Chunks of
+// an unfinished put (a process died while storing a file) are not a
+// problem: no content record makes them visible, and the next read-write
+// Open frees them.
+func (c *checker) contents(tx *bolt.Tx) {
+	c.content = map[string]string{}
+	cb, chb, ub := tx.Bucket(bktContent), tx.Bucket(bktChunks), tx.Bucket(bktUploads)
+	var seq uint64
+	if chb != nil {
+		seq = chb.Sequence()
+	}
+	owners := map[uint64]contentDoc{}
+	if cb != nil {
+		_ = cb.ForEach(func(k, v []byte) error {
+			where := fmt.Sprintf("content/%x", k)
+			switch {
+			case v == nil:
+				c.add(where, "unexpected nested bucket")
+				return nil
+			case len(k) != sha256.Size:
+				c.add(where, "key is %d bytes, want a 32-byte SHA-256", len(k))
+				return nil
+			}
+			sha := hex.EncodeToString(k)
+			doc, err := decodeContent(k, v)
+			if err != nil {
+				c.add(where, "corrupt: %v", err)
+				c.content[sha] = "its record is corrupt"
+				return nil
+			}
+			if o, dup := owners[doc.Extent]; dup && doc.Extent != 0 {
+				c.add(where, "shares extent %d with content %s", doc.Extent, o.SHA256)
+			}
+			if doc.Extent > seq {
+				c.add(where, "extent %d was never handed out (sequence is %d)", doc.Extent, seq)
+			}
+			owners[doc.Extent] = doc
+			why := readBack(chb, doc)
+			if why != "" {
+				c.add(where, "%s", why)
+			}
+			c.content[sha] = why
+			return nil
+		})
+	}
+	pending := map[uint64]bool{}
+	if ub != nil {
+		_ = ub.ForEach(func(k, v []byte) error {
+			where := fmt.Sprintf("uploads/%x", k)
+			var d uploadDoc
+			r, err := decodeRecord(v)
+			switch {
+			case len(k) != 8 || v == nil:
+				c.add(where, "key is not an 8-byte extent")
+				return nil
+			case err != nil:
+				c.add(where, "corrupt: %v", err)
+			case !r.live() || json.Unmarshal(r.payload, &d) != nil:
+				c.add(where, "not an unfinished put's record")
+			}
+			pending[binary.BigEndian.Uint64(k)] = true
+			return nil
+		})
+	}
+	if chb == nil {
+		return
+	}
+	_ = chb.ForEach(func(k, v []byte) error {
+		where := fmt.Sprintf("chunks/%x", k)
+		if len(k) != 12 || v == nil {
+			c.add(where, "key is not an 8-byte extent and a 4-byte index")
+			return nil
+		}
+		extent, index := binary.BigEndian.Uint64(k), binary.BigEndian.Uint32(k[8:])
+		doc, owned := owners[extent]
+		switch {
+		case owned && extent != 0 && index >= doc.Chunks:
+			c.add(where, "chunk %d lies past the %d chunks of content %s", index, doc.Chunks, doc.SHA256)
+		case owned && extent != 0:
+			// read back with its content
+		case pending[extent]:
+			if _, err := decodeRecord(v); err != nil {
+				c.add(where, "chunk of an unfinished put is corrupt: %v", err)
+			}
+		default:
+			c.add(where, "chunk belongs to no content and to no unfinished put")
+		}
+		return nil
+	})
+}
+
+// readBack reads a content's chunks and says what is wrong, or "".
+func readBack(chunks *bolt.Bucket, doc contentDoc) string {
+	h := sha256.New()
+	var n int64
+	for i := range doc.Chunks {
+		var v []byte
+		if chunks != nil {
+			v = chunks.Get(chunkKey(doc.Extent, i))
+		}
+		data, err := chunkData(v, i+1 == doc.Chunks)
+		if err != nil {
+			return fmt.Sprintf("chunk %d of %d: %v", i, doc.Chunks, err)
+		}
+		h.Write(data)
+		n += int64(len(data))
+	}
+	if n != doc.Size {
+		return fmt.Sprintf("its chunks hold %d bytes, its record says %d", n, doc.Size)
+	}
+	if got := hex.EncodeToString(h.Sum(nil)); got != doc.SHA256 {
+		return fmt.Sprintf("its bytes have SHA-256 %s", got)
+	}
+	return ""
 }

@@ -37,6 +37,8 @@ type ForgetResult struct {
 	Keep         []uint64 `json:"keep"`
 	Remove       []uint64 `json:"remove"`
 	FreedRecords int      `json:"freed_records"`
+	FreedContent int      `json:"freed_content"`       // contents (files) no remaining media version refers to
+	FreedBytes   int64    `json:"freed_content_bytes"` // their bytes
 }
 
 // snapTime is the time keep rules sort and bucket by: Finished, or Started
@@ -133,14 +135,18 @@ func (a *Archive) Forget(p Policy, dryRun bool) (ForgetResult, error) {
 		slices.Sort(res.Remove)
 
 		apply := !dryRun
+		referenced := map[string]bool{} // content SHA-256s of the media versions that stay
 		err = tx.Bucket(bktSvc).ForEachBucket(func(name []byte) error {
 			kept := keptBySvc[string(name)]
 			slices.Sort(kept)
-			n, err := a.freeService(tx.Bucket(bktSvc).Bucket(name), string(name), kept, apply)
+			n, err := a.freeService(tx.Bucket(bktSvc).Bucket(name), string(name), kept, apply, referenced)
 			res.FreedRecords += n
 			return err
 		})
-		if err != nil || !apply {
+		if err != nil {
+			return err
+		}
+		if res.FreedContent, res.FreedBytes, err = a.freeContent(tx, referenced, apply); err != nil || !apply {
 			return err
 		}
 		snaps := tx.Bucket(bktSnapshots)
@@ -167,12 +173,17 @@ func (a *Archive) Forget(p Policy, dryRun bool) (ForgetResult, error) {
 }
 
 // freeService frees the versions of one service that no kept snapshot and
-// not the current state can see.
-func (a *Archive) freeService(sb *bolt.Bucket, svc string, kept []uint64, apply bool) (int, error) {
+// not the current state can see, and adds the content of the media
+// versions that stay to referenced.
+func (a *Archive) freeService(sb *bolt.Bucket, svc string, kept []uint64, apply bool, referenced map[string]bool) (int, error) {
 	freed := 0
-	for _, name := range [][]byte{bktService, bktRoles, bktChannels, bktCounts} {
+	for _, name := range [][]byte{bktService, bktRoles, bktChannels, bktCounts, bktUsers, bktMedia} {
+		var onKeep func(record)
+		if bytes.Equal(name, bktMedia) {
+			onKeep = func(r record) { referenced[string(r.label)] = true }
+		}
 		if b := sb.Bucket(name); b != nil {
-			n, err := a.freeVersions(b, loc{svc: svc, bkt: name}, kept, apply)
+			n, err := a.freeVersions(b, loc{svc: svc, bkt: name}, kept, apply, onKeep)
 			freed += n
 			if err != nil {
 				return freed, err
@@ -187,7 +198,7 @@ func (a *Archive) freeService(sb *bolt.Bucket, svc string, kept []uint64, apply 
 		cb := chs.Bucket(ch)
 		for _, name := range [][]byte{bktMembers, bktMessages} {
 			if b := cb.Bucket(name); b != nil {
-				n, err := a.freeVersions(b, loc{svc: svc, ch: string(ch), bkt: name}, kept, apply)
+				n, err := a.freeVersions(b, loc{svc: svc, ch: string(ch), bkt: name}, kept, apply, nil)
 				freed += n
 				if err != nil {
 					return err
@@ -203,8 +214,9 @@ func (a *Archive) freeService(sb *bolt.Bucket, svc string, kept []uint64, apply 
 // next version at s' or none) that is not the newest and that no kept
 // snapshot k with s <= k < s' sees; then every remaining tombstone that
 // follows nothing live (it hides nothing any more). It returns how many
-// records it freed (or would free).
-func (a *Archive) freeVersions(b *bolt.Bucket, l loc, kept []uint64, apply bool) (int, error) {
+// records it freed (or would free), and passes every live version that
+// stays to onKeep (when not nil).
+func (a *Archive) freeVersions(b *bolt.Bucket, l loc, kept []uint64, apply bool, onKeep func(record)) (int, error) {
 	var del [][]byte
 	var remaining []version
 	err := forEachEntity(b, nil, func(_ []byte, vs []version) (bool, error) {
@@ -227,6 +239,9 @@ func (a *Archive) freeVersions(b *bolt.Bucket, l loc, kept []uint64, apply bool)
 				continue
 			}
 			prevLive = r.live()
+			if prevLive && onKeep != nil {
+				onKeep(r)
+			}
 		}
 		return true, nil
 	})
@@ -242,6 +257,51 @@ func (a *Archive) freeVersions(b *bolt.Bucket, l loc, kept []uint64, apply bool)
 		}
 	}
 	return len(del), nil
+}
+
+// freeContent frees (or counts, without apply) every content that no
+// remaining media version refers to: its record and its chunks. Content
+// this Archive stored or found (pinned) is kept: a caller may be about to
+// record media that refer to it.
+func (a *Archive) freeContent(tx *bolt.Tx, referenced map[string]bool, apply bool) (n int, freed int64, err error) {
+	cb := tx.Bucket(bktContent)
+	if cb == nil {
+		return 0, 0, nil
+	}
+	type victim struct {
+		key []byte
+		doc contentDoc
+	}
+	var victims []victim
+	err = cb.ForEach(func(k, v []byte) error {
+		sha := fmt.Sprintf("%x", k)
+		if referenced[sha] || a.isPinned(sha) {
+			return nil
+		}
+		doc, err := decodeContent(k, v)
+		if err != nil {
+			return a.errCorrupt(a.contentWhere(sha), err)
+		}
+		victims = append(victims, victim{bytes.Clone(k), doc})
+		return nil
+	})
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, vc := range victims {
+		n++
+		freed += vc.doc.Size
+		if !apply {
+			continue
+		}
+		if err := cb.Delete(vc.key); err != nil {
+			return 0, 0, err
+		}
+		if _, err := discardExtent(tx.Bucket(bktChunks), nil, vc.doc.Extent); err != nil {
+			return 0, 0, err
+		}
+	}
+	return n, freed, nil
 }
 
 // keptIn reports whether a kept snapshot id lies in [from, to).

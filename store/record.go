@@ -70,9 +70,14 @@ func appendRecord(dst []byte, kind byte, label string, payload []byte) []byte {
 		dst = append(dst, label...)
 		dst = append(dst, payload...)
 	}
-	sum := crc32.Update(crc32.Update(0, castagnoli, dst[start:start+1]), castagnoli, dst[start+recordHeaderLen:])
-	binary.BigEndian.PutUint32(dst[start+1:start+recordHeaderLen], sum)
+	binary.BigEndian.PutUint32(dst[start+1:start+recordHeaderLen], recordSum(dst[start:]))
 	return dst
+}
+
+// recordSum is the CRC-32C of an encoded record v: its kind byte and
+// everything after the checksum.
+func recordSum(v []byte) uint32 {
+	return crc32.Update(crc32.Update(0, castagnoli, v[:1]), castagnoli, v[recordHeaderLen:])
 }
 
 func encodeRecord(kind byte, label string, payload []byte) []byte {
@@ -91,8 +96,7 @@ func decodeRecord(v []byte) (record, error) {
 		return record{}, fmt.Errorf("%d bytes, %w", len(v), errRecordShort)
 	}
 	want := binary.BigEndian.Uint32(v[1:recordHeaderLen])
-	got := crc32.Update(crc32.Update(0, castagnoli, v[:1]), castagnoli, v[recordHeaderLen:])
-	if got != want {
+	if recordSum(v) != want {
 		return record{}, errRecordChecksum
 	}
 	r := record{kind: v[0]}

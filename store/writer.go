@@ -38,6 +38,14 @@ const (
 	opJournalPut
 	opBarrier
 	opStop
+	opContentChunk
+	opContentDone
+	opContentDiscard
+	opPutMedia
+	opDeleteMedia
+	opPutUsers
+	opDeleteUsers
+	opSetAPI
 )
 
 // op is one queued write. It owns its slices (copies of the caller's).
@@ -55,6 +63,8 @@ type op struct {
 	sids     []string
 	indexes  []int64
 	jseq     uint64
+	up       *upload // content ops
+	chunk    uint32  // opContentChunk: index of the chunk in raw
 
 	// opFinish and opStop
 	status   Status
@@ -75,7 +85,7 @@ type opResult struct {
 
 func (o *op) weight() (records, size int) {
 	switch o.kind {
-	case opPutMembers:
+	case opPutMembers, opPutUsers:
 		for _, m := range o.members {
 			size += len(m.Raw)
 		}
@@ -85,7 +95,7 @@ func (o *op) weight() (records, size int) {
 			size += len(m.Raw)
 		}
 		return len(o.messages), size
-	case opDeleteMembers:
+	case opDeleteMembers, opDeleteMedia, opDeleteUsers:
 		return len(o.sids), 0
 	case opDeleteMessages:
 		return len(o.indexes), 0
@@ -156,8 +166,9 @@ func (a *Archive) run() {
 		a.queue.release(batch[0].queued)
 		stop := batch[0].kind == opStop
 		records, size := batch[0].weight()
+		chunks := b2i(batch[0].kind == opContentChunk)
 	fill:
-		for !stop && records < maxBatchRecords && size < maxBatchBytes {
+		for !stop && records < maxBatchRecords && size < maxBatchBytes && chunks < maxBatchChunks {
 			select {
 			case o := <-a.ops:
 				a.queue.release(o.queued)
@@ -165,6 +176,7 @@ func (a *Archive) run() {
 				r, s := o.weight()
 				records += r
 				size += s
+				chunks += b2i(o.kind == opContentChunk)
 				stop = o.kind == opStop
 			default:
 				break fill
@@ -208,6 +220,9 @@ func (a *Archive) applyBatch(batch []*op) {
 	for _, o := range batch {
 		if err == nil && o.kind == opJournalPut {
 			o.j.committed(o.sid, o.jseq)
+		}
+		if o.kind == opContentChunk {
+			a.recycleChunk(o.raw) // bbolt has let go of it
 		}
 		if o.reply != nil {
 			r := o.res
@@ -372,15 +387,21 @@ func (w *Writer) PutMembers(channelSID string, ms []MemberRecord) error {
 	if err := w.checkEntity("channel SID", channelSID); err != nil {
 		return err
 	}
+	return w.putLabelled(opPutMembers, "member", channelSID, ms)
+}
+
+// putLabelled queues a put of SID/label/raw records (members of channel, or
+// users with channel ""), copied into one buffer.
+func (w *Writer) putLabelled(kind opKind, what, channel string, ms []MemberRecord) error {
 	if len(ms) == 0 {
 		return nil
 	}
 	size := 0
 	for _, m := range ms {
-		if err := w.checkEntity("member SID", m.SID); err != nil {
+		if err := w.checkEntity(what+" SID", m.SID); err != nil {
 			return err
 		}
-		if err := w.checkJSON("member "+m.SID, m.Raw); err != nil {
+		if err := w.checkJSON(what+" "+m.SID, m.Raw); err != nil {
 			return err
 		}
 		size += len(m.Raw)
@@ -392,7 +413,7 @@ func (w *Writer) PutMembers(channelSID string, ms []MemberRecord) error {
 		buf = append(buf, m.Raw...)
 		cp[i] = MemberRecord{SID: m.SID, Identity: m.Identity, Raw: buf[start:len(buf):len(buf)]}
 	}
-	return w.send(&op{kind: opPutMembers, channel: channelSID, members: cp})
+	return w.send(&op{kind: kind, channel: channel, members: cp})
 }
 
 // PutMessages stores each message that differs from its current version.
@@ -434,15 +455,21 @@ func (w *Writer) DeleteMembers(channelSID string, sids []string) error {
 	if err := w.checkEntity("channel SID", channelSID); err != nil {
 		return err
 	}
+	return w.deleteEntities(opDeleteMembers, "member SID", channelSID, sids)
+}
+
+// deleteEntities queues tombstones for string entities (of channel, or of
+// the service with channel "").
+func (w *Writer) deleteEntities(kind opKind, what, channel string, sids []string) error {
 	for _, s := range sids {
-		if err := w.checkEntity("member SID", s); err != nil {
+		if err := w.checkEntity(what, s); err != nil {
 			return err
 		}
 	}
 	if len(sids) == 0 {
 		return nil
 	}
-	return w.send(&op{kind: opDeleteMembers, channel: channelSID, sids: slices.Clone(sids)})
+	return w.send(&op{kind: kind, channel: channel, sids: slices.Clone(sids)})
 }
 
 // DeleteMessages records the deletion (tombstones) of live messages.
