@@ -123,8 +123,9 @@ func WithHTTPClient(h *http.Client) Option {
 }
 
 // WithTimeout bounds each HTTP request, from sending it to reading the whole
-// answer (default 30s). Zero means no per-request bound; the context still
-// applies.
+// answer (default 30s). A media file's upload or download is bounded by
+// each stall instead: it fails when no byte moves for that long. Zero means
+// no per-request bound; the context still applies.
 func WithTimeout(d time.Duration) Option {
 	return func(c *Client) error {
 		if d < 0 {
@@ -181,6 +182,8 @@ type Client struct {
 	user, pass string // HTTP Basic credentials
 	base       *url.URL
 	baseStr    string // base without a trailing slash
+	media      *url.URL
+	mediaStr   string // media without a trailing slash
 	version    string // chatvault's, for the User-Agent
 	http       *http.Client
 	timeout    time.Duration
@@ -225,6 +228,9 @@ func NewClient(creds Credentials, opts ...Option) (*Client, error) {
 		return nil, err
 	}
 	c.base = base
+	if c.media, err = parseMediaURL(DefaultMediaURL); err != nil {
+		return nil, err
+	}
 	for _, opt := range opts {
 		if opt == nil {
 			continue
@@ -234,6 +240,7 @@ func NewClient(creds Credentials, opts ...Option) (*Client, error) {
 		}
 	}
 	c.baseStr = strings.TrimSuffix(c.base.String(), "/")
+	c.mediaStr = strings.TrimSuffix(c.media.String(), "/")
 	if c.http == nil {
 		c.http = defaultHTTPClient(c.limits.MaxInFlight)
 	}
@@ -261,29 +268,35 @@ func defaultHTTPClient(maxInFlight int) *http.Client {
 	}
 }
 
-// parseBaseURL validates an API root. Its errors show the URL with any
-// password redacted.
-func parseBaseURL(raw string) (*url.URL, error) {
+// parseBaseURL validates the API root.
+func parseBaseURL(raw string) (*url.URL, error) { return parseRoot("base URL", DefaultBaseURL, raw) }
+
+// parseMediaURL validates the Media Content Service's root.
+func parseMediaURL(raw string) (*url.URL, error) { return parseRoot("media URL", DefaultMediaURL, raw) }
+
+// parseRoot validates a root URL; what names it in errors and example is a
+// good one. Its errors show the URL with any password redacted.
+func parseRoot(what, example, raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, fmt.Errorf("base URL is not a valid URL (%v): give one like %s", err, DefaultBaseURL)
+		return nil, fmt.Errorf("%s is not a valid URL (%v): give one like %s", what, err, example)
 	}
 	shown := u.Redacted()
 	switch {
 	case u.Scheme != "https" && u.Scheme != "http":
-		return nil, fmt.Errorf("base URL %q must start with https:// (like %s)", shown, DefaultBaseURL)
+		return nil, fmt.Errorf("%s %q must start with https:// (like %s)", what, shown, example)
 	case u.Host == "" || u.Hostname() == "":
-		return nil, fmt.Errorf("base URL %q has no host: give one like %s", shown, DefaultBaseURL)
+		return nil, fmt.Errorf("%s %q has no host: give one like %s", what, shown, example)
 	case u.User != nil:
-		return nil, fmt.Errorf("base URL %q must not contain credentials: pass them as credentials instead", shown)
+		return nil, fmt.Errorf("%s %q must not contain credentials: pass them as credentials instead", what, shown)
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		return nil, fmt.Errorf("base URL %q must not have a query or fragment", shown)
+		return nil, fmt.Errorf("%s %q must not have a query or fragment", what, shown)
 	case u.Scheme == "http" && !isLoopback(u.Hostname()):
-		return nil, fmt.Errorf("base URL %q uses plain http, which is allowed only for loopback hosts (127.0.0.0/8, ::1, localhost): use https", shown)
+		return nil, fmt.Errorf("%s %q uses plain http, which is allowed only for loopback hosts (127.0.0.0/8, ::1, localhost): use https", what, shown)
 	}
 	return u, nil
 }

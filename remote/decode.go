@@ -327,7 +327,7 @@ func one[T any, P resource[T]](ctx context.Context, c *Client, r *call, what str
 	}
 	v, err := decodeObject[T, P](body)
 	if err != nil {
-		err = fmt.Errorf("the answer is not a %s (%w): check that the base URL points at the Chat v2 API", what, err)
+		err = fmt.Errorf("the answer is not a %s (%w): %s", what, err, r.checkRoot())
 		if r.write() {
 			return nil, &UnknownOutcomeError{Method: r.method, Path: r.path, Err: err}
 		}

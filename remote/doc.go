@@ -7,8 +7,9 @@
 //
 // NewClient takes Credentials (AccountSID with AuthToken, or an SK API key
 // with its secret; the key pair wins when both are given) and options:
-// WithBaseURL, WithHTTPClient, WithTimeout, WithLimits, WithWebhooks,
-// WithLogger. Credentials and the base URL are checked before any request:
+// WithBaseURL, WithMediaURL, WithHTTPClient, WithTimeout, WithLimits,
+// WithWebhooks, WithLogger. Credentials and the roots are checked before any
+// request:
 // http:// is accepted only for loopback hosts, so a local emulator works but
 // credentials never cross a network in clear text. Error messages name the
 // field at fault and never its value.
@@ -99,6 +100,52 @@
 //
 // Requests and Writes count the HTTP requests handed to the transport,
 // retries included.
+//
+// # Media
+//
+// The files behind media messages live in the Media Content Service, on its
+// own root (WithMediaURL, default DefaultMediaURL, checked like the base
+// URL; a path prefix such as the emulator's /mcs is kept), under
+// /v1/Services/{IS}/Media. Service and media SIDs must be IS… and ME… SIDs
+// and are checked before any request. Media requests go through Client.do
+// like every other: same credentials, User-Agent, limits, typed errors,
+// retries and counting.
+//
+//   - FetchMedia reads a Media resource (MediaFile, with Raw).
+//   - OpenMedia reads the metadata, then GET …/Content, which answers 307
+//     to a temporary URL, often on another host. The client follows it
+//     itself (the default HTTP client follows no redirect) and sends
+//     credentials only when the URL is on the media root's scheme, host and
+//     port; it takes https, or http on loopback. A 403 from the temporary URL
+//     means it expired: the metadata is fetched again and its
+//     links.content_direct_temporary (or …/Content again) is tried once
+//     more; a second 403 is an error that does not match ErrAuthentication.
+//     Each of these GETs is retried on 429, 5xx and transport errors until
+//     the answer's headers arrive. The body then streams to the caller and
+//     is counted: reading it to its end gives an error wrapping
+//     ErrMediaCorrupt when its length is not the metadata's size, short or
+//     long. An error mid-body (lost connection, cancelled context, stall) is
+//     the caller's to handle, by calling OpenMedia again.
+//   - UploadMedia POSTs the file as the raw body, with its Content-Type,
+//     Content-Length and, when it has a name, a Content-Disposition
+//     filename. The body streams from MediaUpload.Open, called anew for each
+//     attempt; a file above MaxMediaSize is refused before any request, and
+//     one whose bytes do not match its Size fails the upload before its last
+//     byte is sent (so the service holds no complete request, and the error
+//     is not an unknown outcome). It is a write: 429 and a refused dial are
+//     retried, a lost answer or a 5xx gives an *UnknownOutcomeError and the
+//     file is not sent again. Uploads are paced by ServiceWriteRate, in the
+//     service's bucket.
+//
+// Neither direction holds a whole file in memory. A download's body holds
+// its slot among the MaxInFlight requests until it is read to its end, fails
+// or is closed: it is a request on the wire. A caller that keeps MaxInFlight
+// bodies open therefore blocks its own next request; close each promptly.
+// The per-request timeout bounds a streamed transfer by its stalls, not as
+// a whole: an upload fails when the transport takes no byte of the file for
+// that long (or, once all is sent, gets no answer), a download when a read
+// waits that long for a byte. A 150 MiB file may take minutes; a stuck one
+// fails.
 //
 // # Logging
 //

@@ -32,10 +32,32 @@ type call struct {
 	path    string // escaped URL path, for errors
 	form    url.Values
 	limiter *rate.Limiter // paces writes; nil for none
+
+	// Streamed calls (media). send, when set, opens the request body for
+	// each attempt, sendSize bytes of sendType, in place of the form.
+	send     func() (io.ReadCloser, error)
+	sendSize int64
+	sendType string
+	sendName string // the file's name, sent as Content-Disposition
+	stream   bool   // the answer's body is handed to the caller unread (outcome.stream)
+	redirect bool   // a 3xx answer gives its Location (outcome.location), not an error
+	anon     bool   // no credentials: the URL is not on a root the client was given
+
+	// hint tells what to check when an answer is not what the call
+	// expects; "" means the base URL and the Chat v2 API.
+	hint string
 }
 
 // write reports whether the call changes state on the service.
 func (r *call) write() bool { return r.method != http.MethodGet }
+
+// checkRoot is the advice for an answer that is not what r expects.
+func (r *call) checkRoot() string {
+	if r.hint != "" {
+		return r.hint
+	}
+	return "check that the base URL points at the Chat v2 API"
+}
 
 // fail prefixes err with the method and path.
 func (r *call) fail(err error) error { return fmt.Errorf("%s %s: %w", r.method, r.path, err) }
@@ -43,7 +65,13 @@ func (r *call) fail(err error) error { return fmt.Errorf("%s %s: %w", r.method, 
 // newCall builds a call for path (escaped, starting with /v2/) under the base
 // URL.
 func (c *Client) newCall(method, path string, q url.Values) *call {
-	r := &call{method: method, url: c.baseStr + path, path: strings.TrimSuffix(c.base.EscapedPath(), "/") + path}
+	return newCallAt(c.base, c.baseStr, method, path, q)
+}
+
+// newCallAt builds a call for path under root (rootStr is root without a
+// trailing slash).
+func newCallAt(root *url.URL, rootStr, method, path string, q url.Values) *call {
+	r := &call{method: method, url: rootStr + path, path: strings.TrimSuffix(root.EscapedPath(), "/") + path}
 	if len(q) > 0 {
 		r.url += "?" + q.Encode()
 	}
@@ -57,6 +85,8 @@ type outcome struct {
 	retry         bool          // err is worth another attempt
 	retryAfter    time.Duration // the service's Retry-After, when hasRetryAfter
 	hasRetryAfter bool
+	stream        io.ReadCloser // the answer's body, unread, for a call with stream set
+	location      string        // a 3xx answer's Location, for a call with redirect set
 }
 
 // do sends r, retrying what is safe to retry. It is the only place that
@@ -73,31 +103,38 @@ type outcome struct {
 // returns promptly when ctx is done. The final error wraps the last failure,
 // so errors.Is and errors.As see the *APIError or *UnknownOutcomeError.
 func (c *Client) do(ctx context.Context, r *call) ([]byte, error) {
+	o, err := c.run(ctx, r)
+	return o.body, err
+}
+
+// run is do's loop; it returns the successful attempt's whole outcome, so a
+// streamed call gets its body and a redirected one its Location.
+func (c *Client) run(ctx context.Context, r *call) (outcome, error) {
 	for attempt := 0; ; attempt++ {
 		o := c.attempt(ctx, r)
 		if o.err == nil {
-			return o.body, nil
+			return o, nil
 		}
 		if !o.retry {
 			if attempt > 0 {
-				return nil, fmt.Errorf("%w (after %d attempts)", o.err, attempt+1)
+				return outcome{}, fmt.Errorf("%w (after %d attempts)", o.err, attempt+1)
 			}
-			return nil, o.err
+			return outcome{}, o.err
 		}
 		if attempt >= c.limits.MaxRetries {
-			return nil, fmt.Errorf("%w (gave up after %d attempts: try again later, or with lower concurrency)", o.err, attempt+1)
+			return outcome{}, fmt.Errorf("%w (gave up after %d attempts: try again later, or with lower concurrency)", o.err, attempt+1)
 		}
 		delay := c.backoff(attempt)
 		if o.hasRetryAfter {
 			if o.retryAfter > maxRetryAfter {
-				return nil, fmt.Errorf("%w (the service asked to wait %s before retrying: try again later)", o.err, o.retryAfter)
+				return outcome{}, fmt.Errorf("%w (the service asked to wait %s before retrying: try again later)", o.err, o.retryAfter)
 			}
 			delay = o.retryAfter
 		}
 		c.log.DebugContext(ctx, "retrying request", "method", r.method, "path", r.path,
 			"attempt", attempt+1, "delay", delay, "error", o.err)
 		if err := c.sleep(ctx, delay); err != nil {
-			return nil, fmt.Errorf("%w; stopped while waiting to retry: %w", o.err, err)
+			return outcome{}, fmt.Errorf("%w; stopped while waiting to retry: %w", o.err, err)
 		}
 	}
 }
@@ -124,13 +161,24 @@ func (c *Client) attempt(ctx context.Context, r *call) outcome {
 	case <-ctx.Done():
 		return outcome{err: r.fail(ctx.Err())}
 	}
-	defer func() { <-c.sem }()
-
-	actx, cancel := ctx, context.CancelFunc(func() {})
-	if c.timeout > 0 {
-		actx, cancel = context.WithTimeout(ctx, c.timeout)
+	actx, cancel := context.WithCancel(ctx)
+	wd := startWatchdog(c.timeout, cancel)
+	// done releases what the attempt holds. A streamed answer's body takes
+	// it over and calls it once read or closed.
+	done := func() {
+		wd.stop()
+		cancel()
+		<-c.sem
 	}
-	defer cancel()
+	var resp *http.Response
+	defer func() {
+		if resp != nil {
+			resp.Body.Close()
+		}
+		if done != nil {
+			done()
+		}
+	}()
 	var wrote atomic.Bool
 	actx = httptrace.WithClientTrace(actx, &httptrace.ClientTrace{
 		// Called once the request was written, or failed part way: either
@@ -139,17 +187,34 @@ func (c *Client) attempt(ctx context.Context, r *call) outcome {
 	})
 
 	var body io.Reader
-	if r.method == http.MethodPost {
+	var sb *sendBody
+	switch {
+	case r.send != nil:
+		rc, err := r.send()
+		if err != nil {
+			return outcome{err: r.fail(fmt.Errorf("opening the body to send: %w", err))}
+		}
+		sb = &sendBody{rc: rc, left: r.sendSize, wd: wd}
+		body = sb
+	case r.method == http.MethodPost:
 		body = strings.NewReader(r.form.Encode())
 	}
 	req, err := http.NewRequestWithContext(actx, r.method, r.url, body)
 	if err != nil {
+		if sb != nil {
+			sb.Close()
+		}
 		return outcome{err: r.fail(fmt.Errorf("building the request: %w", err))}
 	}
-	req.SetBasicAuth(c.user, c.pass)
+	if !r.anon {
+		req.SetBasicAuth(c.user, c.pass)
+	}
 	req.Header.Set("User-Agent", c.userAgent)
 	req.Header.Set("Accept", "application/json")
-	if r.method == http.MethodPost {
+	switch {
+	case sb != nil:
+		sb.attach(req, r.sendType, r.sendName)
+	case r.method == http.MethodPost:
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
 	if r.write() {
@@ -158,12 +223,23 @@ func (c *Client) attempt(ctx context.Context, r *call) outcome {
 	}
 	c.requests.Add(1)
 
-	resp, err := c.http.Do(req)
+	resp, err = c.http.Do(req)
 	if err != nil {
-		return c.transportFailure(ctx, r, err, wrote.Load())
+		if sb != nil && sb.bad.Load() {
+			// The body did not have its announced size, so the service
+			// holds no complete request: a local failure, not an unknown
+			// outcome, and not worth another attempt.
+			return outcome{err: r.fail(sb.err)}
+		}
+		return c.transportFailure(ctx, r, wd.explain(err), wrote.Load())
 	}
-	defer resp.Body.Close()
 
+	if r.redirect && resp.StatusCode >= 300 && resp.StatusCode <= 399 {
+		if loc := resp.Header.Get("Location"); loc != "" {
+			_, _ = io.CopyN(io.Discard, resp.Body, maxErrorBody)
+			return outcome{location: loc}
+		}
+	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		ae := apiError(r.method, r.path, resp)
 		ra, hasRA := parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
@@ -178,9 +254,15 @@ func (c *Client) attempt(ctx context.Context, r *call) outcome {
 		return outcome{err: ae}
 	}
 
+	if r.stream {
+		wd.stop() // from here it bounds each read of the body
+		o := outcome{stream: &streamBody{rc: resp.Body, wd: wd, r: r, timeout: c.timeout, done: done}}
+		resp, done = nil, nil
+		return o
+	}
 	data, err := readBody(resp)
 	if err != nil {
-		return c.transportFailure(ctx, r, fmt.Errorf("reading the answer: %w", err), true)
+		return c.transportFailure(ctx, r, fmt.Errorf("reading the answer: %w", wd.explain(err)), true)
 	}
 	if len(data) > maxBody {
 		err := fmt.Errorf("the answer is larger than %d MiB, which the Chat API never sends: check the base URL", maxBody>>20)
