@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"math"
 	"net"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -32,8 +35,13 @@ func emulateCommand() *cli.Command {
 			&cli.IntFlag{Name: "write-rate", Usage: "answer 429 (50063) to writes beyond `N` per second in one channel; 0 = unlimited", Value: def.WriteRate},
 			&cli.Float64Flag{Name: "fault-rate", Usage: "answer this `FRACTION` of requests with 500 or 503 without acting"},
 			&cli.Float64Flag{Name: "lost-response-rate", Usage: "carry out this `FRACTION` of writes, then drop the connection"},
+			&cli.StringFlag{Name: "media-max-size", Usage: "largest generated media file: `SIZE` in bytes or with a unit (512KiB, 8MiB; 1 KiB to 150 MiB)", Value: "8MiB"},
 		},
 		Action: func(c *cli.Context) error {
+			mediaMax, err := parseSize(c.String("media-max-size"))
+			if err != nil {
+				return usagef("--media-max-size: %v", err)
+			}
 			return runEmulate(c.Context, emulateOptions{
 				Listen: c.String("listen"),
 				Config: emulator.Config{
@@ -45,6 +53,7 @@ func emulateCommand() *cli.Command {
 					WriteRate:        c.Int("write-rate"),
 					FaultRate:        c.Float64("fault-rate"),
 					LostResponseRate: c.Float64("lost-response-rate"),
+					MediaMaxSize:     mediaMax,
 				},
 			}, c.App.Writer)
 		},
@@ -77,8 +86,35 @@ func (o emulateOptions) validate() error {
 		return usagef("--fault-rate %g is not a fraction between 0 and 1", c.FaultRate)
 	case c.LostResponseRate < 0 || c.LostResponseRate > 1:
 		return usagef("--lost-response-rate %g is not a fraction between 0 and 1", c.LostResponseRate)
+	case c.MediaMaxSize < 1<<10 || c.MediaMaxSize > 150<<20:
+		return usagef("--media-max-size %d bytes is out of range: give 1KiB to 150MiB", c.MediaMaxSize)
 	}
 	return nil
+}
+
+// sizeUnits are the units parseSize accepts, longest first.
+var sizeUnits = []struct {
+	suffix string
+	factor int64
+}{
+	{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30},
+	{"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1},
+}
+
+// parseSize reads a size in bytes, such as 1048576, 512KiB or 8MiB.
+func parseSize(v string) (int64, error) {
+	num, factor := strings.TrimSpace(v), int64(1)
+	for _, u := range sizeUnits {
+		if n, ok := strings.CutSuffix(num, u.suffix); ok {
+			num, factor = strings.TrimSpace(n), u.factor
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/factor {
+		return 0, fmt.Errorf("%q is not a size; give bytes or a whole number with a unit such as 512KiB or 8MiB", v)
+	}
+	return n * factor, nil
 }
 
 // runEmulate serves until ctx is cancelled (SIGINT/SIGTERM), then shuts down cleanly.

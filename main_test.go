@@ -95,6 +95,9 @@ func TestUsageErrors(t *testing.T) {
 		{"emulate bad fault rate", []string{"emulate", "--fault-rate", "1.5"}, "--fault-rate"},
 		{"emulate on the network", []string{"emulate", "--listen", "0.0.0.0:0"}, "not a loopback address"},
 		{"emulate bad listen", []string{"emulate", "--listen", "8080"}, "HOST:PORT"},
+		{"emulate media size not a size", []string{"emulate", "--media-max-size", "8 lots"}, "--media-max-size"},
+		{"emulate media size under 1 KiB", []string{"emulate", "--media-max-size", "1000"}, "--media-max-size"},
+		{"emulate media size over 150 MiB", []string{"emulate", "--media-max-size", "1GiB"}, "--media-max-size"},
 		{"timeout too short", append([]string{"backup", "--archive", archive, "--service", is, "--timeout", "1ms"}, creds...), "--timeout"},
 		{"ls bad snapshot", []string{"ls", "--archive", archive, "--snapshot", "0"}, "--snapshot"},
 	}

@@ -1,8 +1,9 @@
 package restore
 
 import (
+	"bytes"
 	"context"
-	"fmt"
+	"encoding/json"
 	"maps"
 	"net/http"
 	"path/filepath"
@@ -562,7 +563,7 @@ func TestIntegrationMedia(t *testing.T) {
 		ch = c.ch
 		break
 	}
-	me := fmt.Sprintf("ME%032x", 77)
+	me := uploadMedia(t, e.info, e.src, []byte("a file"))
 	m, err := e.cl.CreateMessage(ctx, e.src, ch.SID, remote.MessageParams{MediaSID: &me})
 	if err != nil {
 		t.Fatal(err)
@@ -580,6 +581,28 @@ func TestIntegrationMedia(t *testing.T) {
 		t.Errorf("result %+v", res)
 	}
 	compareLive(t, src, capture(t, e.cl, e.dst), nil, notMedia)
+}
+
+// uploadMedia uploads data to the emulator's Media service of svc and
+// returns its ME SID: a message can only use a file of its own service.
+func uploadMedia(t *testing.T, info emulator.Info, svc string, data []byte) string {
+	t.Helper()
+	req, err := http.NewRequest("POST", info.MediaURL+"/v1/Services/"+svc+"/Media", bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	req.SetBasicAuth(info.AccountSID, info.AuthToken)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var file struct{ SID string }
+	if err := json.NewDecoder(res.Body).Decode(&file); err != nil || res.StatusCode != http.StatusCreated {
+		t.Fatalf("upload to the emulator: %d %v", res.StatusCode, err)
+	}
+	return file.SID
 }
 
 // writeCounter counts the writes sent into each target channel, and notes

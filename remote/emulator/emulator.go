@@ -32,6 +32,13 @@ type Config struct {
 	// Logger receives the emulator's few diagnostics (a listener that
 	// fails, a connection that cannot be dropped); nil discards them.
 	Logger *slog.Logger
+
+	// MediaMaxSize is the size of the largest generated media file, at
+	// least 1 KiB and at most MediaUploadLimit; 0 means 8 MiB.
+	MediaMaxSize int64
+	// MediaUploadLimit is the size of the largest file the Media service
+	// takes (larger: 413 code 50512); 0 means 150 MiB, Twilio's limit.
+	MediaUploadLimit int64
 }
 
 // Limits of the generated history, to keep a typo from exhausting memory.
@@ -43,7 +50,7 @@ const (
 
 // DefaultConfig returns the defaults of `chatvault emulate` (10 channels, 200 messages, write rate 30).
 func DefaultConfig() Config {
-	return Config{Seed: 1, Channels: 10, Messages: 200, WriteRate: 30}
+	return Config{Seed: 1, Channels: 10, Messages: 200, WriteRate: 30, MediaMaxSize: defaultMediaMaxSize}
 }
 
 // validate reports the first impossible setting.
@@ -65,6 +72,10 @@ func (c Config) validate() error {
 		return fmt.Errorf("emulator: fault rate %v is outside 0..1; give a fraction such as 0.05", c.FaultRate)
 	case !(c.LostResponseRate >= 0 && c.LostResponseRate <= 1):
 		return fmt.Errorf("emulator: lost-response rate %v is outside 0..1; give a fraction such as 0.05", c.LostResponseRate)
+	case c.MediaUploadLimit < 0:
+		return fmt.Errorf("emulator: media upload limit %d is negative; give 0 (150 MiB) or more", c.MediaUploadLimit)
+	case c.MediaMaxSize != 0 && (c.MediaMaxSize < minMediaSize || c.MediaMaxSize > c.uploadLimit()):
+		return fmt.Errorf("emulator: media max size %d is outside %d..%d bytes (1 KiB up to the upload limit); give a size in that range or 0 for 8 MiB", c.MediaMaxSize, minMediaSize, c.uploadLimit())
 	}
 	return nil
 }
@@ -75,6 +86,8 @@ type Info struct {
 	AccountSID string   `json:"account_sid"`
 	AuthToken  string   `json:"auth_token"`
 	Services   []string `json:"services"`
+
+	MediaURL string `json:"media_url"` // the Media service's root, BaseURL + "/mcs"
 }
 
 // Stats are the counters served at /emulator/stats.
@@ -88,6 +101,14 @@ type Stats struct {
 	LostResponses int64 `json:"lost_responses"`
 	// InFlight is the number of API requests being served right now.
 	InFlight int64 `json:"in_flight"`
+
+	// MediaUploads and MediaUploadBytes count the files stored by uploads;
+	// MediaDownloads and MediaDownloadBytes the answers of temporary URLs
+	// that served a file, and the bytes they sent.
+	MediaUploads       int64 `json:"media_uploads"`
+	MediaUploadBytes   int64 `json:"media_upload_bytes"`
+	MediaDownloads     int64 `json:"media_downloads"`
+	MediaDownloadBytes int64 `json:"media_download_bytes"`
 }
 
 // Server is a running emulator.
@@ -122,6 +143,8 @@ type Server struct {
 	// testHookLatency, when set, is called as a request starts its latency
 	// sleep. Tests use it to know a request is in flight.
 	testHookLatency atomic.Pointer[func()]
+
+	mcs mediaService
 }
 
 // New builds the seeded state; Handler serves it. Start listens on addr ("127.0.0.1:0" picks a port).
@@ -148,6 +171,7 @@ func New(cfg Config) (*Server, error) {
 	s.limiters.m = map[string]*limiter{}
 	s.stats.requests = map[string]int64{}
 	s.stats.status = map[string]int64{}
+	s.mcs.init()
 	if err := s.seed(); err != nil {
 		return nil, err
 	}
@@ -222,6 +246,7 @@ func (s *Server) infoLocked() Info {
 		AccountSID: s.account.format("AC"),
 		AuthToken:  s.authToken,
 		Services:   svcs,
+		MediaURL:   mediaURL(s.baseURL),
 	}
 }
 
@@ -229,6 +254,7 @@ func (s *Server) infoLocked() Info {
 func (s *Server) Stats() Stats {
 	st := s.stats.snapshot()
 	st.InFlight = s.inFlight.Load()
+	s.mcs.fill(&st)
 	return st
 }
 

@@ -43,6 +43,12 @@ const (
 	codeMediaSIDInvalid       = 50510
 )
 
+// Codes of the Media service.
+const (
+	codeForbidden     = 20403 // an expired or forged temporary URL
+	codeMediaTooLarge = 50512
+)
+
 // apiError is an answer with Twilio's error body.
 type apiError struct {
 	status  int

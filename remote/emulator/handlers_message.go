@@ -57,7 +57,8 @@ func (s *Server) fetchMessage(c *call) answer {
 type messageParams struct {
 	from, body, attrs, lastUpdatedBy       string
 	fromSent, bodySent, attrsSent, lubSent bool
-	media                                  *media
+	mediaSID                               sid // valid when mediaSent
+	mediaSent                              bool
 	dateParams
 }
 
@@ -82,7 +83,7 @@ func parseMessageParams(f form, create bool) (messageParams, *apiError) {
 		if !valid {
 			return p, badRequest(codeMediaSIDInvalid, "MediaSid "+strconv.Quote(v)+" is not a media SID (ME followed by 32 hex digits); upload the media first and send its SID")
 		}
-		p.media = mediaFor(id)
+		p.mediaSID, p.mediaSent = id, true
 	}
 	return p, nil
 }
@@ -93,7 +94,14 @@ func (s *Server) createMessage(c *call) answer {
 		if perr != nil {
 			return errAnswer(perr)
 		}
-		m := message{sid: freshSID(s, ch.msgBySID), from: orSystem(p.from), body: p.body, attrs: "{}", media: p.media}
+		var md *media
+		if p.mediaSent {
+			if md = svc.media[p.mediaSID]; md == nil {
+				return errAnswer(badRequest(codeMediaSIDInvalid, "MediaSid "+p.mediaSID.format("ME")+" was not uploaded to service "+svc.sid.format("IS")+
+					"; a file belongs to the service it was uploaded to, so upload it to this service's Media first and send the SID that returns"))
+			}
+		}
+		m := message{sid: freshSID(s, ch.msgBySID), from: orSystem(p.from), body: p.body, attrs: "{}", media: md}
 		if p.attrsSent {
 			m.attrs = p.attrs
 		}
@@ -106,6 +114,9 @@ func (s *Server) createMessage(c *call) answer {
 			m.flags |= msgEdited
 		}
 		pos := ch.appendMessage(m)
+		if md != nil {
+			md.link(ch.sid, m.sid, s.nowUnix())
+		}
 		return answer{status: http.StatusCreated, body: appendMessageJSON(nil, c.u, s.account, svc, ch, &ch.msgs[pos])}
 	})
 }

@@ -130,6 +130,12 @@ func (c *client) try(ctx context.Context, method, path string, form url.Values, 
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
+	return c.roundTrip(req, header...)
+}
+
+// roundTrip adds the credentials and the header values to req, sends it
+// and reads the answer.
+func (c *client) roundTrip(req *http.Request, header ...string) (resp, error) {
 	if c.user != "" || c.pass != "" {
 		req.SetBasicAuth(c.user, c.pass)
 	}

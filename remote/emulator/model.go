@@ -112,6 +112,9 @@ type service struct {
 	channelsBySID    map[sid]*channel
 	channelsByUnique map[string]*channel
 	nextSeq          uint64 // last seq handed to a user or channel
+
+	// media is the service's files (ME…), uploaded or generated; see addMedia.
+	media map[sid]*media
 }
 
 func newService(id sid, friendlyName string, created int64) *service {
@@ -335,29 +338,3 @@ const (
 	msgEdited           uint8 = 1 << iota // was_edited
 	msgHasLastUpdatedBy                   // last_updated_by is not null
 )
-
-// media is the media object of a media message.
-type media struct {
-	sid         sid
-	size        int64
-	contentType string
-	filename    string
-}
-
-// mediaFor describes the media of an ME SID. The emulator has no media
-// store: any well-formed ME SID names a file whose type, name and size are
-// derived from the SID, so the same SID always describes the same file.
-func mediaFor(id sid) *media {
-	kinds := [...]struct{ ct, ext string }{
-		{"image/png", "png"}, {"image/jpeg", "jpg"}, {"application/pdf", "pdf"},
-		{"video/mp4", "mp4"}, {"audio/mpeg", "mp3"}, {"text/plain", "txt"},
-	}
-	h := binary.BigEndian.Uint64(id[:8])
-	k := kinds[h%uint64(len(kinds))]
-	return &media{
-		sid:         id,
-		size:        int64(1024 + (h>>8)%(8<<20)),
-		contentType: k.ct,
-		filename:    "file-" + hex.EncodeToString(id[:3]) + "." + k.ext,
-	}
-}

@@ -311,7 +311,7 @@ func appendMessageJSON(b []byte, u urls, acct sid, svc *service, ch *channel, m 
 		b = sidField(b, "sid", "ME", md.sid)
 		b = strconv.AppendInt(key(b, "size"), md.size, 10)
 		b = appendString(key(b, "content_type"), md.contentType)
-		b = appendString(key(b, "filename"), md.filename)
+		b = appendNullString(key(b, "filename"), nonEmpty(md.filename))
 		b = append(b, '}')
 	} else {
 		b = rawField(b, "type", `"text"`)

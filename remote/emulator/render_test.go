@@ -2,7 +2,6 @@ package emulator
 
 import (
 	"encoding/json"
-	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -148,17 +147,5 @@ func TestParseSID(t *testing.T) {
 		if _, ok := parseSID("CH", bad); ok {
 			t.Errorf("parseSID(CH, %q) accepted", bad)
 		}
-	}
-}
-
-func TestMediaForIsStable(t *testing.T) {
-	id, _ := parseSID("ME", "ME00112233445566778899aabbccddeeff")
-	a, b := mediaFor(id), mediaFor(id)
-	if *a != *b || a.size <= 0 || !strings.Contains(a.filename, ".") || a.contentType == "" {
-		t.Errorf("mediaFor: %+v vs %+v", a, b)
-	}
-	other, _ := parseSID("ME", "MEffeeddccbbaa99887766554433221100")
-	if slices.Equal([]byte(mediaFor(other).filename), []byte(a.filename)) {
-		t.Errorf("two media SIDs share the filename %s", a.filename)
 	}
 }

@@ -280,10 +280,11 @@ func TestMessageLifecycle(t *testing.T) {
 	})
 	same := c.mustJSON(201, "POST", msgs, url.Values{"DateCreated": {"2024-01-01T00:00:00Z"}, "DateUpdated": {"2024-01-01T00:00:00Z"}, "Body": {""}})
 	expect(t, "message updated when created", same, map[string]any{"index": 2, "was_edited": false, "body": ""})
-	media := c.mustJSON(201, "POST", msgs, url.Values{"MediaSid": {"ME00112233445566778899aabbccddeeff"}})
+	file := c.upload(c.info.Services[1], "image/png", "a.png", []byte("not really a png"))
+	media := c.mustJSON(201, "POST", msgs, url.Values{"MediaSid": {str(file, "sid")}})
 	md, _ := media["media"].(map[string]any)
-	if str(media, "type") != "media" || md == nil || str(md, "sid") != "ME00112233445566778899aabbccddeeff" ||
-		num(md, "size") <= 0 || str(md, "content_type") == "" || str(md, "filename") == "" {
+	if str(media, "type") != "media" || md == nil || str(md, "sid") != str(file, "sid") ||
+		num(md, "size") != 16 || str(md, "content_type") != "image/png" || str(md, "filename") != "a.png" {
 		t.Errorf("media message: %v", media)
 	}
 

@@ -237,7 +237,7 @@ func TestSchema(t *testing.T) {
 		}
 	}
 	created := c.mustJSON(201, "POST", chURL+"/Messages", url.Values{
-		"MediaSid": {"ME0123456789abcdef0123456789abcdef"}, "From": {"alice"},
+		"MediaSid": {str(c.upload(c.info.Services[0], "application/pdf", "", []byte("%PDF-")), "sid")}, "From": {"alice"},
 	})
 	if created["type"] != "media" || created["media"] == nil {
 		t.Errorf("message created with MediaSid: type %v media %v, want media and an object", created["type"], created["media"])

@@ -48,7 +48,7 @@ func (s *Server) seed() error {
 		s.world.add(svc)
 		s.seeded = append(s.seeded, id)
 	}
-	generateHistory(s.world.services[0], rand.New(rand.NewPCG(seed, streamHistory)), s.cfg.Channels, s.cfg.Messages)
+	generateHistory(s.world.services[0], rand.New(rand.NewPCG(seed, streamHistory)), s.cfg.Channels, s.cfg.Messages, s.cfg.mediaMaxSize())
 	return nil
 }
 
@@ -145,7 +145,7 @@ type channelPlan struct {
 // shells are drawn one by one from r; each then gets its own generator
 // drawn from r, so the messages are filled in parallel and still come out
 // the same for the same seed.
-func generateHistory(svc *service, r *rand.Rand, channels, messages int) {
+func generateHistory(svc *service, r *rand.Rand, channels, messages int, mediaMax int64) {
 	adminRole, userRole := svc.roles[0].sid, svc.roles[1].sid
 	for i, p := range people {
 		created := historyBase + 2*hour + int64(i)*10*60
@@ -225,16 +225,23 @@ func generateHistory(svc *service, r *rand.Rand, channels, messages int) {
 					return
 				}
 				p := plans[i]
-				fillChannel(p.ch, rand.New(rand.NewPCG(p.seed1, p.seed2)), p.messages, p.authors)
+				fillChannel(p.ch, rand.New(rand.NewPCG(p.seed1, p.seed2)), p.messages, p.authors, mediaMax)
 			}
 		})
 	}
 	wg.Wait()
+	for _, ch := range svc.channels {
+		for i := range ch.msgs {
+			if md := ch.msgs[i].media; md != nil {
+				svc.addMedia(md)
+			}
+		}
+	}
 }
 
 // fillChannel generates n messages in ch and the members' read positions.
 // It touches nothing outside ch.
-func fillChannel(ch *channel, r *rand.Rand, n int, authors []string) {
+func fillChannel(ch *channel, r *rand.Rand, n int, authors []string, mediaMax int64) {
 	// Messages start an hour after the channel and are spaced so that the
 	// whole history fits in about 240 days.
 	gap := min(int64(20*60), max(int64(1), int64(240*day)/int64(max(n, 1))))
@@ -258,7 +265,9 @@ func fillChannel(ch *channel, r *rand.Rand, n int, authors []string) {
 			m.attrs = `{"reply_to":` + strconv.FormatInt(r.Int64N(idx), 10) + `}`
 		}
 		if r.IntN(50) == 0 {
-			m.media = mediaFor(newSID(r))
+			m.media = generatedMedia(newSID(r), mediaMax)
+			m.media.author, m.media.created, m.media.updated = m.from, t, t
+			m.media.channel, m.media.message, m.media.linked = ch.sid, m.sid, true
 			m.body = mediaBodies[r.IntN(len(mediaBodies))]
 		}
 		if r.IntN(20) == 0 {

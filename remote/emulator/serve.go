@@ -32,6 +32,10 @@ const (
 	routeMember
 	routeMessages
 	routeMessage
+	routeMediaUpload  // POST /mcs/v1/Services/{sid}/Media
+	routeMedia        // GET …/Media/{sid}
+	routeMediaContent // GET …/Media/{sid}/Content
+	routeMediaTemp    // GET /mcs/temp/{token}, the temporary URL, without credentials
 )
 
 // routeInfo is the path template (as counted in Stats) and the methods of
@@ -52,6 +56,11 @@ var routeInfo = [...]struct {
 	routeMember:   {"/v2/Services/{sid}/Channels/{sid}/Members/{sid}", "GET, POST, DELETE"},
 	routeMessages: {"/v2/Services/{sid}/Channels/{sid}/Messages", "GET, POST"},
 	routeMessage:  {"/v2/Services/{sid}/Channels/{sid}/Messages/{sid}", "GET, POST, DELETE"},
+
+	routeMediaUpload:  {"/mcs/v1/Services/{sid}/Media", "POST"},
+	routeMedia:        {"/mcs/v1/Services/{sid}/Media/{sid}", "GET"},
+	routeMediaContent: {"/mcs/v1/Services/{sid}/Media/{sid}/Content", "GET"},
+	routeMediaTemp:    {"/mcs/temp/{token}", "GET"},
 }
 
 // route is a matched request path. svc, ch and leaf are the unescaped path
@@ -87,19 +96,14 @@ func (rt route) statsKey(method string) string {
 // escaped "/".
 func matchRoute(u *url.URL) route {
 	p := u.EscapedPath()
+	if strings.HasPrefix(p, mediaPrefix+"/") {
+		return matchMediaRoute(p)
+	}
 	if !strings.HasPrefix(p, "/v2/") {
 		return route{}
 	}
-	raw := strings.Split(p[len("/v2/"):], "/")
-	segs := make([]string, len(raw))
-	for i, r := range raw {
-		v, err := url.PathUnescape(r)
-		if err != nil || v == "" {
-			return route{}
-		}
-		segs[i] = v
-	}
-	if segs[0] != "Services" {
+	segs, ok := pathSegments(p[len("/v2/"):])
+	if !ok || segs[0] != "Services" {
 		return route{}
 	}
 	switch len(segs) {
@@ -145,11 +149,29 @@ func matchRoute(u *url.URL) route {
 	return route{}
 }
 
+// pathSegments splits an escaped path at "/" and unescapes each segment;
+// it reports false if a segment is empty or badly escaped.
+func pathSegments(p string) ([]string, bool) {
+	raw := strings.Split(p, "/")
+	segs := make([]string, len(raw))
+	for i, r := range raw {
+		v, err := url.PathUnescape(r)
+		if err != nil || v == "" {
+			return nil, false
+		}
+		segs[i] = v
+	}
+	return segs, true
+}
+
 // answer is a handler's response, held back until the fault switches have
 // had their say.
 type answer struct {
 	status int
 	body   []byte
+	// send, when set, writes the answer instead of body (a redirect, a
+	// file's bytes).
+	send func(w http.ResponseWriter)
 }
 
 func errAnswer(e *apiError) answer { return answer{status: e.status, body: errorBody(e)} }
@@ -203,7 +225,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	if !s.authorized(r) {
+	if rt.kind != routeMediaTemp && !s.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
 		s.reply(w, errAnswer(newAPIError(http.StatusUnauthorized, codeAuthenticate, "Authenticate")))
 		return
@@ -236,7 +258,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	c := &call{r: r, rt: rt, u: urls{base: s.base(r)}, faults: fs}
-	if r.Method == http.MethodPost {
+	if r.Method == http.MethodPost && rt.kind != routeMediaUpload { // an upload's body is the file
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 		if err := r.ParseForm(); err != nil {
 			if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
@@ -321,6 +343,14 @@ func (s *Server) dispatch(c *call) answer {
 			return s.deleteMessage(c)
 		}
 		return s.fetchMessage(c)
+	case routeMediaUpload:
+		return s.uploadMedia(c)
+	case routeMedia:
+		return s.fetchMedia(c)
+	case routeMediaContent:
+		return s.mediaContent(c)
+	case routeMediaTemp:
+		return s.serveTemporary(c)
 	}
 	return errAnswer(notFound(codeNotFound, "The requested resource was not found"))
 }
@@ -328,6 +358,10 @@ func (s *Server) dispatch(c *call) answer {
 // reply writes ans and counts its status.
 func (s *Server) reply(w http.ResponseWriter, ans answer) {
 	s.stats.answered(ans.status)
+	if ans.send != nil {
+		ans.send(w)
+		return
+	}
 	if ans.status == http.StatusNoContent {
 		w.WriteHeader(ans.status)
 		return
