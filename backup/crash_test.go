@@ -56,6 +56,7 @@ func helperCommand(e *emu, path string, pageSize, concurrency int, full bool) *e
 	cmd.Env = append(os.Environ(),
 		helperEnv+"=backup",
 		helperBaseURL+"="+e.info.BaseURL,
+		helperMediaURL+"="+e.info.MediaURL,
 		helperAccount+"="+e.info.AccountSID,
 		helperToken+"="+e.info.AuthToken,
 		helperService+"="+e.svc,

@@ -849,7 +849,7 @@ func TestIntegrationVerify(t *testing.T) {
 	e := newEnv(t, smallConfig())
 	ctx := context.Background()
 	e.backup(t, false)
-	if res, err := e.restore(t, e.cl, Options{Concurrency: 3}); err != nil || len(res.Failed)+len(res.Conflicts) != 0 || len(res.Skipped) == 0 {
+	if res, err := e.restore(t, e.cl, Options{Concurrency: 3}); err != nil || len(res.Failed)+len(res.Conflicts)+len(res.Skipped) != 0 || res.MediaUploaded == 0 {
 		t.Fatalf("restore: %+v, %v (the seeded history must hold media messages)", res, err)
 	}
 	check := func(o Options) []Difference {
@@ -885,11 +885,7 @@ func TestIntegrationVerify(t *testing.T) {
 	src, dst := capture(t, e.cl, e.src), capture(t, e.cl, e.dst)
 	a, b, c := chans[0], chans[1], chans[2]
 	var keptA []*remote.Message
-	for _, m := range src.channels[a.UniqueName].messages {
-		if notMedia(m) {
-			keptA = append(keptA, m)
-		}
-	}
+	keptA = append(keptA, src.channels[a.UniqueName].messages...)
 	tgtA, tgtB, tgtC := dst.channels[a.UniqueName], dst.channels[b.UniqueName], dst.channels[c.UniqueName]
 	if len(keptA) != len(tgtA.messages) || len(keptA) < 6 || len(tgtB.members) == 0 {
 		t.Fatalf("channel %q: %d archived text messages, %d restored; channel %q: %d members",
