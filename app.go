@@ -96,6 +96,7 @@ func credentialFlags() []cli.Flag {
 		&cli.StringFlag{Name: "api-key", Usage: "API key SID (SK…), used with --api-secret instead of the auth token", EnvVars: []string{"TWILIO_API_KEY"}},
 		&cli.StringFlag{Name: "api-secret", Usage: "API key secret", EnvVars: []string{"TWILIO_API_SECRET"}},
 		&cli.StringFlag{Name: "base-url", Usage: "API root; http:// only for loopback hosts", Value: "https://chat.twilio.com", EnvVars: []string{"CHATVAULT_BASE_URL"}},
+		&cli.StringFlag{Name: "media-url", Usage: "Media Content Service root; http:// only for loopback hosts", Value: remote.DefaultMediaURL, EnvVars: []string{"CHATVAULT_MEDIA_URL"}},
 		&cli.DurationFlag{Name: "timeout", Usage: "give up on one request after `DURATION`; failed reads are retried up to 8 times with backoff", Value: remote.DefaultTimeout},
 	}
 }
@@ -105,6 +106,8 @@ type connOptions struct {
 	Creds   remote.Credentials
 	BaseURL string
 	Timeout time.Duration // per request; 0 means remote.DefaultTimeout
+	// MediaURL is the Media Content Service's root; "" means remote.DefaultMediaURL.
+	MediaURL string
 }
 
 func connFrom(c *cli.Context) connOptions {
@@ -115,8 +118,9 @@ func connFrom(c *cli.Context) connOptions {
 			APIKey:     c.String("api-key"),
 			APISecret:  c.String("api-secret"),
 		},
-		BaseURL: c.String("base-url"),
-		Timeout: c.Duration("timeout"),
+		BaseURL:  c.String("base-url"),
+		Timeout:  c.Duration("timeout"),
+		MediaURL: c.String("media-url"),
 	}
 }
 
@@ -144,12 +148,23 @@ func (o connOptions) validate() error {
 	if o.Timeout < 0 || (o.Timeout > 0 && o.Timeout < 100*time.Millisecond) {
 		return usagef("--timeout %s is too short: give at least 100ms", o.Timeout)
 	}
-	u, err := url.Parse(o.BaseURL)
+	if err := checkRoot("--base-url", o.BaseURL, "https://chat.twilio.com"); err != nil {
+		return err
+	}
+	if o.MediaURL != "" {
+		return checkRoot("--media-url", o.MediaURL, remote.DefaultMediaURL)
+	}
+	return nil
+}
+
+// checkRoot validates the API root given with flag; example is a good one.
+func checkRoot(flag, root, example string) error {
+	u, err := url.Parse(root)
 	if err != nil {
-		return usagef("--base-url is not a URL like https://chat.twilio.com")
+		return usagef("%s is not a URL like %s", flag, example)
 	}
 	if u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return usagef("--base-url %q is not an http(s) URL like https://chat.twilio.com", u.Redacted())
+		return usagef("%s %q is not an http(s) URL like %s", flag, u.Redacted(), example)
 	}
 	return nil
 }
@@ -160,6 +175,9 @@ func (o connOptions) client(opts ...remote.Option) (*remote.Client, error) {
 		return nil, err
 	}
 	base := []remote.Option{remote.WithBaseURL(o.BaseURL), remote.WithVersion(version)}
+	if o.MediaURL != "" {
+		base = append(base, remote.WithMediaURL(o.MediaURL))
+	}
 	if o.Timeout != 0 {
 		base = append(base, remote.WithTimeout(o.Timeout))
 	}

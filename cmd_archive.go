@@ -269,6 +269,7 @@ type exportOptions struct {
 	Service  string
 	Channels []string
 	Output   string
+	MediaDir string // "" = no files, only the lines
 }
 
 func exportCommand() *cli.Command {
@@ -278,15 +279,17 @@ func exportCommand() *cli.Command {
 		Flags: []cli.Flag{archiveFlag(), snapshotFlag(),
 			&cli.StringFlag{Name: "service", Usage: "service `SID` (IS…) when the archive holds several"},
 			channelFlag("only this channel (`CH…|UNIQUE_NAME`); repeat for more"),
-			&cli.StringFlag{Name: "output", Usage: "write to `FILE`; - is stdout", Value: "-"}},
+			&cli.StringFlag{Name: "output", Usage: "write to `FILE`; - is stdout", Value: "-"},
+			&cli.StringFlag{Name: "media-dir", Usage: "also write the media files into `DIR`, named by media SID; each message line with media names its file"}},
 		Action: func(c *cli.Context) error {
 			return runExport(c.Context, exportOptions{Archive: c.String("archive"), Snapshot: c.String("snapshot"),
-				Service: c.String("service"), Channels: c.StringSlice("channel"), Output: c.String("output")}, c.App.Writer)
+				Service: c.String("service"), Channels: c.StringSlice("channel"), Output: c.String("output"),
+				MediaDir: c.String("media-dir")}, c.App.Writer, c.App.ErrWriter)
 		},
 	}
 }
 
-func runExport(ctx context.Context, o exportOptions, stdout io.Writer) (err error) {
+func runExport(ctx context.Context, o exportOptions, stdout, stderr io.Writer) (err error) {
 	a, v, err := openSnapshot(o.Archive, o.Snapshot, o.Service, o.Channels)
 	if err != nil {
 		return err
@@ -295,6 +298,12 @@ func runExport(ctx context.Context, o exportOptions, stdout io.Writer) (err erro
 	chs, err := selectChannels(v, o.Channels)
 	if err != nil {
 		return err
+	}
+	var media *mediaExporter
+	if o.MediaDir != "" {
+		if media, err = newMediaExporter(a, v, o.MediaDir); err != nil {
+			return err
+		}
 	}
 	out := stdout
 	if o.Output != "-" && o.Output != "" {
@@ -311,11 +320,18 @@ func runExport(ctx context.Context, o exportOptions, stdout io.Writer) (err erro
 	}
 	w := bufio.NewWriterSize(out, 1<<16)
 	var buf bytes.Buffer
-	line := func(key string, raw []byte) error {
+	// line writes {"key": raw}, with "media_file" beside the message when
+	// its file was exported.
+	line := func(key string, raw []byte, mediaFile string) error {
 		buf.Reset()
 		buf.WriteString(`{"` + key + `":`)
 		if err := json.Compact(&buf, raw); err != nil {
 			return fmt.Errorf("a %s in the archive is not JSON: %w", key, err)
+		}
+		if mediaFile != "" {
+			name, _ := json.Marshal(mediaFile)
+			buf.WriteString(`,"media_file":`)
+			buf.Write(name)
 		}
 		buf.WriteString("}\n")
 		_, err := w.Write(buf.Bytes())
@@ -325,7 +341,7 @@ func runExport(ctx context.Context, o exportOptions, stdout io.Writer) (err erro
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := line("channel", ch.Raw); err != nil {
+		if err := line("channel", ch.Raw, ""); err != nil {
 			return err
 		}
 		ms, err := v.Members(ch.SID)
@@ -333,7 +349,7 @@ func runExport(ctx context.Context, o exportOptions, stdout io.Writer) (err erro
 			return err
 		}
 		for _, m := range ms {
-			if err := line("member", m.Raw); err != nil {
+			if err := line("member", m.Raw, ""); err != nil {
 				return err
 			}
 		}
@@ -341,10 +357,20 @@ func runExport(ctx context.Context, o exportOptions, stdout io.Writer) (err erro
 			if err != nil {
 				return err
 			}
-			if err := line("message", m.Raw); err != nil {
+			file := ""
+			if media != nil {
+				if file, err = media.file(m.Raw); err != nil {
+					return err
+				}
+			}
+			if err := line("message", m.Raw, file); err != nil {
 				return err
 			}
 		}
+	}
+	if media != nil && len(media.missing) > 0 {
+		fmt.Fprintf(stderr, "%d media files are not in the archive (backed up with --no-media, or before chatvault archived media files), e.g. %s; their messages have no media_file\n",
+			len(media.missing), media.missing[0])
 	}
 	return w.Flush()
 }

@@ -57,12 +57,15 @@ func (p *progressBar) describe() {
 		d = fmt.Sprintf("%s %d/%d messages", p.verb, p.messages.Load(), t)
 	}
 	if b := p.media.Load(); b > 0 {
-		d += fmt.Sprintf(", %.1f MB of media", float64(b)/1e6)
+		d += ", " + megabytes(b) + " of media"
 	}
 	p.bar.Describe(d)
 }
 
 func (p *progressBar) finish() { p.bar.Finish() }
+
+// megabytes writes n bytes for people.
+func megabytes(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }
 
 // backupProgress adapts progressBar to backup.Progress.
 type backupProgress struct{ *progressBar }
