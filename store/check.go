@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -127,6 +128,7 @@ func (c *checker) add(where, format string, args ...any) {
 }
 
 func (c *checker) walk(tx *bolt.Tx) {
+	c.meta(tx.Bucket(bktMeta))
 	_ = tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
 		switch string(name) {
 		case string(bktMeta), string(bktSnapshots), string(bktSvc), string(bktJournal):
@@ -137,7 +139,6 @@ func (c *checker) walk(tx *bolt.Tx) {
 		}
 		return nil
 	})
-	c.meta(tx.Bucket(bktMeta))
 	c.snapshots(tx.Bucket(bktSnapshots))
 	c.contents(tx)
 	if b := tx.Bucket(bktSvc); b == nil {
@@ -607,9 +608,14 @@ func (c *checker) contents(tx *bolt.Tx) {
 	}
 	_ = chb.ForEach(func(k, v []byte) error {
 		where := fmt.Sprintf("chunks/%x", k)
-		if len(k) != 12 || v == nil {
-			c.add(where, "key is not an 8-byte extent and a 4-byte index")
+		if len(k) != 12 || v != nil {
+			c.add(where, "is not a chunk (a bucket named by an 8-byte extent and a 4-byte index)")
 			return nil
+		}
+		cur := chb.Bucket(k).Cursor()
+		first, _ := cur.First()
+		if next, _ := cur.Next(); !bytes.Equal(first, keyChunkData) || next != nil {
+			c.add(where, "a chunk's bucket must hold its data key and nothing else")
 		}
 		extent, index := binary.BigEndian.Uint64(k), binary.BigEndian.Uint32(k[8:])
 		doc, owned := owners[extent]
@@ -619,7 +625,7 @@ func (c *checker) contents(tx *bolt.Tx) {
 		case owned && extent != 0:
 			// read back with its content
 		case pending[extent]:
-			if _, err := decodeRecord(v); err != nil {
+			if _, err := decodeRecord(chunkValue(chb, extent, index)); err != nil {
 				c.add(where, "chunk of an unfinished put is corrupt: %v", err)
 			}
 		default:
@@ -634,11 +640,7 @@ func readBack(chunks *bolt.Bucket, doc contentDoc) string {
 	h := sha256.New()
 	var n int64
 	for i := range doc.Chunks {
-		var v []byte
-		if chunks != nil {
-			v = chunks.Get(chunkKey(doc.Extent, i))
-		}
-		data, err := chunkData(v, i+1 == doc.Chunks)
+		data, err := chunkData(chunkValue(chunks, doc.Extent, i), i+1 == doc.Chunks)
 		if err != nil {
 			return fmt.Sprintf("chunk %d of %d: %v", i, doc.Chunks, err)
 		}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 // The content store (see doc.go): file bytes kept once per SHA-256, in
@@ -64,6 +65,24 @@ var ErrContentMismatch = errors.New("content does not match what was expected")
 
 func chunkKey(extent uint64, index uint32) []byte {
 	return binary.BigEndian.AppendUint32(be64(extent), index)
+}
+
+// keyChunkData is the one key of a chunk's bucket.
+var keyChunkData = []byte("d")
+
+// chunkValue returns the stored record of chunk index of extent, or nil.
+// Each chunk lives in a bucket of its own (see doc.go): the chunks bucket's
+// leaves then hold small bucket headers, not the chunks' data, so adding a
+// chunk never rewrites the chunks before it.
+func chunkValue(chunks *bolt.Bucket, extent uint64, index uint32) []byte {
+	if chunks == nil {
+		return nil
+	}
+	b := chunks.Bucket(chunkKey(extent, index))
+	if b == nil {
+		return nil
+	}
+	return b.Get(keyChunkData)
 }
 
 // parseSHA turns a lower-case hex SHA-256 into its 32 bytes.
@@ -137,9 +156,11 @@ func (a *Archive) PutContent(ctx context.Context, r io.Reader, want int64, wantS
 		}
 	}
 	if err != nil {
-		// Free what was written; if even that cannot be queued, the
+		// Free what was queued; if even that cannot be queued, the
 		// uploads entry stays and the next read-write Open frees it.
-		_, _ = a.call(context.Background(), &op{kind: opContentDiscard, up: up})
+		if up.doc.Chunks > 0 {
+			_, _ = a.call(context.Background(), &op{kind: opContentDiscard, up: up})
+		}
 		return "", 0, err
 	}
 	up.doc.SHA256, up.doc.Size = sha, size
@@ -309,11 +330,7 @@ func (c *contentReader) load() error {
 	where := fmt.Sprintf("%s chunk %d of %d", c.a.contentWhere(c.doc.SHA256), i, c.doc.Chunks)
 	var problem error
 	err := c.a.read(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bktChunks)
-		var v []byte
-		if b != nil {
-			v = b.Get(chunkKey(c.doc.Extent, i))
-		}
+		v := chunkValue(tx.Bucket(bktChunks), c.doc.Extent, i)
 		data, err := chunkData(v, i+1 == c.doc.Chunks)
 		if err != nil {
 			problem = err
@@ -416,7 +433,11 @@ func (ap *applier) putChunk(o *op) error {
 			return err
 		}
 	}
-	return chunks.Put(ap.bytes(chunkKey(up.extent, o.chunk)), o.raw)
+	cb, err := chunks.CreateBucket(ap.bytes(chunkKey(up.extent, o.chunk)))
+	if err != nil {
+		return err
+	}
+	return cb.Put(keyChunkData, o.raw)
 }
 
 // contentDone commits the content record of a finished upload, or, when
@@ -473,12 +494,18 @@ func discardExtent(chunks, uploads *bolt.Bucket, extent uint64) (int64, error) {
 	prefix := be64(extent)
 	if chunks != nil {
 		c := chunks.Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 			keys = append(keys, bytes.Clone(k))
-			freed += int64(max(len(v)-chunkHeaderLen, 0))
+			if b := chunks.Bucket(k); b != nil {
+				freed += int64(max(len(b.Get(keyChunkData))-chunkHeaderLen, 0))
+			}
 		}
 		for _, k := range keys {
-			if err := chunks.Delete(k); err != nil {
+			err := chunks.DeleteBucket(k)
+			if errors.Is(err, berrors.ErrIncompatibleValue) {
+				err = chunks.Delete(k) // not a bucket: damage; free it all the same
+			}
+			if err != nil {
 				return 0, err
 			}
 		}

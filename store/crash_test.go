@@ -69,23 +69,8 @@ func TestCrashSafety(t *testing.T) {
 	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	const rounds = 4
 	for round := range rounds {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
-		cmd.Env = append(os.Environ(), crashEnv+"="+path)
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		out, err := cmd.StdoutPipe()
-		must(t, err)
-		must(t, cmd.Start())
-		line, err := bufio.NewReader(out).ReadString('\n')
-		if err != nil || line != "ready\n" {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			t.Fatalf("round %d: helper did not get ready (%q, %v): %s", round, line, err, stderr.String())
-		}
 		// Let it write for a random while, then kill it mid-flight.
-		time.Sleep(time.Duration(r.IntN(150)) * time.Millisecond)
-		must(t, cmd.Process.Signal(syscall.SIGKILL))
-		_ = cmd.Wait()
+		killHelper(t, "TestHelperProcess", crashEnv+"="+path, time.Duration(r.IntN(150))*time.Millisecond)
 
 		a, err := Open(path, Options{})
 		if err != nil {
@@ -114,6 +99,28 @@ func TestCrashSafety(t *testing.T) {
 		}
 		must(t, a.Close())
 	}
+}
+
+// killHelper runs the test binary's helper test run with env set, waits
+// for it to print "ready", lets it run for wait and kills it.
+func killHelper(t *testing.T, run, env string, wait time.Duration) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+run+"$")
+	cmd.Env = append(os.Environ(), env)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.StdoutPipe()
+	must(t, err)
+	must(t, cmd.Start())
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || line != "ready\n" {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		t.Fatalf("%s did not get ready (%q, %v): %s", run, line, err, stderr.String())
+	}
+	time.Sleep(wait)
+	must(t, cmd.Process.Signal(syscall.SIGKILL))
+	_ = cmd.Wait()
 }
 
 // checkReuse rewrites the state an interrupted snapshot committed, byte for
@@ -177,10 +184,13 @@ func TestDamagedFilesNeverCrash(t *testing.T) {
 }
 
 // sampleBytes returns the bytes of a small archive written by writeSample.
-func sampleBytes(t testing.TB) []byte {
+func sampleBytes(t testing.TB) []byte { return imageOf(t, writeSample) }
+
+// imageOf returns the bytes of the archive write writes.
+func imageOf(t testing.TB, write func(testing.TB, string)) []byte {
 	t.Helper()
 	src := filepath.Join(t.TempDir(), "sample.vault")
-	writeSample(t, src)
+	write(t, src)
 	b, err := os.ReadFile(src)
 	must(t, err)
 	return b

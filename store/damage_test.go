@@ -260,13 +260,22 @@ func TestDamagedArchives(t *testing.T) {
 	}
 }
 
-// TestEveryPageDamaged damages each page of the sample in turn (its type,
-// its element count, or all of it): a page in use (a branch, a leaf or the
+// TestEveryPageDamaged damages each page of the samples (writeFuzzSample's
+// and writeMediaSample's) in turn (its type, its element count, or all of
+// it): a page in use (a branch, a leaf or the
 // free-page list) is always reported by Check, a free page never matters,
 // and in every case nothing panics or hangs, every error belongs to a
 // sentinel class, and the file is left as it was.
 func TestEveryPageDamaged(t *testing.T) {
-	pristine := fuzzSampleBytes(t)
+	for _, sample := range []struct {
+		name  string
+		bytes func(testing.TB) []byte
+	}{{"sample", fuzzSampleBytes}, {"media sample", mediaSampleBytes}} {
+		t.Run(sample.name, func(t *testing.T) { everyPageDamaged(t, sample.bytes(t)) })
+	}
+}
+
+func everyPageDamaged(t *testing.T, pristine []byte) {
 	l := layoutOf(t, pristine)
 	damages := []struct {
 		name string

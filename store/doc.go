@@ -1,7 +1,8 @@
 // Package store is chatvault's archive: one bbolt file holding every
 // snapshot (backup run) of one or more Chat services, each resource stored
-// once per distinct version, exactly as the API returned it, plus restore's
-// journals. It imports neither remote nor backup nor restore.
+// once per distinct version, exactly as the API returned it, the bytes of
+// their media files once per content, plus restore's journals. It imports
+// neither remote nor backup nor restore.
 //
 // # Layout
 //
@@ -11,10 +12,29 @@
 //	            created = RFC 3339 time of creation.
 //	snapshots   key: snapshot id, uint64 BE, handed out by the bucket's
 //	            NextSequence (so ids are never reused, even after forget);
-//	            value: record(JSON of Snapshot).
+//	            value: record(JSON of Snapshot; "api" from format 2).
+//	content     (format 2) key: SHA-256 of a file's bytes (32 bytes);
+//	            value: record(JSON {sha256, size, chunks, extent}): the
+//	            content is archived whole, in chunks extent|0..chunks-1.
+//	chunks      (format 2) one bucket per chunk, named by extent (uint64
+//	            BE, handed out by the chunks bucket's NextSequence, one per
+//	            put) + chunk index (uint32 BE), holding one key "d" whose
+//	            value is a record with an empty label and the payload
+//	            [encoding byte][data]. Encoding 0 is the data as is;
+//	            readers refuse an encoding they do not know. Every chunk
+//	            holds 1 MiB of data but the last, which holds the rest
+//	            (1 byte to 1 MiB); a 0-byte content has no chunk.
+//	uploads     (format 2) key: extent; value: record(JSON {started}): a
+//	            put that has committed chunks but not its content record.
 //	svc         one bucket per service SID, holding:
 //	  service     versions of the service resource (entity key empty)
 //	  roles       versions, entity = role SID, label = friendly_name
+//	  users       (format 2) versions, entity = user SID, label = identity
+//	  media       (format 2) versions, entity = media SID, label = the
+//	              content's SHA-256 (hex), payload = JSON {sid, sha256,
+//	              size, content_type, filename, resource}: resource is the
+//	              Media resource as the service returned it (white space
+//	              around it dropped), absent when not given
 //	  channels    versions, entity = channel SID, label = unique_name
 //	  counts      versions, entity = channel SID, payload = uint64 BE number
 //	              of live messages of the channel
@@ -57,6 +77,72 @@
 //     every snapshot of the service (and the current state) the count visible
 //     there equals the number of messages live there. Check verifies this.
 //
+// # Formats
+//
+// Format 1 is the layout of the previous release: everything above but the
+// buckets and fields marked format 2. Format 2 adds them. This build reads
+// both and writes format 2 into new files. A format-1 file stays format 1
+// until a transaction first writes something format 1 cannot hold (a
+// chunk, a content record, a media or user version, a snapshot's API);
+// that same transaction sets meta/format to 2, so the upgrade is as crash
+// safe as any commit and an archive that never holds the new data can
+// still be read by the previous release. The previous release must refuse
+// a format-2 file rather than read it: its verify would call the new
+// buckets damage, its forget would never free content, and it would read
+// snapshots taken through Conversations as Chat. Check reports format-2
+// buckets or fields in a file that says format 1. testdata/v1 holds an
+// archive written by the previous release, with its contents as that
+// release read them. The encoding byte of chunks leaves room for
+// compressed chunks in a later format.
+//
+// # Content
+//
+// PutContent reads its reader 1 MiB at a time, hashing as it goes, and
+// queues each chunk as an op of the writer goroutine, already encoded as
+// its record (so the goroutine does not copy it). The queue's 4 MiB budget
+// applies to chunks as to other records and one transaction takes at most
+// 4 chunks, so memory stays a few MiB whatever the file's size; chunk
+// buffers are reused once their transaction commits. The first chunk's
+// transaction hands out the put's extent and writes its uploads entry; at
+// the end, one transaction writes the content record and deletes the
+// uploads entry. The content is visible (HasContent, OpenContent, PutMedia)
+// only from that commit on: a kill mid-file leaves chunks that no content
+// record names.
+//
+// Unfinished puts are freed by the next read-write Open (which holds the
+// file's exclusive lock, so no other process can be storing), one
+// transaction per put, found through the uploads entries rather than by a
+// scan. A put that fails in a live process (the reader's error, a
+// cancelled context, a length or SHA-256 other than expected:
+// ErrContentMismatch) frees its chunks at once. Check verifies the chunks
+// of unfinished puts like any record but does not count them as a
+// problem: nothing reads them and they do not outlive the next read-write
+// Open. A chunk that belongs to no content and no unfinished put is a
+// problem.
+//
+// Content is stored once: when the content record of that SHA-256 exists
+// by the time a put finishes (stored earlier, or by a concurrent put that
+// finished first), the put frees its own chunks instead. Without wantSHA
+// the bytes are written before their SHA-256 is known, so storing a
+// duplicate costs its writes once. With wantSHA of archived content,
+// PutContent does not read at all.
+//
+// Why a bucket per chunk: bbolt keeps a value in its leaf page and never
+// splits a leaf of 4 keys or fewer, so with the chunks as plain values
+// every transaction that appended one rewrote the (up to 3) chunks before
+// it in the same leaf: a large file cost twice its size in page writes and
+// a run of 100 KiB files six times. A chunk's own bucket gets its own
+// pages; the chunks bucket's leaves hold only 12-byte names and 16-byte
+// bucket headers (a chunk under a quarter page stays inline there), so a
+// file is written once (about 1.2 times for 100 KiB files, from page
+// rounding).
+//
+// OpenContent reads one chunk per short read transaction, checking its
+// record checksum, encoding and length, and at EOF the total length and
+// SHA-256 against the content record; any mismatch is ErrCorrupt naming
+// the content (and chunk). PutMedia requires the content to be archived;
+// media versions are kept like roles' and forget frees their content.
+//
 // # Reconstructing a snapshot
 //
 // Snapshot S of service X sees, for each entity in X's buckets, the newest
@@ -77,8 +163,8 @@
 // arguments, copy the caller's slices and queue an op (PutMessages copies
 // the messages as the encoded records, so the goroutine, which every
 // caller waits on, does not encode them); the goroutine takes whatever is
-// queued (up to 5,000 records or 16 MiB) into one bbolt transaction,
-// applies the ops in queue order and commits. The queue holds at most 256
+// queued (up to 5,000 records, 16 MiB or 4 content chunks) into one bbolt
+// transaction, applies the ops in queue order and commits. The queue holds at most 256
 // ops and 4 MiB of resources (one larger op when it is empty): callers
 // block while it is full, so they cannot read from the service faster than
 // the disk takes it, and memory stays bounded whatever the records' size.
@@ -98,7 +184,10 @@
 // The pages stay in the page cache: nothing is read from disk again.
 //
 // BeginSnapshot commits a record with status running before it returns.
-// Finish records status, times, counters and totals. Close commits what is
+// Finish records status, times, counters and totals; SetAPI writes the
+// API into the snapshot record when it is applied, so a run that dies
+// still says which API it read through (snapshots of format 1 have none,
+// which means Chat). Close commits what is
 // queued and marks the snapshots still being written as interrupted (with
 // Finished set); a process that dies leaves them running, and the next
 // read-write Open marks them interrupted with their totals but a zero
@@ -118,7 +207,7 @@
 // caller code outside them: a long-lived bbolt read transaction would stop
 // the writer from growing the file. Raw slices returned are private copies.
 // Channels are ordered by date_created parsed from their JSON (RFC 3339;
-// unparsable dates sort first), then SID; roles and members by SID;
+// unparsable dates sort first), then SID; roles, users and members by SID;
 // messages by index.
 //
 // # Opening
@@ -158,8 +247,13 @@
 // newest version or some kept snapshot k of the service has s <= k < s';
 // then it frees every remaining tombstone not preceded by a live version
 // (it hides nothing). Keeping newest versions keeps the current state, so
-// incremental backups and the sync bucket stay valid. All of it is one
-// transaction. Every kept snapshot reads exactly as before.
+// incremental backups and the sync bucket stay valid. Then it frees every
+// content (record and chunks) that no remaining media version of any
+// service refers to, except content this Archive handle stored or found
+// since it was opened (a caller may be about to record media for it).
+// All of it is one transaction. Every kept snapshot reads exactly as
+// before. Media only stops referring to content once DeleteMedia has
+// tombstoned it and the snapshots that saw it are forgotten.
 //
 // Compact copies the data with bolt.Compact into a new file in the same
 // directory, renames it over the archive and reopens it, locking the new
@@ -174,7 +268,10 @@
 // file, reached once, elements inside their page). Only then does it walk
 // every bucket under guard (record checksums and kinds, key shapes, JSON
 // validity of resources, snapshot references, and counts against messages
-// at every snapshot) and run bbolt's own tx.Check. The order matters:
+// at every snapshot), read every content back (each chunk's checksum,
+// encoding and length, then the whole content's SHA-256), report each
+// media version whose content is missing or damaged by media SID and
+// service, and run bbolt's own tx.Check. The order matters:
 // tx.Check reads every key in a goroutine of its own, where a fault cannot
 // be recovered, and loops on a damaged free-page list. Check reads in one
 // transaction (a rolled-back write transaction on a read-write Archive,

@@ -167,7 +167,8 @@ func (a *Archive) Forget(p Policy, dryRun bool) (ForgetResult, error) {
 		return ForgetResult{}, fmt.Errorf("archive %s: forget: %w", a.path, err)
 	}
 	if !dryRun {
-		a.log.Info("forgot snapshots", "archive", a.path, "removed", len(res.Remove), "freed_records", res.FreedRecords)
+		a.log.Info("forgot snapshots", "archive", a.path, "removed", len(res.Remove), "freed_records", res.FreedRecords,
+			"freed_content", res.FreedContent, "freed_content_bytes", res.FreedBytes)
 	}
 	return res, nil
 }

@@ -109,9 +109,10 @@ type readAllResult struct {
 }
 
 // readAll opens path and reads everything the package offers: Check, the
-// snapshot list, every view of every snapshot (service, roles, channels and
-// each channel's members, count and messages), the current-state helpers
-// and the journal. Every error must belong to a sentinel class; anything
+// snapshot list, every view of every snapshot (service, roles, users, a
+// media lookup, channels and each channel's members, count and messages),
+// the current-state helpers, the content of every live media and the
+// journal. Every error must belong to a sentinel class; anything
 // else is recorded in bad.
 func readAll(path string, readOnly bool) (res readAllResult) {
 	note := func(what string, err error) bool {
@@ -176,6 +177,10 @@ func readAll(path string, readOnly bool) (res readAllResult) {
 		}
 		_, err = v.Roles()
 		note("Roles", err)
+		_, err = v.Users()
+		note("Users", err)
+		_, _, err = v.Media("ME" + strings.Repeat("0", 32))
+		note("Media", err)
 		chs, err := v.Channels()
 		note("Channels", err)
 		for _, c := range chs {
@@ -200,6 +205,17 @@ func readAll(path string, readOnly bool) (res readAllResult) {
 		}
 		_, err = a.LiveChannels(svc)
 		note("LiveChannels", err)
+		_, err = a.LiveUsers(svc)
+		note("LiveUsers", err)
+		media, err := a.LiveMedia(svc)
+		note("LiveMedia", err)
+		for _, me := range media {
+			m, ok, err := a.CurrentMedia(svc, me)
+			if note("CurrentMedia", err) && ok {
+				_, err := readContent(a, m.SHA256)
+				note("OpenContent", err)
+			}
+		}
 	}
 	if j, err := a.Journal(testSvc, testSvc2); note("Journal", err) {
 		note("Journal.Scan", j.Scan("", func(string, []byte) error { return nil }))
