@@ -182,8 +182,6 @@ type Client struct {
 	user, pass string // HTTP Basic credentials
 	base       *url.URL
 	baseStr    string // base without a trailing slash
-	media      *url.URL
-	mediaStr   string // media without a trailing slash
 	version    string // chatvault's, for the User-Agent
 	http       *http.Client
 	timeout    time.Duration
@@ -203,6 +201,9 @@ type Client struct {
 
 	requests atomic.Int64
 	writes   atomic.Int64
+
+	media    *url.URL // the Media Content Service's root
+	mediaStr string   // media without a trailing slash
 }
 
 // NewClient checks the credentials and options and builds a Client. It sends
@@ -228,9 +229,6 @@ func NewClient(creds Credentials, opts ...Option) (*Client, error) {
 		return nil, err
 	}
 	c.base = base
-	if c.media, err = parseMediaURL(DefaultMediaURL); err != nil {
-		return nil, err
-	}
 	for _, opt := range opts {
 		if opt == nil {
 			continue
@@ -240,7 +238,6 @@ func NewClient(creds Credentials, opts ...Option) (*Client, error) {
 		}
 	}
 	c.baseStr = strings.TrimSuffix(c.base.String(), "/")
-	c.mediaStr = strings.TrimSuffix(c.media.String(), "/")
 	if c.http == nil {
 		c.http = defaultHTTPClient(c.limits.MaxInFlight)
 	}
@@ -251,6 +248,14 @@ func NewClient(creds Credentials, opts ...Option) (*Client, error) {
 	c.sem = make(chan struct{}, c.limits.MaxInFlight)
 	c.channelRate = newLimiterSet(c.limits.ChannelWriteRate)
 	c.serviceRate = newLimiterSet(c.limits.ServiceWriteRate)
+	if c.media == nil {
+		media, err := parseMediaURL(DefaultMediaURL)
+		if err != nil {
+			return nil, err
+		}
+		c.media = media
+	}
+	c.mediaStr = strings.TrimSuffix(c.media.String(), "/")
 	return c, nil
 }
 
@@ -268,14 +273,13 @@ func defaultHTTPClient(maxInFlight int) *http.Client {
 	}
 }
 
-// parseBaseURL validates the API root.
-func parseBaseURL(raw string) (*url.URL, error) { return parseRoot("base URL", DefaultBaseURL, raw) }
+// parseBaseURL validates the Chat API root.
+func parseBaseURL(raw string) (*url.URL, error) {
+	return parseRoot("base URL", DefaultBaseURL, raw)
+}
 
-// parseMediaURL validates the Media Content Service's root.
-func parseMediaURL(raw string) (*url.URL, error) { return parseRoot("media URL", DefaultMediaURL, raw) }
-
-// parseRoot validates a root URL; what names it in errors and example is a
-// good one. Its errors show the URL with any password redacted.
+// parseRoot validates an API root; what names it in errors and example is
+// a valid one. Its errors show the URL with any password redacted.
 func parseRoot(what, example, raw string) (*url.URL, error) {
 	u, err := url.Parse(raw)
 	if err != nil {

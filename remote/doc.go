@@ -116,7 +116,9 @@
 //     to a temporary URL, often on another host. The client follows it
 //     itself (the default HTTP client follows no redirect) and sends
 //     credentials only when the URL is on the media root's scheme, host and
-//     port; it takes https, or http on loopback. A 403 from the temporary URL
+//     port; it takes https, or http on loopback. (An HTTP client given with
+//     WithHTTPClient that follows redirects applies its own rule instead:
+//     Go's forwards credentials to the same host name and its subdomains.) A 403 from the temporary URL
 //     means it expired: the metadata is fetched again and its
 //     links.content_direct_temporary (or …/Content again) is tried once
 //     more; a second 403 is an error that does not match ErrAuthentication.

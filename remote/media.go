@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -101,11 +102,16 @@ func mediaPath(service, sid string) (string, error) {
 	return "/v1/Services/" + service + "/Media/" + sid, nil
 }
 
-// mediaCall builds a call for path under the media root.
+// parseMediaURL validates the Media Content Service's root.
+func parseMediaURL(raw string) (*url.URL, error) {
+	return parseRoot("media URL", DefaultMediaURL, raw)
+}
+
+// mediaCall builds a call for path (escaped, starting with /v1/) under the
+// media root.
 func (c *Client) mediaCall(method, path string) *call {
-	r := newCallAt(c.media, c.mediaStr, method, path, nil)
-	r.hint = "check that the media URL points at the Media Content Service"
-	return r
+	return &call{method: method, url: c.mediaStr + path, path: strings.TrimSuffix(c.media.EscapedPath(), "/") + path,
+		hint: "check that the media URL points at the Media Content Service"}
 }
 
 // FetchMedia fetches a Media resource's metadata.

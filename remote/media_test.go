@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -20,7 +21,7 @@ import (
 	"github.com/chatvault/chatvault/remote"
 )
 
-const meSID = "ME0123456789abcdef0123456789abcdef"
+const mediaSID = "ME0123456789abcdef0123456789abcdef"
 
 // signature stands for the secret part of a temporary URL: it must never
 // appear in an error.
@@ -34,10 +35,10 @@ func mediaJSON(size int64, direct string) string {
 	if direct != "" {
 		d = strconv.Quote(direct)
 	}
-	return `{"sid":"` + meSID + `","account_sid":"` + acct + `","service_sid":"` + svc + `","channel_sid":"` + chSID +
+	return `{"sid":"` + mediaSID + `","account_sid":"` + acct + `","service_sid":"` + svc + `","channel_sid":"` + chSID +
 		`","message_sid":"` + imSID + `","author":"alice","content_type":"image/png","filename":"cat \u00e9.png","size":` +
 		strconv.FormatInt(size, 10) + `,"date_created":"2020-01-02T03:04:05.123Z","date_updated":"2020-01-02T03:04:06Z","url":"/v1/Services/` +
-		svc + `/Media/` + meSID + `","links":{"content":"/v1/Services/` + svc + `/Media/` + meSID + `/Content","content_direct_temporary":` + d + `}}`
+		svc + `/Media/` + mediaSID + `","links":{"content":"/v1/Services/` + svc + `/Media/` + mediaSID + `/Content","content_direct_temporary":` + d + `}}`
 }
 
 // pattern is a deterministic file of n bytes, generated as it is read.
@@ -134,20 +135,20 @@ func (f *fakeMCS) serveRoot(w http.ResponseWriter, r *http.Request) {
 			f.mu.Unlock()
 			h(w, r)
 		}
-	case r.Method == http.MethodGet && r.URL.Path == media+"/"+meSID:
+	case r.Method == http.MethodGet && r.URL.Path == media+"/"+mediaSID:
 		if !f.enter("meta", w, r) {
 			f.mu.Lock()
 			direct := ""
 			if f.direct {
-				direct = f.cdn + "/files/" + meSID + "?fresh=1&Signature=" + signature
+				direct = f.cdn + "/files/" + mediaSID + "?fresh=1&Signature=" + signature
 			}
 			body := mediaJSON(f.size, direct)
 			f.mu.Unlock()
 			reply(200, body)(w, r)
 		}
-	case r.Method == http.MethodGet && r.URL.Path == media+"/"+meSID+"/Content":
+	case r.Method == http.MethodGet && r.URL.Path == media+"/"+mediaSID+"/Content":
 		if !f.enter("content", w, r) {
-			http.Redirect(w, r, f.cdn+"/files/"+meSID+"?Expires=1&Signature="+signature, http.StatusTemporaryRedirect)
+			http.Redirect(w, r, f.cdn+"/files/"+mediaSID+"?Expires=1&Signature="+signature, http.StatusTemporaryRedirect)
 		}
 	default:
 		reply(404, twilioError(404, 20404, "no such route"))(w, r)
@@ -166,7 +167,7 @@ func (f *fakeMCS) serveCDN(w http.ResponseWriter, r *http.Request) {
 	n, hook := f.serve, f.cdnHook
 	f.mu.Unlock()
 	switch {
-	case r.URL.Path != "/files/"+meSID || r.URL.Query().Get("Signature") != signature:
+	case r.URL.Path != "/files/"+mediaSID || r.URL.Query().Get("Signature") != signature:
 		http.Error(w, "bad temporary URL", http.StatusBadRequest)
 	case expired:
 		w.WriteHeader(http.StatusForbidden)
@@ -196,7 +197,7 @@ func mediaClient(t *testing.T, f *fakeMCS, opts ...remote.Option) *remote.Client
 // download opens the file and reads it to its end, returning its length and
 // SHA-256.
 func download(ctx context.Context, c *remote.Client) (*remote.MediaFile, int64, [32]byte, error) {
-	m, body, err := c.OpenMedia(ctx, svc, meSID)
+	m, body, err := c.OpenMedia(ctx, svc, mediaSID)
 	if err != nil {
 		return nil, 0, [32]byte{}, err
 	}
@@ -210,14 +211,14 @@ func TestFetchMedia(t *testing.T) {
 	f := newFakeMCS(t, 12)
 	f.direct = true
 	c := mediaClient(t, f)
-	m, err := c.FetchMedia(t.Context(), svc, meSID)
+	m, err := c.FetchMedia(t.Context(), svc, mediaSID)
 	must(t, err)
-	want := mediaJSON(12, f.cdn+"/files/"+meSID+"?fresh=1&Signature="+signature)
+	want := mediaJSON(12, f.cdn+"/files/"+mediaSID+"?fresh=1&Signature="+signature)
 	if string(m.Raw) != want {
 		t.Errorf("Raw = %s\nwant %s", m.Raw, want)
 	}
 	created := time.Date(2020, 1, 2, 3, 4, 5, 123e6, time.UTC)
-	if m.SID != meSID || m.ServiceSID != svc || m.ChannelSID != chSID || m.MessageSID != imSID || m.Author != "alice" ||
+	if m.SID != mediaSID || m.ServiceSID != svc || m.ChannelSID != chSID || m.MessageSID != imSID || m.Author != "alice" ||
 		m.ContentType != "image/png" || m.Filename != "cat é.png" || m.Size != 12 || !m.DateCreated.Equal(created) ||
 		m.DateUpdated.IsZero() || m.URL == "" {
 		t.Errorf("decoded %+v", m)
@@ -238,7 +239,7 @@ func TestFetchMediaFailures(t *testing.T) {
 		wantErr error
 		want    string
 	}{
-		{"not found", 404, twilioError(404, 20404, "Media not found"), remote.ErrNotFound, "GET /mcs/v1/Services/" + svc + "/Media/" + meSID + ": HTTP 404"},
+		{"not found", 404, twilioError(404, 20404, "Media not found"), remote.ErrNotFound, "GET /mcs/v1/Services/" + svc + "/Media/" + mediaSID + ": HTTP 404"},
 		{"unauthorized", 401, twilioError(401, 20003, "Authenticate"), remote.ErrAuthentication, "code 20003"},
 		{"not a media resource", 200, `[1,2]`, nil, "the answer is not a media resource"},
 		{"not JSON", 200, `<html>`, nil, "the answer is not a media resource (expected a JSON object): check that the media URL points at the Media Content Service"},
@@ -248,7 +249,7 @@ func TestFetchMediaFailures(t *testing.T) {
 			srv := newServer(t, reply(tt.status, tt.body))
 			c, err := remote.NewClient(remote.Credentials{AccountSID: acct, AuthToken: token}, remote.WithMediaURL(srv+"/mcs"))
 			must(t, err)
-			_, err = c.FetchMedia(t.Context(), svc, meSID)
+			_, err = c.FetchMedia(t.Context(), svc, mediaSID)
 			if err == nil || !strings.Contains(err.Error(), tt.want) || tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
 				t.Errorf("err = %v, want %q (%v)", err, tt.want, tt.wantErr)
 			}
@@ -268,12 +269,12 @@ func TestMediaBadInput(t *testing.T) {
 		call func() error
 		want string
 	}{
-		{"fetch: empty service", func() error { _, err := c.FetchMedia(ctx, "", meSID); return err }, "fetch media: service SID is missing"},
-		{"fetch: service name", func() error { _, err := c.FetchMedia(ctx, "support", meSID); return err }, "fetch media: service SID is malformed"},
+		{"fetch: empty service", func() error { _, err := c.FetchMedia(ctx, "", mediaSID); return err }, "fetch media: service SID is missing"},
+		{"fetch: service name", func() error { _, err := c.FetchMedia(ctx, "support", mediaSID); return err }, "fetch media: service SID is malformed"},
 		{"fetch: channel SID for media", func() error { _, err := c.FetchMedia(ctx, svc, chSID); return err }, `media SID is malformed (34 characters): expected "ME"`},
 		{"fetch: path in media SID", func() error { _, err := c.FetchMedia(ctx, svc, "ME01/../../x"); return err }, "media SID is malformed"},
 		{"open: empty media SID", func() error { _, _, err := c.OpenMedia(ctx, svc, ""); return err }, "open media: media SID is missing"},
-		{"open: short service", func() error { _, _, err := c.OpenMedia(ctx, "IS1", meSID); return err }, "open media: service SID is malformed"},
+		{"open: short service", func() error { _, _, err := c.OpenMedia(ctx, "IS1", mediaSID); return err }, "open media: service SID is malformed"},
 		{"upload: bad service", func() error { _, err := c.UploadMedia(ctx, "IS../x", up); return err }, "upload media: service SID is malformed"},
 		{"upload: no Open", func() error {
 			u := up
@@ -440,7 +441,7 @@ func TestOpenMediaCorrupt(t *testing.T) {
 				}
 				return
 			}
-			if !errors.Is(err, remote.ErrMediaCorrupt) || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), meSID) {
+			if !errors.Is(err, remote.ErrMediaCorrupt) || !strings.Contains(err.Error(), tt.want) || !strings.Contains(err.Error(), mediaSID) {
 				t.Errorf("err = %v, want ErrMediaCorrupt saying %q", err, tt.want)
 			}
 			slotFree(t, c, "a corrupt download")
@@ -454,7 +455,7 @@ func slotFree(t *testing.T, c *remote.Client, what string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 	defer cancel()
-	if _, err := c.FetchMedia(ctx, svc, meSID); err != nil {
+	if _, err := c.FetchMedia(ctx, svc, mediaSID); err != nil {
 		t.Errorf("after %s: %v", what, err)
 	}
 }
@@ -547,7 +548,7 @@ func TestUploadMedia(t *testing.T) {
 		Open: func() (io.ReadCloser, error) { opened++; return &pattern{n: 70_000}, nil },
 	})
 	must(t, err)
-	if m.SID != meSID || m.Size != 70_000 || string(m.Raw) != mediaJSON(70_000, "") {
+	if m.SID != mediaSID || m.Size != 70_000 || string(m.Raw) != mediaJSON(70_000, "") {
 		t.Errorf("got %+v", m)
 	}
 	if rec.n != 70_000 || rec.sum != patternSum(70_000) || rec.readErr != nil {
@@ -752,7 +753,7 @@ func TestOpenMediaCancelMidDownload(t *testing.T) {
 	}
 	c := mediaClient(t, f, remote.WithLimits(remote.Limits{MaxInFlight: 1}))
 	ctx, cancel := context.WithCancel(t.Context())
-	_, body, err := c.OpenMedia(ctx, svc, meSID)
+	_, body, err := c.OpenMedia(ctx, svc, mediaSID)
 	must(t, err)
 	defer body.Close()
 	if _, err := io.ReadFull(body, make([]byte, 1000)); err != nil {
@@ -888,7 +889,7 @@ func TestMediaLargeFileStreams(t *testing.T) {
 			return true
 		}
 		c := mediaClient(t, f)
-		_, body, err := c.OpenMedia(t.Context(), svc, meSID)
+		_, body, err := c.OpenMedia(t.Context(), svc, mediaSID)
 		must(t, err)
 		defer body.Close()
 		// The body is handed over before the server could send it all:
@@ -930,17 +931,35 @@ func TestMediaRootKeepsItsPrefix(t *testing.T) {
 	must(t, err)
 	_, err = c.UploadMedia(t.Context(), svc, remote.MediaUpload{Size: 1, Open: func() (io.ReadCloser, error) { return &pattern{n: 1}, nil }})
 	must(t, err)
-	_, body, err := c.OpenMedia(t.Context(), svc, meSID)
+	_, body, err := c.OpenMedia(t.Context(), svc, mediaSID)
 	must(t, err)
 	n, err := io.Copy(io.Discard, body)
 	must(t, err)
 	body.Close()
 	wantPaths := []string{
 		"POST /a/b/v1/Services/" + svc + "/Media",
-		"GET /a/b/v1/Services/" + svc + "/Media/" + meSID,
-		"GET /a/b/v1/Services/" + svc + "/Media/" + meSID + "/Content",
+		"GET /a/b/v1/Services/" + svc + "/Media/" + mediaSID,
+		"GET /a/b/v1/Services/" + svc + "/Media/" + mediaSID + "/Content",
 	}
 	if n != 12 || strings.Join(paths, "\n") != strings.Join(wantPaths, "\n") {
 		t.Errorf("read %d bytes; paths:\n%s\nwant:\n%s", n, strings.Join(paths, "\n"), strings.Join(wantPaths, "\n"))
 	}
+}
+
+func TestMediaRetryLogKeepsSignatureOut(t *testing.T) {
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	h := slog.NewTextHandler(&lockedWriter{w: &buf, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug})
+	f := newFakeMCS(t, 100)
+	f.fault("cdn", 503)
+	c := mediaClient(t, f, remote.WithLogger(slog.New(h)))
+	_, _, _, err := download(t.Context(), c)
+	must(t, err)
+	mu.Lock()
+	out := buf.String()
+	mu.Unlock()
+	if !strings.Contains(out, "retrying request") || !strings.Contains(out, "/files/"+mediaSID) || strings.Contains(out, signature) {
+		t.Errorf("log = %q, want a retry record of the temporary URL without its signature", out)
+	}
+	noSecrets(t, out)
 }

@@ -27,11 +27,9 @@ const maxRetryAfter = 5 * time.Minute
 
 // call is one logical request, sent once or more by do.
 type call struct {
-	method  string
-	url     string // absolute
-	path    string // escaped URL path, for errors
-	form    url.Values
-	limiter *rate.Limiter // paces writes; nil for none
+	method string
+	url    string // absolute
+	path   string // escaped URL path, for errors
 
 	// Streamed calls (media). send, when set, opens the request body for
 	// each attempt, sendSize bytes of sendType, in place of the form.
@@ -42,10 +40,10 @@ type call struct {
 	stream   bool   // the answer's body is handed to the caller unread (outcome.stream)
 	redirect bool   // a 3xx answer gives its Location (outcome.location), not an error
 	anon     bool   // no credentials: the URL is not on a root the client was given
+	hint     string // what to check when an answer is not what the call expects; "" for the Chat v2 API
 
-	// hint tells what to check when an answer is not what the call
-	// expects; "" means the base URL and the Chat v2 API.
-	hint string
+	form    url.Values
+	limiter *rate.Limiter // paces writes; nil for none
 }
 
 // write reports whether the call changes state on the service.
@@ -65,13 +63,7 @@ func (r *call) fail(err error) error { return fmt.Errorf("%s %s: %w", r.method, 
 // newCall builds a call for path (escaped, starting with /v2/) under the base
 // URL.
 func (c *Client) newCall(method, path string, q url.Values) *call {
-	return newCallAt(c.base, c.baseStr, method, path, q)
-}
-
-// newCallAt builds a call for path under root (rootStr is root without a
-// trailing slash).
-func newCallAt(root *url.URL, rootStr, method, path string, q url.Values) *call {
-	r := &call{method: method, url: rootStr + path, path: strings.TrimSuffix(root.EscapedPath(), "/") + path}
+	r := &call{method: method, url: c.baseStr + path, path: strings.TrimSuffix(c.base.EscapedPath(), "/") + path}
 	if len(q) > 0 {
 		r.url += "?" + q.Encode()
 	}
@@ -140,7 +132,9 @@ func (c *Client) run(ctx context.Context, r *call) (outcome, error) {
 }
 
 // attempt sends r once: it waits for r's rate limiter and a slot among the
-// requests in flight, then sends and reads the answer.
+// requests in flight, then sends and reads the answer. A streamed call's
+// body is opened here, once per attempt; a streamed answer is handed over
+// unread, with the slot, which its body gives back once read or closed.
 func (c *Client) attempt(ctx context.Context, r *call) outcome {
 	if err := ctx.Err(); err != nil {
 		return outcome{err: r.fail(err)}
