@@ -69,6 +69,9 @@ func TestEmulateReadyLineHasMediaURL(t *testing.T) {
 	if err != nil {
 		t.Fatalf("no ready line: %v", err)
 	}
+	if !strings.Contains(string(line), `"media_url":`) {
+		t.Errorf("ready line %s has no media_url", line)
+	}
 	var info emulator.Info
 	if err := json.Unmarshal(line, &info); err != nil || info.MediaURL != info.BaseURL+"/mcs" || info.BaseURL == "" {
 		t.Fatalf("ready line %s: %v", line, err)

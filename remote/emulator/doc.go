@@ -21,6 +21,7 @@
 // the four default roles ("service admin", "service user" of type
 // deployment, "channel admin", "channel user" of type channel) with their
 // own RL SIDs. Services created through the API get the same roles.
+// Each service also holds its media files (ME…), uploaded or generated.
 //
 // A world lock guards the list of services; each service has its own
 // RWMutex guarding its users, channels, members and messages. Reads take
@@ -77,11 +78,13 @@
 // written back in UTC with a Z. Attributes must be valid JSON of at most 16
 // KiB and are kept byte for byte; an empty Attributes resets them to "{}".
 // Channel FriendlyName and UniqueName are limited to 64 characters on
-// create and 256 on update. MediaSid must look like an ME SID; as there is
-// no media store, the media object (size, content type, file name) is
-// derived from the SID. An update that sends none of its parameters is
-// refused with 20161. X-Twilio-Webhook-Enabled may be "true" or "false" on
-// any write; anything else is refused with 400. No webhook is ever called.
+// create and 256 on update. MediaSid must look like an ME SID (400 code
+// 50510 otherwise) and name a file of the same service, uploaded or
+// generated (400 code 50510 otherwise, a check of the state); the
+// message's media object is that file's. An update that sends none of its
+// parameters is refused with 20161. X-Twilio-Webhook-Enabled may be "true"
+// or "false" on any write; anything else is refused with 400. No webhook is
+// ever called.
 //
 // Once a request is past the checks listed under Faults, a request with
 // several problems is answered for the first of: a missing service; bad
@@ -112,6 +115,49 @@
 // fixed order, messages by index (Order asc, the default, or desc). Channels
 // are listed public only unless Type says otherwise, as the real API does.
 //
+// # Media
+//
+// The emulator also serves Twilio's Media Content Service, under /mcs of
+// the same root (Info.MediaURL). It shares the Chat API's state,
+// credentials, faults and counters:
+//
+//   - POST /mcs/v1/Services/{IS}/Media stores the body as a file of that
+//     service and answers 201 with the Media resource. The body is the raw
+//     file, its Content-Type the file's (application/octet-stream when
+//     missing) and a filename parameter of Content-Disposition its name; or
+//     a multipart/form-data body whose part Media is the file (with that
+//     part's Content-Type and file name) and whose part FileName, if sent,
+//     names it. A Content-Size header, if sent, must equal the bytes sent.
+//   - GET …/Media/{ME} answers the Media resource: sid, account_sid,
+//     service_sid, date_created, date_updated, channel_sid, message_sid,
+//     size, content_type, filename, author, url and links (content, and
+//     content_direct_temporary, a fresh temporary URL).
+//   - GET …/Media/{ME}/Content answers 307 with Location a temporary URL,
+//     /mcs/temp/{token}, which serves the bytes with their Content-Type and
+//     Content-Length to anyone, without credentials, like a signed URL.
+//
+// Files are refused above Config.MediaUploadLimit (150 MiB by default): 413
+// code 50512, decided from Content-Length or Content-Size before the body
+// is read, or, for a chunked or multipart body, as soon as the bytes read
+// pass the limit; nothing of the file is kept then. An uploaded file is kept
+// in memory once, in the slice it was read into, and served from it. A
+// media SID unknown to the service (or of another service) gets 404 code
+// 20404. There is no list or delete of media.
+//
+// Generated files are not stored: each one's layout and size are drawn
+// from its SID, and its bytes are produced while it is served, so seeding a
+// million messages costs nothing more than before. Most are small: 1×1 PNG
+// images of 1 to 128 KiB (60%) and one-page PDFs of 4 to 256 KiB. The 3rd,
+// 6th, 12th, 24th… file of the history (in channel order, then by index) is
+// an MP4 video of 1 MiB up to Config.MediaMaxSize (8 MiB by default), so any
+// history has a handful of large files: 4 of the 41 in the default history,
+// 13 of about 20,000 (0.9 GB in all) in a million messages. Every size is
+// at least 1 KiB and at most MediaMaxSize. The payload is pseudo-random
+// bytes inside a well-formed frame (a private PNG chunk, a PDF stream, an
+// MP4 mdat box), so the files open and their checksums differ. The
+// message's media object, the Media resource and the bytes served agree on
+// size, content type and file name; the same seed gives the same bytes.
+//
 // # Behaviour the API does not document, as the emulator decides it
 //
 //   - A resource created without DateCreated is dated now (Config.Now); its
@@ -140,18 +186,37 @@
 //   - A user's RoleSid must be a deployment role of the service and a
 //     member's a channel role (400 codes 50100 and 50101 otherwise).
 //   - is_online and is_notifiable are always null: reachability is off.
+//   - …/Content answers 307 (not 302), with an empty body. A temporary URL
+//     serves the file for 300 s from when it was issued (on the Config.Now
+//     clock) and answers 403 code 20403 after that, as it does to a token
+//     the emulator did not issue. It is signed with a key derived from the
+//     credentials, so the same seed and clock give the same URLs.
+//   - Multipart uploads with the parts Media and FileName are accepted, as
+//     some clients send them; Twilio's documentation names only the raw body.
+//     A multipart body more than 64 KiB longer than the upload limit is
+//     refused before it is read.
+//   - An uploaded file has a null author and null channel_sid and
+//     message_sid until a message is created with it; then channel_sid and
+//     message_sid name that message and date_updated is the time of the
+//     create. A file may be used by several messages of its service (a
+//     restore into the source service reuses it); the resource names the
+//     newest. A generated file's author, dates, channel and message are
+//     those of its message. Deleting the message or its channel leaves the
+//     file in place. A file uploaded without a name has a null filename.
 //
 // HTTP statuses of Twilio codes whose status Twilio does not state:
 // 409 for 50201, 50307 and 50404 (already exists); 404 for 50050, 50200,
 // 50300, 50402 and 50500 (not found); 400 for the malformed-parameter codes
 // 50000, 50003, 50004, 50100, 50101, 50204, 50206, 50303, 50304, 50306,
 // 50308, 50309, 50405, 50406 and 50510, for 20161, and for the emulator's
-// own 20001 (bad PageSize, Page, Order, Type or webhook header).
+// own 20001 (bad PageSize, Page, Order, Type or webhook header, and a
+// malformed upload); 413 for 50512 (file too large); 403 for 20403.
 //
 // # Faults
 //
-// Each API request goes through, in order: the concurrency limit, the
-// latency, authentication, routing, the write count and webhook header
+// Each API request, media requests included, goes through, in order: the
+// concurrency limit, the latency, authentication (not for a temporary URL,
+// which needs none), routing, the write count and webhook header
 // check, the fault rate, the handler (where the per-channel write rate is
 // applied after the channel is found), and the lost-response rate.
 //
@@ -187,7 +252,12 @@
 // fault, a rate limit, a 4xx, success); webhooks_enabled_writes counts those
 // that carried
 // X-Twilio-Webhook-Enabled: true; in_flight is the number of API requests
-// being served.
+// being served. Media routes are counted like the others ("POST
+// /mcs/v1/Services/{sid}/Media", "GET /mcs/temp/{token}"), and an upload
+// is a write. media_uploads and media_upload_bytes count files stored by
+// uploads (a lost response included); media_downloads and
+// media_download_bytes count the temporary-URL answers that served a file
+// and the bytes they sent.
 //
 // # Caveats
 //

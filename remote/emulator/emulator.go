@@ -171,10 +171,10 @@ func New(cfg Config) (*Server, error) {
 	s.limiters.m = map[string]*limiter{}
 	s.stats.requests = map[string]int64{}
 	s.stats.status = map[string]int64{}
-	s.mcs.init()
 	if err := s.seed(); err != nil {
 		return nil, err
 	}
+	s.mcs.init(s.basicCreds)
 	return s, nil
 }
 

@@ -153,8 +153,8 @@ func (s *Server) serveTemporary(c *call) answer {
 		h := w.Header()
 		h.Set("Content-Type", md.contentType)
 		h.Set("Content-Length", strconv.FormatInt(md.size, 10))
-		if md.filename != "" {
-			h.Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": md.filename}))
+		if d := mime.FormatMediaType("attachment", map[string]string{"filename": md.filename}); md.filename != "" && d != "" {
+			h.Set("Content-Disposition", d)
 		}
 		w.WriteHeader(http.StatusOK)
 		n, _ := io.Copy(w, md.open()) // a client that goes away gets the rest of nothing

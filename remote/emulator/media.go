@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"compress/zlib"
 	"crypto/hmac"
-	"crypto/rand"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -64,20 +63,20 @@ var generatedKinds = [...]struct{ contentType, name, ext string }{
 
 // generatedMedia describes the file of a generated media message: its
 // layout and size come from a generator seeded with the SID, so the same
-// seed gives the same files, and no byte exists until it is served. Most
-// files are small images and PDFs; about one in twenty is a video of
-// 1 MiB up to maxSize.
-func generatedMedia(id sid, maxSize int64) *media {
+// seed gives the same files, and no byte exists until it is served. A
+// small file is a PNG image (60%) of 1 to 128 KiB or a PDF of 4 to 256 KiB;
+// a large one a video of 1 MiB up to maxSize.
+func generatedMedia(id sid, maxSize int64, large bool) *media {
 	r := mrand.New(mrand.NewPCG(binary.BigEndian.Uint64(id[:8]), binary.BigEndian.Uint64(id[8:])^0x6d65646961))
 	var kind generatedKind
 	var size int64
-	switch x := r.IntN(100); {
-	case x < 60:
-		kind, size = genPNG, octaves(r, minMediaSize, 7) // 1 KiB .. 128 KiB
-	case x < 95:
-		kind, size = genPDF, octaves(r, 4<<10, 7) // 4 KiB .. 512 KiB
-	default:
+	switch {
+	case large:
 		kind, size = genMP4, 1<<20+r.Int64N(max(maxSize-1<<20, 0)+1)
+	case r.IntN(100) < 60:
+		kind, size = genPNG, octaves(r, minMediaSize, 7)
+	default:
+		kind, size = genPDF, octaves(r, 4<<10, 6)
 	}
 	k := generatedKinds[kind]
 	return &media{
@@ -87,6 +86,20 @@ func generatedMedia(id sid, maxSize int64) *media {
 		filename:    k.name + "-" + hex.EncodeToString(id[:3]) + "." + k.ext,
 		gen:         kind,
 	}
+}
+
+// largeFile reports whether the n-th generated file of a history (from 0,
+// in channel order, then by index) is a large one: the 3rd, 6th, 12th,
+// 24th and so on, so that any history with media has a handful of large
+// files (4 of 41 files in the default history, 13 of 20,000 in a million
+// messages) and their total stays modest.
+func largeFile(n int) bool {
+	m := n + 1
+	if m%3 != 0 {
+		return false
+	}
+	m /= 3
+	return m&(m-1) == 0
 }
 
 // octaves draws a size from lo up to lo<<n, each doubling as likely as the
@@ -204,8 +217,11 @@ type mediaService struct {
 	downloads, downloadBytes atomic.Int64
 }
 
-func (m *mediaService) init() {
-	_, _ = rand.Read(m.key[:]) // crypto/rand.Read never fails
+// init derives the key from the credentials: whoever can work out the
+// signature can work out the credentials too (both follow from the seed),
+// and the same seed and clock give the same URLs.
+func (m *mediaService) init(creds string) {
+	m.key = sha256.Sum256([]byte("chatvault emulator temporary media URLs\x00" + creds))
 }
 
 // fill copies the counters into st.
@@ -218,7 +234,8 @@ func (m *mediaService) fill(st *Stats) {
 
 // A temporary URL is /mcs/temp/{token}, where the token is the hex of the
 // service and media SIDs, the expiry (Unix milliseconds) and a MAC of the
-// three: it needs no state and cannot be forged or extended.
+// three: it needs no state and cannot be forged or extended without the
+// credentials.
 const (
 	tempPath    = "/mcs/temp/"
 	tokenMACLen = 16

@@ -124,7 +124,8 @@ func TestMediaUploadRaw(t *testing.T) {
 	if got.status != 200 || !bytes.Equal(got.body, data) {
 		t.Fatalf("content: %d, %d bytes, want 200 and the %d uploaded", got.status, len(got.body), len(data))
 	}
-	if got.header.Get("Content-Type") != "application/octet-stream" || got.header.Get("Content-Length") != fmt.Sprint(len(data)) {
+	if got.header.Get("Content-Type") != "application/octet-stream" || got.header.Get("Content-Length") != fmt.Sprint(len(data)) ||
+		got.header.Get("Content-Disposition") != `attachment; filename=dump.bin` {
 		t.Errorf("content headers %v", got.header)
 	}
 	// The temporary URL of the resource serves the bytes too.
@@ -140,13 +141,19 @@ func TestMediaUploadRaw(t *testing.T) {
 		t.Fatalf("chunked upload: %v %d %s", err, r.status, r.body)
 	}
 	expect(t, "chunked upload", r.json(t), map[string]any{"size": 3, "content_type": "application/octet-stream", "filename": nil})
+	r, err = c.sendRaw("POST", mediaPath(svc), strings.NewReader("x"), 1, "Content-Type", "text/plain",
+		"Content-Disposition", "attachment; filename*=UTF-8''r%C3%A9sum%C3%A9.txt")
+	if err != nil || r.status != 201 {
+		t.Fatalf("upload with an encoded file name: %v %d %s", err, r.status, r.body)
+	}
+	expect(t, "encoded file name", r.json(t), map[string]any{"filename": "résumé.txt"})
 	empty := c.upload(svc, "text/plain", "", nil)
 	expect(t, "empty upload", empty, map[string]any{"size": 0, "content_type": "text/plain"})
 	if got := c.content(empty); got.status != 200 || len(got.body) != 0 {
 		t.Errorf("empty content: %d %q", got.status, got.body)
 	}
-	if st := s.Stats(); st.MediaUploads != 3 || st.MediaUploadBytes != int64(len(data))+3 {
-		t.Errorf("stats: %d uploads of %d bytes, want 3 of %d", st.MediaUploads, st.MediaUploadBytes, len(data)+3)
+	if st := s.Stats(); st.MediaUploads != 4 || st.MediaUploadBytes != int64(len(data))+4 {
+		t.Errorf("stats: %d uploads of %d bytes, want 4 of %d", st.MediaUploads, st.MediaUploadBytes, len(data)+4)
 	}
 }
 
@@ -195,6 +202,8 @@ func TestMediaUploadMultipart(t *testing.T) {
 			201, 0, map[string]any{"filename": "named.jpg", "content_type": "image/jpeg", "size": 5}, "JPEG!", false},
 		{"part file name without FileName", [][4]string{{"Media", "part.jpg", "image/jpeg", "xy"}, {"Other", "", "", "ignored"}},
 			201, 0, map[string]any{"filename": "part.jpg", "content_type": "image/jpeg", "size": 2}, "xy", false},
+		{"non-ASCII FileName", [][4]string{{"Media", "", "application/pdf", "%PDF-"}, {"FileName", "", "", "résumé 📎.pdf"}},
+			201, 0, map[string]any{"filename": "résumé 📎.pdf", "content_type": "application/pdf", "size": 5}, "%PDF-", false},
 		{"no name, no type", [][4]string{{"Media", "", "", "z"}},
 			201, 0, map[string]any{"filename": nil, "content_type": "application/octet-stream", "size": 1}, "z", true},
 		{"no Media part", [][4]string{{"FileName", "", "", "a.png"}}, 400, codeInvalidParameter, nil, "", false},
@@ -424,6 +433,7 @@ func TestSeededMedia(t *testing.T) {
 		s, c := setup(t, cfg)
 		out := map[string][32]byte{}
 		var served int64
+		var videos int
 		for _, ch := range c.channels(c.svc0()) {
 			for _, m := range c.listAll(str(ch, "url") + "/Messages?PageSize=100") {
 				md, ok := m["media"].(map[string]any)
@@ -445,9 +455,15 @@ func TestSeededMedia(t *testing.T) {
 					t.Errorf("%s: %d bytes, outside %d..%d", me, n, minMediaSize, cfg.MediaMaxSize)
 				}
 				checkFileType(t, me, str(md, "content_type"), got.body)
+				if str(md, "content_type") == "video/mp4" {
+					videos++
+				}
 				out[me] = sha256.Sum256(got.body)
 				served += int64(len(got.body))
 			}
+		}
+		if videos == 0 || videos > len(out)/2 {
+			t.Errorf("%d of %d seeded files are large videos; want a few", videos, len(out))
 		}
 		if st := s.Stats(); st.MediaDownloads != int64(len(out)) || st.MediaDownloadBytes != served {
 			t.Errorf("stats: %d downloads of %d bytes, want %d of %d", st.MediaDownloads, st.MediaDownloadBytes, len(out), served)
@@ -492,25 +508,30 @@ func checkFileType(t *testing.T, me, contentType string, data []byte) {
 	}
 }
 
-// TestGeneratedMedia draws many files: every layout appears, sizes stay in
-// bounds with most files small, and each file's bytes are its own size and type.
+// TestGeneratedMedia draws many files: small ones are images and PDFs
+// within their bounds, large ones videos, and each file's bytes are its own
+// size and type, the same at every read.
 func TestGeneratedMedia(t *testing.T) {
 	for _, maxSize := range []int64{minMediaSize, 600 << 10, 8 << 20} {
 		t.Run(fmt.Sprint(maxSize), func(t *testing.T) {
 			var kinds [4]int
-			var small int
 			for i := range 2000 {
 				var id sid
 				copy(id[:], fmt.Sprintf("%016d", i*7919))
-				md := generatedMedia(id, maxSize)
+				large := i%100 == 0
+				md := generatedMedia(id, maxSize, large)
 				kinds[md.gen]++
-				if md.size < minMediaSize || md.size > maxSize {
-					t.Fatalf("size %d outside %d..%d", md.size, minMediaSize, maxSize)
+				limit := min(maxSize, 256<<10)
+				if large {
+					limit = maxSize
 				}
-				if md.size <= 512<<10 {
-					small++
+				if md.size < minMediaSize || md.size > limit {
+					t.Fatalf("%v: size %d outside %d..%d", md.gen, md.size, minMediaSize, limit)
 				}
-				if i%97 == 0 || (md.gen == genMP4 && kinds[genMP4] < 3) {
+				if large != (md.gen == genMP4) {
+					t.Fatalf("large %v gave a %v", large, md.gen)
+				}
+				if i%50 == 0 {
 					data, err := io.ReadAll(md.open())
 					if err != nil || int64(len(data)) != md.size {
 						t.Fatalf("%v: read %d bytes (%v), want %d", md.gen, len(data), err, md.size)
@@ -522,10 +543,22 @@ func TestGeneratedMedia(t *testing.T) {
 					}
 				}
 			}
-			if kinds[genPNG] < 1000 || kinds[genPDF] < 500 || kinds[genMP4] < 40 || kinds[genMP4] > 200 || small < 1800 {
-				t.Errorf("kinds png %d pdf %d mp4 %d, %d of 2000 up to 512 KiB", kinds[genPNG], kinds[genPDF], kinds[genMP4], small)
+			if kinds[genPNG] < 1000 || kinds[genPDF] < 600 || kinds[genMP4] != 20 {
+				t.Errorf("kinds png %d pdf %d mp4 %d", kinds[genPNG], kinds[genPDF], kinds[genMP4])
 			}
 		})
+	}
+}
+
+func TestLargeFiles(t *testing.T) {
+	var got []int
+	for n := range 100 {
+		if largeFile(n) {
+			got = append(got, n)
+		}
+	}
+	if fmt.Sprint(got) != "[2 5 11 23 47 95]" {
+		t.Errorf("large files at %v, want the 3rd, 6th, 12th, … ([2 5 11 23 47 95])", got)
 	}
 }
 
@@ -540,6 +573,12 @@ func TestMediaStatsAndFaults(t *testing.T) {
 	st := s.Stats()
 	if st.MediaUploads != 2 || st.MediaUploadBytes != 8 || st.MediaDownloads != 1 || st.MediaDownloadBytes != 5 {
 		t.Errorf("media stats %+v", st)
+	}
+	served := c.mustJSON(200, "GET", statsPath, nil)
+	for k, want := range map[string]float64{"media_uploads": 2, "media_upload_bytes": 8, "media_downloads": 1, "media_download_bytes": 5} {
+		if served[k] != want {
+			t.Errorf("%s %s = %v, want %v", statsPath, k, served[k], want)
+		}
 	}
 	for _, k := range []string{"POST /mcs/v1/Services/{sid}/Media", "GET /mcs/v1/Services/{sid}/Media/{sid}/Content", "GET /mcs/temp/{token}"} {
 		if st.Requests[k] == 0 {
@@ -584,16 +623,28 @@ func TestMediaStatsAndFaults(t *testing.T) {
 	})
 
 	t.Run("max concurrency and latency", func(t *testing.T) {
+		// The handler of the lost response may still be returning after
+		// its client saw the connection close.
+		for deadline := time.Now().Add(10 * time.Second); s.Stats().InFlight != 0; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d requests still in flight", s.Stats().InFlight)
+			}
+		}
 		entered := inLatency(t, s)
 		s.SetFaults(time.Hour, 1, 0, 0, 0)
 		ctx, cancel := context.WithCancel(context.Background())
 		blocked := make(chan error, 1)
 		go func() {
-			_, err := c.try(ctx, "GET", str(file, "url"), nil)
+			r, err := c.try(ctx, "GET", str(file, "url"), nil)
+			if err == nil {
+				err = fmt.Errorf("answered %d: %s", r.status, r.body)
+			}
 			blocked <- err
 		}()
 		select {
 		case <-entered: // the media fetch waits out the latency
+		case err := <-blocked:
+			t.Fatalf("the media request did not wait out the latency: %v; in flight %d", err, s.Stats().InFlight)
 		case <-time.After(10 * time.Second):
 			t.Fatal("the media request never reached its latency sleep")
 		}

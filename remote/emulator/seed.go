@@ -230,13 +230,30 @@ func generateHistory(svc *service, r *rand.Rand, channels, messages int, mediaMa
 		})
 	}
 	wg.Wait()
+	// The files are numbered in history order, which does not depend on
+	// how the channels were shared out, to choose the large ones.
+	n := 0
 	for _, ch := range svc.channels {
 		for i := range ch.msgs {
-			if md := ch.msgs[i].media; md != nil {
-				svc.addMedia(md)
+			m := &ch.msgs[i]
+			if m.media == nil {
+				continue
 			}
+			if largeFile(n) {
+				m.media = generatedMedia(m.media.sid, mediaMax, true)
+			}
+			linkGenerated(m.media, ch, m)
+			svc.addMedia(m.media)
+			n++
 		}
 	}
+}
+
+// linkGenerated gives a generated file the author, dates and message of
+// the message that carries it.
+func linkGenerated(md *media, ch *channel, m *message) {
+	md.author, md.created, md.updated = m.from, m.created, m.created
+	md.channel, md.message, md.linked = ch.sid, m.sid, true
 }
 
 // fillChannel generates n messages in ch and the members' read positions.
@@ -265,9 +282,7 @@ func fillChannel(ch *channel, r *rand.Rand, n int, authors []string, mediaMax in
 			m.attrs = `{"reply_to":` + strconv.FormatInt(r.Int64N(idx), 10) + `}`
 		}
 		if r.IntN(50) == 0 {
-			m.media = generatedMedia(newSID(r), mediaMax)
-			m.media.author, m.media.created, m.media.updated = m.from, t, t
-			m.media.channel, m.media.message, m.media.linked = ch.sid, m.sid, true
+			m.media = generatedMedia(newSID(r), mediaMax, false)
 			m.body = mediaBodies[r.IntN(len(mediaBodies))]
 		}
 		if r.IntN(20) == 0 {
