@@ -424,11 +424,16 @@ func TestBackupKilledAndRerun(t *testing.T) {
 		t.Errorf("none of the %d runs was killed while it ran: the kill moments miss the runs", kills)
 	}
 
+	// A plain run after the kills archives every media file: no kill lost
+	// one, so the --full run after it downloads none.
+	backupOnce(t, info, src, archive, "--page-size", "10", "--concurrency", "4")
+	checkMediaArchived(t, archive, src)
+	prev = listSnapshots(t, info, archive)
 	r := runChild(t, info, nil, "backup", "--service", src, "--archive", archive, "--page-size", "10", "--concurrency", "4", "--full", "--json")
 	if r.code != exitOK {
 		t.Fatalf("final --full backup exit %d: %s", r.code, r.stderr)
 	}
-	if b := decodeJSON(t, r.stdout, "status"); b["status"] != "complete" {
+	if b := decodeJSON(t, r.stdout, "status", "media_files"); b["status"] != "complete" || b["media_files"] != 0.0 {
 		t.Errorf("final --full backup: %s", r.stdout)
 	}
 	cur := listSnapshots(t, info, archive)
@@ -447,6 +452,52 @@ func TestBackupKilledAndRerun(t *testing.T) {
 	}
 	if leftovers, _ := filepath.Glob(filepath.Join(filepath.Dir(archive), "*")); len(leftovers) != 1 {
 		t.Logf("files beside the archive after the kills: %v", leftovers)
+	}
+}
+
+// checkMediaArchived wants the file of every media message in the latest
+// snapshot of src archived whole.
+func checkMediaArchived(t *testing.T, archive, src string) {
+	t.Helper()
+	a, err := store.Open(archive, store.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	snap, err := a.ResolveSnapshot("latest", src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := a.View(snap.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chans, err := v.Channels()
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := 0
+	for _, ch := range chans {
+		for mr, err := range v.Messages(ch.SID) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m remote.Message
+			if err := json.Unmarshal(mr.Raw, &m); err != nil || m.Media == nil {
+				continue
+			}
+			files++
+			rec, ok, err := v.Media(m.Media.SID)
+			if err == nil && ok {
+				ok, err = a.HasContent(rec.SHA256)
+			}
+			if err != nil || !ok {
+				t.Errorf("snapshot %d: the file of media %s (message %s) is not archived: %v", snap.ID, m.Media.SID, m.SID, err)
+			}
+		}
+	}
+	if files == 0 {
+		t.Errorf("snapshot %d holds no media message: the check checked nothing", snap.ID)
 	}
 }
 
