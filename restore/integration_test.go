@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"maps"
 	"net/http"
@@ -14,6 +15,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/chatvault/chatvault/backup"
@@ -795,4 +797,73 @@ func TestIntegrationLatestComplete(t *testing.T) {
 			t.Errorf("snapshot %q: warnings %q, want %q", tc.snapshot, got, tc.warning)
 		}
 	}
+}
+
+// damagedFiles is an archive whose file sha reads halfway and then fails,
+// as a damaged chunk does.
+type damagedFiles struct {
+	archive
+	sha string
+}
+
+func (d damagedFiles) OpenContent(sha string) (io.ReadCloser, error) {
+	rc, err := d.archive.OpenContent(sha)
+	if err != nil || sha != d.sha {
+		return rc, err
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(io.LimitReader(rc, 100), iotest.ErrReader(fmt.Errorf("chunk 0 of content %s: %w", sha, store.ErrCorrupt))), rc}, nil
+}
+
+// TestIntegrationDamagedFile: through the real client, a file the archive
+// cannot read fails its channel only, and nothing broken is stored in the
+// target; with the archive intact again, a rerun completes.
+func TestIntegrationDamagedFile(t *testing.T) {
+	e := newEnv(t, smallConfig())
+	e.backup(t, false)
+	src := capture(t, e.cl, e.src)
+	var bad *remote.Media
+	var badChannel string
+	for _, c := range src.channels {
+		for _, m := range c.messages {
+			if m.Media != nil && bad == nil {
+				bad, badChannel = m.Media, c.ch.SID
+			}
+		}
+	}
+	if bad == nil {
+		t.Fatal("the seeded history has no media message")
+	}
+	var res Result
+	var err error
+	e.withArchive(t, func(a *store.Archive) {
+		v, verr := a.View(1)
+		if verr != nil {
+			t.Fatal(verr)
+		}
+		rec, ok, verr := v.Media(bad.SID)
+		if verr != nil || !ok {
+			t.Fatalf("media %s not archived: %v", bad.SID, verr)
+		}
+		res, err = run(context.Background(), e.cl, damagedFiles{storeArchive{a}, rec.SHA256}, Options{Target: e.dst})
+	})
+	if err != nil || res.Status != StatusPartial || len(res.Failed) != 1 || res.Failed[0].Channel != badChannel ||
+		!strings.Contains(res.Failed[0].Error, bad.SID) || !strings.Contains(res.Failed[0].Error, "corrupt") {
+		t.Fatalf("restore with a damaged file: %+v, %v", res, err)
+	}
+	dst := capture(t, e.cl, e.dst)
+	for _, c := range dst.channels {
+		for _, m := range c.messages {
+			if m.Media != nil && m.Media.Size == bad.Size && m.Media.Filename == bad.Filename {
+				t.Errorf("the damaged file reached the target as %s", m.Media.SID)
+			}
+		}
+	}
+	res, err = e.restore(t, e.cl, Options{})
+	if err != nil || res.Status != StatusComplete {
+		t.Fatalf("rerun with the archive intact: %+v, %v", res, err)
+	}
+	compareLive(t, src, capture(t, e.cl, e.dst), nil, nil)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/chatvault/chatvault/remote"
 	"github.com/chatvault/chatvault/store"
@@ -91,21 +92,20 @@ func (c *chanRun) targetMedia(ctx context.Context, m *srcMessage, rec store.Medi
 // copy is never attached to a message.
 func (c *chanRun) upload(ctx context.Context, me string, rec store.MediaRecord) (string, error) {
 	r := c.r
-	var readErr error // the archive failing to read the file, in the latest attempt
+	var readErr archiveErr // the archive failing to read the file
 	u := remote.MediaUpload{ContentType: rec.ContentType, Filename: rec.Filename, Size: rec.Size,
 		Open: func() (io.ReadCloser, error) {
 			rc, err := r.a.OpenContent(rec.SHA256)
 			if err != nil {
-				readErr = err
+				readErr.set(err)
 				return nil, err
 			}
 			return &archivedFile{rc: rc, err: &readErr, prog: r.o.Progress}, nil
 		}}
 	for range maxAttempts {
-		readErr = nil
 		f, err := r.dst.UploadMedia(ctx, r.o.Target, u)
-		if readErr != nil {
-			return "", fmt.Errorf("the archived file of media %s (sha256 %s) cannot be read: %w; run `chatvault verify`", me, rec.SHA256, readErr)
+		if err := readErr.get(); err != nil {
+			return "", fmt.Errorf("the archived file of media %s (sha256 %s) cannot be read: %w; run `chatvault verify`", me, rec.SHA256, err)
 		}
 		if err == nil {
 			c.uploaded++
@@ -120,11 +120,33 @@ func (c *chanRun) upload(ctx context.Context, me string, rec store.MediaRecord) 
 	return "", fmt.Errorf("upload media %s to service %s: no answer after %d attempts; rerun the restore", me, r.o.Target, maxAttempts)
 }
 
+// archiveErr holds the first error the archive gave while a file was read
+// for an upload. The HTTP transport may read the body on a goroutine of
+// its own, hence the lock.
+type archiveErr struct {
+	mu  sync.Mutex
+	err error
+}
+
+func (e *archiveErr) set(err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.err == nil {
+		e.err = err
+	}
+}
+
+func (e *archiveErr) get() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.err
+}
+
 // archivedFile reads an archived file for an upload, keeping the archive's
 // error apart from the upload's and reporting the bytes as progress.
 type archivedFile struct {
 	rc   io.ReadCloser
-	err  *error
+	err  *archiveErr
 	prog Progress
 }
 
@@ -134,7 +156,7 @@ func (f *archivedFile) Read(p []byte) (int, error) {
 		f.prog.MediaBytes(int64(n))
 	}
 	if err != nil && err != io.EOF {
-		*f.err = err
+		f.err.set(err)
 	}
 	return n, err
 }
