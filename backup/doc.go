@@ -177,8 +177,13 @@
 //
 // What is not fetched: the files of messages archived by a run with
 // NoMedia, or by a release before media were archived, are fetched only by
-// a run that reads those messages again (Options.Full). A deleted message's
-// media record stays until forget frees what no kept snapshot sees.
+// a run that reads those messages again (Options.Full).
+//
+// Media of deleted messages: a plain run does not know which media the
+// messages it finds deleted held. A run with Options.Full over all channels
+// that fails nowhere has seen every live message's media, and records the
+// archived media it did not see as deleted (Writer.DeleteMedia), so forget
+// frees their files once no kept snapshot sees them.
 //
 // # Comparing a snapshot with the live service
 //

@@ -172,6 +172,24 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// sweep records as deleted the archived media of the service that this run
+// did not see. Only a run that read every message of every channel and
+// failed nowhere may call it: then no live message holds them.
+func (f *mediaFetcher) sweep() error {
+	live, err := f.r.a.LiveMedia(f.r.o.Service)
+	if err != nil {
+		return storeErr(fmt.Errorf("listing the media of service %s in archive %s: %w", f.r.o.Service, f.r.a.Path(), err))
+	}
+	f.mu.Lock()
+	gone := slices.DeleteFunc(live, func(sid string) bool { return f.jobs[sid] != nil })
+	f.mu.Unlock()
+	if len(gone) == 0 {
+		return nil
+	}
+	f.r.log.Info("media no longer in any message: recorded as deleted", "media", len(gone))
+	return storeErr(f.r.w.DeleteMedia(gone))
+}
+
 // chanMedia is the media one channel's walk has asked for.
 type chanMedia struct {
 	f    *mediaFetcher // nil with Options.NoMedia

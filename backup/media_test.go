@@ -219,3 +219,68 @@ func TestMediaAuthFailureEndsTheRun(t *testing.T) {
 	}
 	expect(t, "status", res.Status, "interrupted")
 }
+
+// TestFullRunRecordsDeletedMedia: media whose message is gone stay
+// recorded through plain runs; a --full run over every channel records
+// them deleted, while earlier snapshots still see them.
+func TestFullRunRecordsDeletedMedia(t *testing.T) {
+	f := newFakeSource(2, 5)
+	kept, gone := f.postMedia(0, 40), f.postMedia(1, 50)
+	a := newArchive(t)
+	first := mustRun(t, f, a, opts(f))
+	goneIndex := f.channel(1).messages[len(f.channel(1).messages)-1].index
+	f.deleteMessage(1, goneIndex)
+
+	mustRun(t, f, a, opts(f))
+	if _, ok, err := a.CurrentMedia(f.sid, gone.sid); err != nil || !ok {
+		t.Errorf("after a plain run: CurrentMedia(%s) = %v, %v; want it still recorded", gone.sid, ok, err)
+	}
+
+	// A --full run of some channels only, or one that fails, keeps them.
+	o := opts(f)
+	o.Full, o.Channels = true, []string{f.channel(0).sid}
+	mustRun(t, f, a, o)
+	if _, ok, _ := a.CurrentMedia(f.sid, gone.sid); !ok {
+		t.Errorf("a --full run of one channel forgot media %s", gone.sid)
+	}
+	o = opts(f)
+	o.Full = true
+	f.fail = failChannel(f.channel(0).sid)
+	if res, err := Run(context.Background(), f, a, o); err != nil || res.Status != "partial" {
+		t.Fatalf("failing --full run: %+v, %v", res, err)
+	}
+	f.fail = nil
+	if _, ok, _ := a.CurrentMedia(f.sid, gone.sid); !ok {
+		t.Errorf("a --full run that failed forgot media %s", gone.sid)
+	}
+
+	o = opts(f)
+	o.Full = true
+	res := mustRun(t, f, a, o)
+	expect(t, "media requests of the --full run", f.count(kMedia), 0)
+	assertMediaMissing(t, a, f.sid, gone.sid)
+	assertMediaArchived(t, a, f.sid, kept)
+	v, err := a.View(first.Snapshot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := v.Media(gone.sid); err != nil || !ok {
+		t.Errorf("snapshot %d no longer sees media %s: %v, %v", first.Snapshot, gone.sid, ok, err)
+	}
+	if v, err = a.View(res.Snapshot); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := v.Media(gone.sid); err != nil || ok {
+		t.Errorf("the --full snapshot %d still sees media %s: %v, %v", res.Snapshot, gone.sid, ok, err)
+	}
+}
+
+// failChannel fails every message request of channel ch.
+func failChannel(ch string) func(kind, channel string) error {
+	return func(kind, channel string) error {
+		if kind == kMessages && channel == ch {
+			return apiErr(503, 0)
+		}
+		return nil
+	}
+}
