@@ -226,6 +226,18 @@ func TestBinaryEndToEnd(t *testing.T) {
 	}
 	checkMediaExport(t, info, archive, b["media_files"].(float64))
 
+	// --no-media keeps the metadata only: export then names no file, and
+	// says why.
+	bare := filepath.Join(t.TempDir(), "bare.vault")
+	code, out, _ = chatvault(t, info, "backup", "--service", src, "--archive", bare, "--no-media", "--json")
+	if nb := decodeJSON(t, out, "media_files"); code != 0 || nb["media_files"] != 0.0 || nb["messages"] != b["messages"] {
+		t.Errorf("backup --no-media exit %d: %s", code, out)
+	}
+	code, out, errOut = chatvault(t, info, "export", "--archive", bare, "--media-dir", filepath.Join(t.TempDir(), "none"))
+	if code != 0 || strings.Contains(out, `"media_file"`) || !strings.Contains(errOut, "not in the archive") || !strings.Contains(errOut, "--no-media") {
+		t.Errorf("export --media-dir of a --no-media archive: exit %d, stderr %q", code, errOut)
+	}
+
 	code, out, _ = chatvault(t, info, "verify", "--archive", archive, "--service", src, "--json")
 	if v := decodeJSON(t, out, "ok", "problems", "differences"); code != 0 || v["ok"] != true {
 		t.Errorf("verify --service exit %d: %s", code, out)
