@@ -31,9 +31,8 @@ type mediaFetcher struct {
 // or could not be (err says why). A SID archived before the run has a job
 // that is done from the start.
 type mediaJob struct {
-	sid  string
 	done chan struct{}
-	err  error
+	err  error // set before done is closed
 }
 
 // corruptAttempts is how often a file whose download does not match its
@@ -53,12 +52,12 @@ func (f *mediaFetcher) want(sid string) (*mediaJob, error) {
 	if j, ok := f.jobs[sid]; ok {
 		return j, nil
 	}
-	j := &mediaJob{sid: sid, done: make(chan struct{})}
+	j := &mediaJob{done: make(chan struct{})}
 	f.jobs[sid] = j
 	archived, err := f.archived(sid)
 	if err != nil {
-		close(j.done)
 		j.err = err
+		close(j.done)
 		return nil, err
 	}
 	if archived {
@@ -141,8 +140,9 @@ func (f *mediaFetcher) download(ctx context.Context, sid string) (store.MediaRec
 	case cr.err != nil:
 		// The download failed (the body's error), not the archive.
 		return store.MediaRecord{}, fmt.Errorf("downloading: %w", cr.err)
-	case cr.eof && cr.n != meta.Size:
-		return store.MediaRecord{}, fmt.Errorf("downloaded %d bytes, the service said %d: %w", cr.n, meta.Size, remote.ErrMediaCorrupt)
+	case errors.Is(err, store.ErrContentMismatch) || (cr.eof && cr.n != meta.Size):
+		// The store refused more (or fewer) bytes than the metadata says.
+		return store.MediaRecord{}, fmt.Errorf("the download does not have the %d bytes the service said (%v): %w", meta.Size, err, remote.ErrMediaCorrupt)
 	}
 	return store.MediaRecord{}, storeErr(fmt.Errorf("archiving media %s in archive %s: %w", sid, f.r.a.Path(), err))
 }

@@ -135,6 +135,14 @@ func TestMediaFailuresAreRetried(t *testing.T) {
 				return data
 			}
 		}, corruptAttempts},
+		{"far longer than its metadata says", func(f *fakeSource, sid string) {
+			f.mediaEdit = func(id string, data []byte) []byte {
+				if id == sid {
+					return append(data, make([]byte, 3<<20)...) // beyond a chunk: the store stops reading
+				}
+				return data
+			}
+		}, corruptAttempts},
 		{"longer than its metadata says", func(f *fakeSource, sid string) {
 			f.mediaEdit = func(id string, data []byte) []byte {
 				if id == sid {
