@@ -161,7 +161,9 @@ func TestMediaUploadJournaledBeforeCreate(t *testing.T) {
 		}
 		return faultNone
 	}
-	res, err := run(t.Context(), ft, fa, opts(Options{}))
+	// One channel at a time: another channel's upload in flight would
+	// count before it could be journaled.
+	res, err := run(t.Context(), ft, fa, opts(Options{Concurrency: 1}))
 	if err != nil || res.Status != StatusComplete || res.MediaUploaded != len(files) {
 		t.Fatalf("run: %+v, %v; want %d uploads", res, err, len(files))
 	}
