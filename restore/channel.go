@@ -583,9 +583,10 @@ func (c *chanRun) record(src, tgt int64) error {
 }
 
 // createMessage creates m in the target channel, with media mediaSID when
-// not "", exactly once and returns its target index. After an unknown outcome it looks at the newest target
-// message: the channel is written only by this goroutine, so a message after
-// LastTgtIndex can only be this one.
+// not "", exactly once and returns its target index. After an unknown
+// outcome it looks at the newest target message: the channel is written
+// only by this goroutine, so a message after LastTgtIndex can only be this
+// one.
 func (c *chanRun) createMessage(ctx context.Context, m *srcMessage, mediaSID string) (int64, error) {
 	r := c.r
 	p := messageParams(m, mediaSID)
