@@ -168,11 +168,13 @@ func reportRestore(stdout, stderr io.Writer, o restoreOptions, res restore.Resul
 	}
 	if res.Plan != nil {
 		p := res.Plan
-		fmt.Fprintf(stdout, "dry run of snapshot %d into %s: would create %d channels, %d members, %d messages in %d write requests, about %s\n",
-			res.Snapshot, res.Target, p.Channels, p.Members, p.Messages, p.Writes, (time.Duration(p.EstimatedSeconds * float64(time.Second))).Round(time.Second))
+		fmt.Fprintf(stdout, "dry run of snapshot %d into %s: would create %d channels, %d members, %d messages and upload %d media files (%s) in %d write requests, about %s\n",
+			res.Snapshot, res.Target, p.Channels, p.Members, p.Messages, p.MediaUploads, megabytes(p.MediaBytes), p.Writes,
+			(time.Duration(p.EstimatedSeconds * float64(time.Second))).Round(time.Second))
 	} else {
-		fmt.Fprintf(stdout, "restored snapshot %d into %s: %s, %d channels created (%d already there), %d members, %d messages (%d already there), %d requests in %.1fs\n",
-			res.Snapshot, res.Target, res.Status, res.ChannelsCreated, res.ChannelsSkipped, res.Members, res.Messages, res.MessagesSkipped, res.Requests, res.DurationSeconds)
+		fmt.Fprintf(stdout, "restored snapshot %d into %s: %s, %d channels created (%d already there), %d members, %d messages (%d already there), %d media files uploaded (%s), %d requests in %.1fs\n",
+			res.Snapshot, res.Target, res.Status, res.ChannelsCreated, res.ChannelsSkipped, res.Members, res.Messages, res.MessagesSkipped,
+			res.MediaUploaded, megabytes(res.MediaBytes), res.Requests, res.DurationSeconds)
 	}
 	if !o.Quiet {
 		for _, w := range res.Warnings {

@@ -29,6 +29,8 @@ type Target interface {
 	UpdateMember(ctx context.Context, service, channel, member string, p remote.MemberParams) (*remote.Member, error)
 	MessagesPage(ctx context.Context, service, channel string, o remote.ListOptions, pageURL string) (*remote.Page[*remote.Message], error)
 	CreateMessage(ctx context.Context, service, channel string, p remote.MessageParams) (*remote.Message, error)
+	FetchMedia(ctx context.Context, service, sid string) (*remote.MediaFile, error)
+	UploadMedia(ctx context.Context, service string, u remote.MediaUpload) (*remote.MediaFile, error)
 	Requests() int64
 }
 
@@ -45,6 +47,8 @@ type Progress interface {
 	// Messages reports n more archived messages dealt with (created, found
 	// already restored, filtered out or skipped).
 	Messages(n int)
+	// MediaBytes reports n more bytes of media files read for uploads.
+	MediaBytes(n int64)
 }
 
 // NopProgress discards progress reports.
@@ -53,6 +57,7 @@ type NopProgress struct{}
 func (NopProgress) Start(channels, messages int) {}
 func (NopProgress) ChannelDone()                 {}
 func (NopProgress) Messages(n int)               {}
+func (NopProgress) MediaBytes(n int64)           {}
 
 var _ Progress = NopProgress{}
 
@@ -61,6 +66,9 @@ const (
 	DefaultConcurrency = 8
 	MaxConcurrency     = 64
 	DefaultWriteRate   = 25.0
+	// DefaultUploadRate is the bytes per second one media upload is
+	// assumed to move, for the dry-run estimate.
+	DefaultUploadRate = 10e6
 )
 
 // Options shape Run.
@@ -76,6 +84,7 @@ type Options struct {
 	Concurrency int           // channels restored in parallel; default 8; 1..64
 	Latency     time.Duration // round trip assumed by the dry-run estimate; measured when zero
 	WriteRate   float64       // per-channel writes per second assumed by the estimate; default 25
+	UploadRate  float64       // bytes per second of a media upload assumed by the estimate; default DefaultUploadRate
 	Progress    Progress      // default NopProgress
 	Logger      *slog.Logger  // default discards
 }
@@ -101,8 +110,10 @@ type Skipped struct {
 
 // Kinds of Skipped.
 const (
-	// SkipMedia: a media message restored into another service; its media
-	// stays in the source service and is kept in the archive's metadata.
+	// SkipMedia: a media message whose file is not in the archive (backed
+	// up with --no-media, or before chatvault archived media files),
+	// restored into another service (or into its own, which no longer has
+	// the media): there is no file to attach.
 	SkipMedia = "media"
 	// SkipBehind: a message older than what an earlier run already restored
 	// into the channel; adding it now would break the channel's order.
@@ -121,7 +132,9 @@ type Plan struct {
 	Channels         int     `json:"channels"`
 	Members          int     `json:"members"`
 	Messages         int     `json:"messages"`
-	Writes           int     `json:"write_requests"`
+	Writes           int     `json:"write_requests"` // media uploads included
+	MediaUploads     int     `json:"media_uploads"`
+	MediaBytes       int64   `json:"media_bytes"` // bytes the media uploads send
 	EstimatedSeconds float64 `json:"estimated_seconds"`
 }
 
@@ -146,6 +159,8 @@ type Result struct {
 	Members         int        `json:"members"`          // created by this run
 	Messages        int        `json:"messages"`         // created by this run
 	MessagesSkipped int        `json:"messages_skipped"` // found already restored; kept for one release, same as MessagesAlreadyRestored
+	MediaUploaded   int        `json:"media_uploaded"`   // media files uploaded by this run
+	MediaBytes      int64      `json:"media_uploaded_bytes"`
 	Conflicts       []Conflict `json:"conflicts"`        // never null in JSON
 	Skipped         []Skipped  `json:"skipped"`          // never null in JSON
 	Failed          []Failure  `json:"failed,omitempty"`
@@ -232,6 +247,12 @@ func (o *Options) validate() error {
 	case o.WriteRate < 0 || o.WriteRate != o.WriteRate:
 		return bad("write rate %v is not a positive number of writes per second", o.WriteRate)
 	}
+	switch {
+	case o.UploadRate == 0:
+		o.UploadRate = DefaultUploadRate
+	case o.UploadRate < 0 || o.UploadRate != o.UploadRate:
+		return bad("upload rate %v is not a positive number of bytes per second", o.UploadRate)
+	}
 	if o.Progress == nil {
 		o.Progress = NopProgress{}
 	}
@@ -312,6 +333,7 @@ func run(ctx context.Context, dst Target, a archive, o Options) (res Result, err
 
 	r := &runner{
 		dst:       dst,
+		a:         a,
 		view:      view,
 		j:         j,
 		o:         o,
@@ -321,7 +343,7 @@ func run(ctx context.Context, dst Target, a archive, o Options) (res Result, err
 		res:       &res,
 		counts:    counts,
 		claimed:   map[string]string{},
-		chanPlans: []int{},
+		chanPlans: []chain{},
 	}
 	if err := r.loadClaims(); err != nil {
 		return res, err
@@ -547,19 +569,20 @@ func mapRoles(src []store.RoleRecord, tgt []*remote.Role) map[string]string {
 // runner holds what the channel workers share.
 type runner struct {
 	dst     Target
+	a       archive
 	view    snapshotView
 	j       journal
 	o       Options
 	log     *slog.Logger
 	roleMap map[string]string // source role SID → target role SID
-	sameSvc bool              // target is the source service (media can be re-attached)
+	sameSvc bool              // target is the source service (its media can be reused)
 
 	mu        sync.Mutex
 	res       *Result
 	counts    map[string]int    // archived messages per source channel (for Progress)
 	claimed   map[string]string // target CH → source CH, per the journal
 	planned   Plan              // dry run: what is left to do
-	chanPlans []int             // dry run: writes per channel
+	chanPlans []chain           // dry run: what is left to do per channel
 }
 
 func (r *runner) update(fn func(res *Result)) {
