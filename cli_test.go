@@ -257,7 +257,7 @@ func TestBinaryEndToEnd(t *testing.T) {
 		"conflicts", "requests", "duration_seconds", "media_uploaded", "media_uploaded_bytes")
 	restored := b["messages"].(float64)
 	if code != exitOK || r["status"] != "complete" || r["channels_created"] != 4.0 || r["messages"] != restored ||
-		r["media_uploaded"] != b["media_files"] || r["media_uploaded_bytes"] != b["media_bytes"] || r["skipped"] != nil {
+		r["media_uploaded"] != b["media_files"] || r["media_uploaded_bytes"] != b["media_bytes"] || len(r["skipped"].([]any)) != 0 {
 		t.Fatalf("restore exit %d: %s %s", code, out, errOut)
 	}
 	if plan["messages"] != restored {
