@@ -28,12 +28,12 @@ func TestBinaryMoveToConversations(t *testing.T) {
 	}
 	code, out, _ := run("restore", "--archive", archive, "--service", dst, "--api", "conversations", "--dry-run", "--json")
 	dry := decodeJSON(t, out, "plan", "losses", "api", "warnings")
-	if code != exitPartial || dry["api"] != "conversations" || len(dry["losses"].([]any)) == 0 {
+	if code != exitOK || dry["api"] != "conversations" || len(dry["losses"].([]any)) == 0 {
 		t.Fatalf("restore --dry-run --api conversations exit %d: %.600s", code, out)
 	}
 	code, out, errOut := run("restore", "--archive", archive, "--service", dst, "--api", "conversations", "--json")
 	r := decodeJSON(t, out, "status", "api", "users", "losses", "messages")
-	if code != exitPartial || r["api"] != "conversations" || r["messages"].(float64) == 0 || r["users"].(float64) == 0 {
+	if code != exitOK || r["api"] != "conversations" || r["messages"].(float64) == 0 || r["users"].(float64) == 0 {
 		t.Fatalf("restore --api conversations exit %d: %.600s %s", code, out, errOut)
 	}
 	code, out, _ = run("verify", "--archive", archive, "--service", src, "--api", "conversations", "--json")
@@ -43,7 +43,7 @@ func TestBinaryMoveToConversations(t *testing.T) {
 	}
 	code, out, _ = run("restore", "--archive", archive, "--service", dst, "--api", "conversations", "--json")
 	again := decodeJSON(t, out, "messages", "users", "channels_created")
-	if code != exitPartial || again["messages"] != 0.0 || again["users"] != 0.0 || again["channels_created"] != 0.0 {
+	if code != exitOK || again["messages"] != 0.0 || again["users"] != 0.0 || again["channels_created"] != 0.0 {
 		t.Errorf("rerun exit %d: %.600s", code, out)
 	}
 
@@ -62,7 +62,7 @@ func TestBinaryMoveToConversations(t *testing.T) {
 		t.Errorf("restore --api chat with Chat off: exit %d, %s", code, errOut)
 	}
 	code, out, errOut = offRun("restore", "--archive", offArchive, "--service", off.Services[1], "--json")
-	if r := decodeJSON(t, out, "api", "status", "messages"); code == exitUsage || r["api"] != "conversations" || r["messages"].(float64) == 0 {
+	if r := decodeJSON(t, out, "api", "status", "messages"); code != exitOK || r["api"] != "conversations" || r["messages"].(float64) == 0 {
 		t.Fatalf("restore with Chat off exit %d: %s %s", code, out, errOut)
 	}
 	code, out, _ = offRun("verify", "--archive", offArchive, "--service", off.Services[0], "--json")

@@ -49,9 +49,14 @@ type chanRun struct {
 	seen                      int        // archived messages dealt with (for Progress)
 	unreported                int
 
+	uploaded      int   // media files uploaded
+	uploadedBytes int64 // their bytes
+
 	// Dry run.
-	writes int   // write requests left to do
-	newMin int64 // smallest source index that would be newly mapped; -1 none
+	writes      int   // write requests left to do
+	uploads     int   // media uploads left to do
+	uploadBytes int64 // their bytes
+	newMin      int64 // smallest source index that would be newly mapped; -1 none
 }
 
 // channel restores one channel. Problems confined to the channel (a
@@ -101,11 +106,15 @@ func (c *chanRun) finish() {
 	r.res.Members += c.members
 	r.res.Messages += c.messages
 	r.res.MessagesSkipped += c.msSkip
+	r.res.MediaUploaded += c.uploaded
+	r.res.MediaBytes += c.uploadedBytes
 	r.res.Skipped = append(r.res.Skipped, c.skipped...)
 	r.res.Conflicts = append(r.res.Conflicts, c.conflicts...)
 	if r.o.DryRun && c.writes > 0 {
-		r.chanPlans = append(r.chanPlans, c.writes)
+		r.chanPlans = append(r.chanPlans, chain{writes: c.writes, bytes: c.uploadBytes})
 		r.planned.Writes += c.writes
+		r.planned.MediaUploads += c.uploads
+		r.planned.MediaBytes += c.uploadBytes
 	}
 }
 
@@ -476,7 +485,14 @@ func (c *chanRun) restoreMessages(ctx context.Context) (int, error) {
 		if !c.selected(m) {
 			continue
 		}
-		if reason := c.unrestorable(m); reason != "" {
+		var media store.MediaRecord
+		archived := false
+		if me := m.media(); me != "" {
+			if media, archived, err = archivedMedia(r.view, r.a, me); err != nil {
+				return news, err
+			}
+		}
+		if reason := unrestorable(m, r.sameSvc, archived); reason != "" {
 			c.skip(m, SkipMedia, reason)
 			continue
 		}
@@ -502,7 +518,7 @@ func (c *chanRun) restoreMessages(ctx context.Context) (int, error) {
 		if len(extras) > 0 {
 			t := extras[0]
 			extras = extras[1:]
-			if diff := messageDiff(m, t, r.sameSvc, r.lost); diff != "" {
+			if diff := messageDiff(m, t, r.lost); diff != "" {
 				return news, conflictf("target channel %s holds message %s (index %d) after the last restored one that differs from the next archived message %s (index %d) in %s; it was left as is",
 					c.st.Target, t.SID, t.Index, m.SID, m.Index, diff)
 			}
@@ -511,6 +527,14 @@ func (c *chanRun) restoreMessages(ctx context.Context) (int, error) {
 			}
 			c.msSkip++
 			news++
+			continue
+		}
+		mediaSID, skip, err := c.targetMedia(ctx, m, media, archived)
+		if err != nil {
+			return news, err
+		}
+		if skip != "" {
+			c.skip(m, SkipMedia, skip)
 			continue
 		}
 		if r.o.DryRun {
@@ -524,7 +548,7 @@ func (c *chanRun) restoreMessages(ctx context.Context) (int, error) {
 			news++
 			continue
 		}
-		idx, err := c.createMessage(ctx, m)
+		idx, err := c.createMessage(ctx, m, mediaSID)
 		if err != nil {
 			return news, err
 		}
@@ -566,17 +590,6 @@ func (o *Options) keeps(m *srcMessage) bool {
 	return !m.DateCreated.Before(o.Since) && (o.Until.IsZero() || !m.DateCreated.After(o.Until))
 }
 
-func (c *chanRun) unrestorable(m *srcMessage) string { return unrestorable(m, c.r.sameSvc) }
-
-// unrestorable says why m cannot be restored, "" when it can. sameSvc: the
-// target is the source service.
-func unrestorable(m *srcMessage, sameSvc bool) string {
-	if me := m.media(); me != "" && !sameSvc {
-		return fmt.Sprintf("media message: its media %s belongs to the source service and media cannot be attached across services", me)
-	}
-	return ""
-}
-
 func (c *chanRun) skip(m *srcMessage, kind, reason string) {
 	c.skipped = append(c.skipped, Skipped{Channel: c.rec.SID, Message: m.SID, Kind: kind, Reason: reason})
 }
@@ -601,13 +614,14 @@ func (c *chanRun) record(src, tgt int64) error {
 	return r.saveState(c.rec.SID, c.st)
 }
 
-// createMessage creates m in the target channel exactly once and returns
-// its target index. After an unknown outcome it looks at the newest target
-// message: the channel is written only by this goroutine, so a message after
-// LastTgtIndex can only be this one.
-func (c *chanRun) createMessage(ctx context.Context, m *srcMessage) (int64, error) {
+// createMessage creates m in the target channel, with media mediaSID when
+// not "", exactly once and returns its target index. After an unknown
+// outcome it looks at the newest target message: the channel is written
+// only by this goroutine, so a message after LastTgtIndex can only be this
+// one.
+func (c *chanRun) createMessage(ctx context.Context, m *srcMessage, mediaSID string) (int64, error) {
 	r := c.r
-	p := messageParams(m, r.sameSvc)
+	p := messageParams(m, mediaSID)
 	for range maxAttempts {
 		t, err := r.dst.CreateMessage(ctx, r.o.Target, c.st.Target, p)
 		if err == nil {
@@ -634,7 +648,7 @@ func (c *chanRun) createMessage(ctx context.Context, m *srcMessage) (int64, erro
 			return 0, conflictf("target channel %s gained messages this restore did not send (found %d after index %d); stopped",
 				c.st.Target, len(after), c.st.LastTgtIndex)
 		}
-		if diff := messageDiff(m, after[0], r.sameSvc, r.lost); diff != "" {
+		if diff := messageDiff(m, after[0], r.lost); diff != "" {
 			return 0, conflictf("target channel %s gained message %s that this restore did not send (differs from %s in %s); stopped",
 				c.st.Target, after[0].SID, m.SID, diff)
 		}

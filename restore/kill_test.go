@@ -16,12 +16,13 @@ import (
 
 // Environment of the helper process.
 const (
-	envHelper  = "CHATVAULT_RESTORE_HELPER"
-	envArchive = "CHATVAULT_RESTORE_HELPER_ARCHIVE"
-	envBaseURL = "CHATVAULT_RESTORE_HELPER_BASE_URL"
-	envAccount = "CHATVAULT_RESTORE_HELPER_ACCOUNT"
-	envToken   = "CHATVAULT_RESTORE_HELPER_TOKEN"
-	envTarget  = "CHATVAULT_RESTORE_HELPER_TARGET"
+	envHelper   = "CHATVAULT_RESTORE_HELPER"
+	envArchive  = "CHATVAULT_RESTORE_HELPER_ARCHIVE"
+	envBaseURL  = "CHATVAULT_RESTORE_HELPER_BASE_URL"
+	envMediaURL = "CHATVAULT_RESTORE_HELPER_MEDIA_URL"
+	envAccount  = "CHATVAULT_RESTORE_HELPER_ACCOUNT"
+	envToken    = "CHATVAULT_RESTORE_HELPER_TOKEN"
+	envTarget   = "CHATVAULT_RESTORE_HELPER_TARGET"
 )
 
 // TestHelperRestoreProcess is not a test: TestIntegrationKill runs the test
@@ -33,7 +34,7 @@ func TestHelperRestoreProcess(t *testing.T) {
 		return
 	}
 	cl, err := remote.NewClient(remote.Credentials{AccountSID: os.Getenv(envAccount), AuthToken: os.Getenv(envToken)},
-		remote.WithBaseURL(os.Getenv(envBaseURL)), remote.WithLimits(fastLimits))
+		remote.WithBaseURL(os.Getenv(envBaseURL)), remote.WithMediaURL(os.Getenv(envMediaURL)), remote.WithLimits(fastLimits))
 	if err != nil {
 		t.Fatalf("helper: client: %v", err)
 	}
@@ -54,7 +55,7 @@ func TestIntegrationKill(t *testing.T) {
 	e := newEnv(t, emulator.Config{Seed: 11, Channels: 4, Messages: 60, Latency: 3 * time.Millisecond})
 	e.backup(t, false)
 	src := capture(t, e.cl, e.src)
-	nMsgs, _ := countMessages(src, notMedia)
+	nMsgs, nMedia := countMessages(src, nil)
 
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("kill moments drawn with seed %d", seed)
@@ -65,7 +66,7 @@ func TestIntegrationKill(t *testing.T) {
 		at := w0 + 5 + int64(rng.IntN(45)) // kill after this many writes
 		var out bytes.Buffer
 		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperRestoreProcess$", "-test.count=1", "-test.v")
-		cmd.Env = append(os.Environ(), envHelper+"=1", envArchive+"="+e.path, envBaseURL+"="+e.info.BaseURL,
+		cmd.Env = append(os.Environ(), envHelper+"=1", envArchive+"="+e.path, envBaseURL+"="+e.info.BaseURL, envMediaURL+"="+e.info.MediaURL,
 			envAccount+"="+e.info.AccountSID, envToken+"="+e.info.AuthToken, envTarget+"="+e.dst)
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Start(); err != nil {
@@ -103,7 +104,15 @@ func TestIntegrationKill(t *testing.T) {
 		t.Errorf("final restore created %d and found %d of %d messages", res.Messages, res.MessagesSkipped, nMsgs)
 	}
 	t.Logf("final restore: %d writes, %d messages created, %d found", e.srv.Stats().Writes-w, res.Messages, res.MessagesSkipped)
-	compareLive(t, src, capture(t, e.cl, e.dst), nil, notMedia)
+	compareLive(t, src, capture(t, e.cl, e.dst), nil, nil)
+	// An upload is journaled before the message that uses it, so a kill
+	// between the two reuses it; only an upload whose own answer the kill
+	// cut off is sent again (at most the helper's 4 channels' each time).
+	ups := e.srv.Stats().MediaUploads
+	t.Logf("%d uploads for %d media files, %d kills", ups, nMedia, kills)
+	if ups < int64(nMedia) || ups > int64(nMedia+4*kills) || res.MediaUploaded > nMedia {
+		t.Errorf("%d uploads for %d media files after %d kills (the final run uploaded %d)", ups, nMedia, kills, res.MediaUploaded)
+	}
 }
 
 // waitWrites calls kill once the emulator has counted at writes, unless the
