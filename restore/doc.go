@@ -20,7 +20,8 @@
 // horizon is set afterwards by update (LastReadMessageIndex and
 // LastReadTimestamp, which Conversations takes on update only; a member
 // with a read timestamp and no read index gets an update of its own);
-// messages with Author, Body, Attributes, DateCreated and DateUpdated.
+// messages with Author, Body, Attributes, DateCreated, DateUpdated and
+// MediaSid, the media uploaded through the Media service as for Chat.
 // Writes carry X-Twilio-Webhook-Enabled: false through either API.
 // Conversations gives no messages_count: a channel found by unique name is
 // known to be empty by reading its newest message (one request), and the
