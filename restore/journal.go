@@ -39,6 +39,9 @@ type chanState struct {
 	// journal cannot delete, and one write of this state forgets them all
 	// at once, which a kill cannot leave half done.
 	Gen int64 `json:"gen,omitempty"`
+	// Hash is the state of the channel last written (channelHash), so a
+	// sync knows whether it changed; "" before sync existed.
+	Hash string `json:"hash,omitempty"`
 }
 
 func newChanState() chanState { return chanState{LastSrcIndex: -1, LastTgtIndex: -1} }

@@ -30,6 +30,13 @@ type Target interface {
 	MessagesPage(ctx context.Context, service, channel string, o remote.ListOptions, pageURL string) (*remote.Page[*remote.Message], error)
 	CreateMessage(ctx context.Context, service, channel string, p remote.MessageParams) (*remote.Message, error)
 	Requests() int64
+	// Sync (Options.Sync) also updates and deletes what restore wrote.
+	UpdateChannel(ctx context.Context, service, channel string, p remote.ChannelParams) (*remote.Channel, error)
+	DeleteChannel(ctx context.Context, service, channel string) error
+	DeleteMember(ctx context.Context, service, channel, member string) error
+	FetchMessage(ctx context.Context, service, channel, sid string) (*remote.Message, error)
+	UpdateMessage(ctx context.Context, service, channel, sid string, p remote.MessageParams) (*remote.Message, error)
+	DeleteMessage(ctx context.Context, service, channel, sid string) error
 }
 
 var _ Target = (*remote.Client)(nil)
@@ -78,6 +85,10 @@ type Options struct {
 	WriteRate   float64       // per-channel writes per second assumed by the estimate; default 25
 	Progress    Progress      // default NopProgress
 	Logger      *slog.Logger  // default discards
+	// Sync also updates what changed and deletes what the snapshot no
+	// longer has, among what this archive's restores created in the
+	// target; the journal must know the target (see "Sync" in doc.go).
+	Sync bool
 }
 
 // Conflict is a channel whose target holds what restore cannot reconcile
@@ -123,6 +134,13 @@ type Plan struct {
 	Messages         int     `json:"messages"`
 	Writes           int     `json:"write_requests"`
 	EstimatedSeconds float64 `json:"estimated_seconds"`
+	// Sync only: updates and deletions to make, each write listed in
+	// Actions, and Notes on what the run will not do (deletions outside
+	// --since/--until).
+	Updates int      `json:"updates,omitempty"`
+	Deletes int      `json:"deletes,omitempty"`
+	Actions []Action `json:"actions,omitempty"`
+	Notes   []string `json:"notes,omitempty"`
 }
 
 // Result reports a run. Status is one of:
@@ -159,6 +177,10 @@ type Result struct {
 	// MessagesAlreadyRestored: archived messages found already in the
 	// target (the new name of MessagesSkipped, which holds the same value).
 	MessagesAlreadyRestored int `json:"messages_already_restored"`
+	// Updated and Deleted count the channels, members and messages a sync
+	// (Options.Sync) updated or deleted in the target.
+	Updated int `json:"updated"`
+	Deleted int `json:"deleted"`
 }
 
 // Status values of Result.
@@ -326,6 +348,9 @@ func run(ctx context.Context, dst Target, a archive, o Options) (res Result, err
 	if err := r.loadClaims(); err != nil {
 		return res, err
 	}
+	if err := r.checkSync(); err != nil {
+		return res, err
+	}
 	o.Progress.Start(len(chans), total)
 
 	g, gctx := errgroup.WithContext(ctx)
@@ -340,6 +365,9 @@ func run(ctx context.Context, dst Target, a archive, o Options) (res Result, err
 		})
 	}
 	werr := g.Wait()
+	if werr == nil && ctx.Err() == nil && o.Sync {
+		werr = r.deleteGoneChannels(ctx, chans)
+	}
 
 	// Save what was done whatever happened, even when ctx is cancelled.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -559,6 +587,7 @@ type runner struct {
 	counts    map[string]int    // archived messages per source channel (for Progress)
 	claimed   map[string]string // target CH → source CH, per the journal
 	planned   Plan              // dry run: what is left to do
+	noted     map[string]bool   // sync: notes already in the plan
 	chanPlans []int             // dry run: writes per channel
 }
 
