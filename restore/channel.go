@@ -411,7 +411,7 @@ func (c *chanRun) createMember(ctx context.Context, m *srcMember) (sid string, c
 		sent = sent || unknown
 		t, ferr := r.dst.FetchMember(ctx, r.o.Target, c.st.Target, m.Identity)
 		if ferr == nil {
-			return t.SID, sent, nil
+			return t.SID, sent || c.ownMember(m, t), nil
 		}
 		if !errors.Is(ferr, remote.ErrNotFound) {
 			return "", false, fmt.Errorf("look up member %q in target channel %s: %w", m.Identity, c.st.Target, ferr)

@@ -89,8 +89,27 @@ func (c *chanRun) memberParams(m *srcMember) remote.MemberParams {
 	return p
 }
 
-// writtenMember journals that archived member m is target member sid.
+// ownMember reports whether target member t, found where m's create was
+// refused ("member exists"), is provably restore's: equal to m in every
+// field a create sends, to the second. Another writer's member would not
+// be (as channels are adopted, see doc.go).
+func (c *chanRun) ownMember(m *srcMember, t *remote.Member) bool {
+	p := c.memberParams(m)
+	role := deref(p.RoleSID)
+	if role == "" {
+		role = t.RoleSID
+	}
+	return memberDiffs(m, t, role, t.RoleSID, nil).first("last_consumed_message_index", "last_consumption_timestamp") == ""
+}
+
+// writtenMember journals that archived member m is target member sid;
+// foreign: found in the target rather than created, which a sync reports.
 func (c *chanRun) writtenMember(m *srcMember, sid string, foreign bool) error {
+	if foreign && c.r.o.Sync {
+		c.conflicts = append(c.conflicts, Conflict{Channel: c.rec.SID, UniqueName: c.rec.UniqueName, Reason: fmt.Sprintf(
+			"member %q (%s) was already in target channel %s, not created by restore; it is left as it is, never updated or deleted",
+			m.Identity, sid, c.st.Target)})
+	}
 	w := written{Target: sid, Hash: stateHash(c.memberParams(m)), Foreign: foreign}
 	return c.putWritten(c.st.writtenMemberPrefix(c.rec.SID)+m.SID, w)
 }
@@ -345,20 +364,30 @@ func (c *chanRun) syncMessages(ctx context.Context) error {
 		idx int64
 		w   written
 	}
+	// Entries past LastSrcIndex are not confirmed by the channel's state
+	// (a kill may have lost the rest of their batch): restoreMessages
+	// reconciles them. Those up to it are exactly the restored messages,
+	// so they also give the count of messages restore keeps in the
+	// target, whatever a kill lost of an earlier state.
 	var entries []entry
+	seen := false
 	prefix := c.st.writtenMessagePrefix(c.rec.SID)
 	err := scanWritten(r.j, prefix, func(rest string, w written) error {
 		idx, err := strconv.ParseInt(rest, 10, 64)
 		if err != nil {
 			return fmt.Errorf("restore journal entry %s%s is damaged", prefix, rest)
 		}
-		if !w.Deleted {
+		seen = true
+		if !w.Deleted && idx <= c.st.LastSrcIndex {
 			entries = append(entries, entry{idx, w})
 		}
 		return nil
 	})
 	if err != nil {
 		return err
+	}
+	if seen && !r.o.DryRun {
+		c.st.Restored = int64(len(entries))
 	}
 	outside := 0
 	del := func(e entry) error {
@@ -408,7 +437,6 @@ func (c *chanRun) syncMessages(ctx context.Context) error {
 			return err
 		}
 	}
-	c.checkCounts()
 	return nil
 }
 
@@ -490,28 +518,28 @@ func (c *chanRun) deleteMessage(ctx context.Context, idx int64, w written) error
 	if err := c.putWritten(c.messageKey(idx), w); err != nil {
 		return err
 	}
-	c.st.Restored--
+	c.st.Restored-- // after the entry: the entries are what counts (see syncMessages)
 	return r.saveState(c.rec.SID, c.st)
 }
 
-// checkCounts compares the target channel's counts, as read before the
-// sync, with what restore put there: more means someone else added
-// messages, fewer that someone deleted some. Either is reported; neither
-// is touched.
+// checkCounts compares the target channel's message count, as read before
+// the sync, with what restore put there (after the messages this run found
+// there unjournaled were adopted): more means someone else added messages,
+// fewer that someone deleted some. Either is reported; neither is touched.
 func (c *chanRun) checkCounts() {
-	if c.st.Restored == 0 && c.st.LastSrcIndex >= 0 {
-		return // a journal from before the count existed
+	if c.tgt == nil || (c.st.Restored == 0 && c.st.LastSrcIndex >= 0) {
+		return // created by this run, or a journal from before the count existed
 	}
-	live := int64(c.tgt.MessagesCount - c.gone)
+	live, want := int64(c.tgt.MessagesCount-c.gone), c.st.Restored-int64(c.messages)
 	switch {
-	case live > c.st.Restored:
+	case live > want:
 		c.conflicts = append(c.conflicts, Conflict{Channel: c.rec.SID, UniqueName: c.rec.UniqueName, Reason: fmt.Sprintf(
 			"target channel %s holds %d messages that restore did not create; they were left untouched",
-			c.st.Target, live-c.st.Restored)})
-	case live < c.st.Restored:
+			c.st.Target, live-want)})
+	case live < want:
 		c.conflicts = append(c.conflicts, Conflict{Channel: c.rec.SID, UniqueName: c.rec.UniqueName, Reason: fmt.Sprintf(
 			"target channel %s holds %d messages, fewer than the %d restored into it: someone deleted some, and restore does not put them back; "+
-				"delete the target channel and rerun to restore it whole", c.st.Target, live, c.st.Restored)})
+				"delete the target channel and rerun to restore it whole", c.st.Target, live, want)})
 	}
 }
 
@@ -520,6 +548,9 @@ func (c *chanRun) checkCounts() {
 // reports those it found in the target instead of creating them.
 func (c *chanRun) syncMembers(ctx context.Context, members []*srcMember) error {
 	r := c.r
+	if !r.o.DryRun {
+		c.checkCounts()
+	}
 	if !r.o.DryRun {
 		// The index map is read from what is saved.
 		if err := r.j.Flush(ctx); err != nil {
