@@ -204,7 +204,7 @@ func (c *chanRun) checkTarget(ctx context.Context) error {
 	}
 	c.skippedCh++
 	c.tgt = t
-	if !r.o.Sync && c.st.Finished && int64(t.MessagesCount) < c.st.Restored {
+	if !r.o.Sync && c.st.Finished && r.api == remote.APIChat && int64(t.MessagesCount) < c.st.Restored {
 		c.conflicts = append(c.conflicts, Conflict{Channel: c.rec.SID, UniqueName: c.rec.UniqueName, Reason: fmt.Sprintf(
 			"target channel %s holds %d messages, fewer than the %d restored into it: messages were deleted from it, and restore does not "+
 				"put them back, since a message cannot be inserted before later ones; delete the target channel and rerun to restore it whole",
@@ -286,11 +286,14 @@ func (c *chanRun) findExisting(ctx context.Context, lookup bool) (*remote.Channe
 		if other, ok := r.claimedBy(t.SID); ok && other != c.rec.SID {
 			return nil, conflictf("target channel %s with unique name %q was restored from source channel %s", t.SID, un, other)
 		}
-		if t.MessagesCount > 0 {
+		if n, err := c.holds(ctx, t); err != nil || n > 0 {
+			if err != nil {
+				return nil, err
+			}
 			return nil, conflictf("target channel %s with unique name %q already holds %d messages that this restore did not create; it was left untouched (rename or delete it, or restore into another service)",
-				t.SID, un, t.MessagesCount)
+				t.SID, un, n)
 		}
-		if diff := channelDiff(c.src, t); diff != "" {
+		if diff := channelDiff(c.src, t, r.lost); diff != "" {
 			return nil, conflictf("target channel %s with unique name %q exists, is empty, but differs from the archived channel in %s; it was left untouched (delete it or restore into another service)",
 				t.SID, un, diff)
 		}
@@ -303,15 +306,36 @@ func (c *chanRun) findExisting(ctx context.Context, lookup bool) (*remote.Channe
 		if err != nil {
 			return nil, fmt.Errorf("list target channels: %w", err)
 		}
-		if t.UniqueName != "" || t.MessagesCount > 0 || channelDiff(c.src, t) != "" {
+		if t.UniqueName != "" || t.MessagesCount > 0 || channelDiff(c.src, t, r.lost) != "" {
 			continue
 		}
 		if _, ok := r.claimedBy(t.SID); ok {
 			continue
 		}
+		if n, err := c.holds(ctx, t); err != nil || n > 0 {
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
 		return t, nil
 	}
 	return nil, nil
+}
+
+// holds returns how many messages target channel t holds: its
+// messages_count through Chat. Conversations gives no count, so there it
+// is 1 when the channel holds any message (one read), else 0.
+func (c *chanRun) holds(ctx context.Context, t *remote.Channel) (int, error) {
+	r := c.r
+	if r.api == remote.APIChat {
+		return t.MessagesCount, nil
+	}
+	page, err := r.dst.MessagesPage(ctx, r.o.Target, t.SID, remote.ListOptions{PageSize: 1, Order: "desc"}, "")
+	if err != nil {
+		return 0, fmt.Errorf("look for messages in target channel %s: %w", t.SID, err)
+	}
+	return min(len(page.Items), 1), nil
 }
 
 // adopt journals t as this channel's target and saves the journal before
@@ -362,6 +386,9 @@ func (c *chanRun) restoreMembers(ctx context.Context) ([]*srcMember, error) {
 		}
 		c.newMembers++
 		if r.o.DryRun {
+			if c.timestampOnly(m) {
+				c.writes++
+			}
 			c.writes++
 			c.plan("create", "member", m.Identity, "", nil)
 			r.mu.Lock()
@@ -372,6 +399,11 @@ func (c *chanRun) restoreMembers(ctx context.Context) ([]*srcMember, error) {
 		sid, created, err := c.createMember(ctx, m)
 		if err != nil {
 			return nil, err
+		}
+		if c.timestampOnly(m) {
+			if err := c.updateMember(ctx, m, sid, nil); err != nil {
+				return nil, err
+			}
 		}
 		if err := c.writtenMember(m, sid, !created); err != nil {
 			return nil, err
@@ -483,7 +515,7 @@ func (c *chanRun) restoreMessages(ctx context.Context) (int, error) {
 		if len(extras) > 0 {
 			t := extras[0]
 			extras = extras[1:]
-			if diff := messageDiff(m, t, r.sameSvc); diff != "" {
+			if diff := messageDiff(m, t, r.sameSvc, r.lost); diff != "" {
 				return news, conflictf("target channel %s holds message %s (index %d) after the last restored one that differs from the next archived message %s (index %d) in %s; it was left as is",
 					c.st.Target, t.SID, t.Index, m.SID, m.Index, diff)
 			}
@@ -620,7 +652,7 @@ func (c *chanRun) createMessage(ctx context.Context, m *srcMessage) (*remote.Mes
 			return nil, conflictf("target channel %s gained messages this restore did not send (found %d after index %d); stopped",
 				c.st.Target, len(after), c.st.LastTgtIndex)
 		}
-		if diff := messageDiff(m, after[0], r.sameSvc); diff != "" {
+		if diff := messageDiff(m, after[0], r.sameSvc, r.lost); diff != "" {
 			return nil, conflictf("target channel %s gained message %s that this restore did not send (differs from %s in %s); stopped",
 				c.st.Target, after[0].SID, m.SID, diff)
 		}
@@ -736,21 +768,36 @@ func (c *chanRun) updateLCMI(ctx context.Context, m *srcMember, idx int64) error
 		return fmt.Errorf("member %s (%q) is missing from the restore journal; rerun the restore", m.SID, m.Identity)
 	}
 	n := int(idx)
+	return c.updateMember(ctx, m, string(tgt), &n)
+}
+
+// updateMember sets the read horizon of m, whose target is member tgt: the
+// index idx (nil: left alone) and m's read timestamp, with m's
+// date_updated. Setting the same values twice is harmless, so an unknown
+// outcome is simply sent again.
+func (c *chanRun) updateMember(ctx context.Context, m *srcMember, tgt string, idx *int) error {
+	r := c.r
 	p := remote.MemberParams{
-		LastConsumedMessageIndex: &n,
+		LastConsumedMessageIndex: idx,
 		LastConsumptionTimestamp: utc(m.LastConsumptionTimestamp),
 		DateUpdated:              utc(m.DateUpdated),
 	}
-	// Setting the same values twice is harmless, so an unknown outcome is
-	// simply sent again.
+	var err error
 	for range maxAttempts {
-		_, err = r.dst.UpdateMember(ctx, r.o.Target, c.st.Target, string(tgt), p)
+		_, err = r.dst.UpdateMember(ctx, r.o.Target, c.st.Target, tgt, p)
 		if err == nil || ctx.Err() != nil || !errors.Is(err, remote.ErrUnknownOutcome) {
 			break
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("set last consumed message index of member %q in target channel %s: %w", m.Identity, c.st.Target, err)
+		return fmt.Errorf("set read horizon of member %q in target channel %s: %w", m.Identity, c.st.Target, err)
 	}
 	return nil
+}
+
+// timestampOnly: m's read timestamp must be set by an update of its own.
+// Conversations takes a participant's read horizon on update only; a
+// member with a read index gets its timestamp with the index (restoreLCMI).
+func (c *chanRun) timestampOnly(m *srcMember) bool {
+	return c.r.api == remote.APIConversations && m.LastConsumedMessageIndex == nil && m.LastConsumptionTimestamp != nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"iter"
 	"maps"
 	"net/http"
 	"path/filepath"
@@ -68,7 +69,7 @@ func newEnv(t testing.TB, cfg emulator.Config) *env {
 func (e *env) client(t testing.TB, opts ...remote.Option) *remote.Client {
 	t.Helper()
 	cl, err := remote.NewClient(remote.Credentials{AccountSID: e.info.AccountSID, AuthToken: e.info.AuthToken},
-		append([]remote.Option{remote.WithBaseURL(e.info.BaseURL), remote.WithLimits(fastLimits),
+		append([]remote.Option{remote.WithBaseURL(e.info.BaseURL), remote.WithConversationsURL(e.info.ConversationsURL), remote.WithLimits(fastLimits),
 			remote.WithHTTPClient(&http.Client{Transport: e.tr, CheckRedirect: func(*http.Request, []*http.Request) error {
 				return http.ErrUseLastResponse
 			}})}, opts...)...)
@@ -122,7 +123,7 @@ func (e *env) backup(t testing.TB, full bool) backup.Result {
 	return res
 }
 
-func (e *env) restore(t testing.TB, cl *remote.Client, o Options) (Result, error) {
+func (e *env) restore(t testing.TB, cl Target, o Options) (Result, error) {
 	t.Helper()
 	var res Result
 	var err error
@@ -154,7 +155,15 @@ type liveChannel struct {
 	messages []*remote.Message         // ascending index
 }
 
-func capture(t testing.TB, cl *remote.Client, svc string) live {
+// reader reads a service through Chat (*remote.Client) or Conversations.
+type reader interface {
+	ListRoles(ctx context.Context, service string) iter.Seq2[*remote.Role, error]
+	ListChannels(ctx context.Context, service string, types ...string) iter.Seq2[*remote.Channel, error]
+	ListMembers(ctx context.Context, service, channel string, o remote.ListOptions) iter.Seq2[*remote.Member, error]
+	ListMessages(ctx context.Context, service, channel string, o remote.ListOptions) iter.Seq2[*remote.Message, error]
+}
+
+func capture(t testing.TB, cl reader, svc string) live {
 	t.Helper()
 	ctx := context.Background()
 	l := live{roles: map[string]string{}, channels: map[string]*liveChannel{}}

@@ -17,7 +17,8 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// Target is what restore needs of the target service; *remote.Client satisfies it.
+// Target is what restore needs of the target service: *remote.Client writes
+// it through Chat, the client's Conversations view through Conversations.
 type Target interface {
 	ListRoles(ctx context.Context, service string) iter.Seq2[*remote.Role, error]
 	ListChannels(ctx context.Context, service string, types ...string) iter.Seq2[*remote.Channel, error]
@@ -29,6 +30,10 @@ type Target interface {
 	UpdateMember(ctx context.Context, service, channel, member string, p remote.MemberParams) (*remote.Member, error)
 	MessagesPage(ctx context.Context, service, channel string, o remote.ListOptions, pageURL string) (*remote.Page[*remote.Message], error)
 	CreateMessage(ctx context.Context, service, channel string, p remote.MessageParams) (*remote.Message, error)
+	ListUsers(ctx context.Context, service string) iter.Seq2[*remote.User, error]
+	FetchUser(ctx context.Context, service, sidOrIdentity string) (*remote.User, error)
+	CreateUser(ctx context.Context, service string, p remote.UserParams) (*remote.User, error)
+	UpdateUser(ctx context.Context, service, user string, p remote.UserParams) (*remote.User, error)
 	Requests() int64
 	// Sync (Options.Sync) also updates and deletes what restore wrote.
 	UpdateChannel(ctx context.Context, service, channel string, p remote.ChannelParams) (*remote.Channel, error)
@@ -39,7 +44,10 @@ type Target interface {
 	DeleteMessage(ctx context.Context, service, channel, sid string) error
 }
 
-var _ Target = (*remote.Client)(nil)
+var (
+	_ Target = (*remote.Client)(nil)
+	_ Target = (*remote.Conversations)(nil)
+)
 
 // Progress receives progress reports. Its methods are called from several
 // goroutines at once and must be safe for concurrent use.
@@ -132,6 +140,7 @@ type Plan struct {
 	Channels         int     `json:"channels"`
 	Members          int     `json:"members"`
 	Messages         int     `json:"messages"`
+	Users            int     `json:"users"` // to create (or update, ones an earlier run created)
 	Writes           int     `json:"write_requests"`
 	EstimatedSeconds float64 `json:"estimated_seconds"`
 	// Sync only: updates and deletions to make, each write listed in
@@ -181,6 +190,17 @@ type Result struct {
 	// (Options.Sync) updated or deleted in the target.
 	Updated int `json:"updated"`
 	Deleted int `json:"deleted"`
+	// API is the API the target was written through: remote.APIChat or
+	// remote.APIConversations.
+	API string `json:"api,omitempty"`
+	// Users: users this run created in the target (or updated, when an
+	// earlier run had created them).
+	Users int `json:"users"`
+	// Losses are the fields of the archived records restored that the
+	// target's API cannot carry from the snapshot's (remote.Losses), with
+	// how many records hold a value there; each is also a line of
+	// Warnings. None when the APIs are the same.
+	Losses []LossCount `json:"losses,omitempty"`
 }
 
 // Status values of Result.
@@ -319,6 +339,15 @@ func run(ctx context.Context, dst Target, a archive, o Options) (res Result, err
 		counts[c.SID] = n
 	}
 	roles, j := sel.roles, sel.j
+	res.API = apiOf(dst)
+	if res.Losses, err = countLosses(sel.raw, chans, sel.api, res.API); err != nil {
+		return res, err
+	}
+	if len(res.Losses) > 0 {
+		w := lossWarnings(res.Losses, sel.api, res.API)
+		o.Logger.Warn("fields the target's API cannot carry are not restored", "from", sel.api, "to", res.API, "fields", len(w))
+		res.Warnings = append(res.Warnings, w...)
+	}
 
 	// The first request reads the target's roles: it proves the target
 	// exists and the credentials work before anything else happens, and
@@ -338,8 +367,11 @@ func run(ctx context.Context, dst Target, a archive, o Options) (res Result, err
 		j:         j,
 		o:         o,
 		log:       o.Logger,
-		roleMap:   mapRoles(roles, tgtRoles),
+		roleMap:   mapRoles(roles, tgtRoles, "channel"),
+		userRoles: mapRoles(roles, tgtRoles, "deployment"),
 		sameSvc:   strings.EqualFold(snap.Service, o.Target),
+		api:       res.API,
+		lost:      lostFields(sel.api, res.API),
 		res:       &res,
 		counts:    counts,
 		claimed:   map[string]string{},
@@ -349,6 +381,12 @@ func run(ctx context.Context, dst Target, a archive, o Options) (res Result, err
 		return res, err
 	}
 	if err := r.checkSync(); err != nil {
+		return res, err
+	}
+	if err := r.noteAPI(); err != nil {
+		return res, err
+	}
+	if err := r.restoreUsers(ctx); err != nil {
 		return res, err
 	}
 	o.Progress.Start(len(chans), total)
@@ -405,8 +443,10 @@ func status(ctx context.Context, res *Result, err error) string {
 // sending any request.
 type selection struct {
 	snap     store.Snapshot
-	warnings []string // about the snapshot picked
-	view     snapshotView
+	warnings []string              // about the snapshot picked
+	api      string                // the API the snapshot was read through
+	raw      snapshotView          // records as that API returned them
+	view     snapshotView          // records in Chat's shape
 	chans    []store.ChannelRecord // selected, in the snapshot's order
 	roles    []store.RoleRecord    // archived
 	j        journal               // of (snapshot's service, o.Target)
@@ -428,9 +468,11 @@ func selectFrom(a archive, o *Options) (sel selection, err error) {
 		o.Logger.Warn(w)
 		sel.warnings = append(sel.warnings, w)
 	}
-	if sel.view, err = a.View(sel.snap.ID); err != nil {
+	if sel.raw, err = a.View(sel.snap.ID); err != nil {
 		return sel, fmt.Errorf("restore: open snapshot %d of archive: %w", sel.snap.ID, err)
 	}
+	sel.api = snapshotAPI(sel.snap)
+	sel.view = shaped(sel.raw, sel.api)
 	if sel.chans, err = selectChannels(sel.view, o.Channels, sel.snap.ID); err != nil {
 		return sel, err
 	}
@@ -554,12 +596,12 @@ func targetRoles(ctx context.Context, dst Target, target string) ([]*remote.Role
 	return out, nil
 }
 
-// mapRoles maps source role SIDs to target channel role SIDs by friendly
-// name (a member's role is always a channel role).
-func mapRoles(src []store.RoleRecord, tgt []*remote.Role) map[string]string {
+// mapRoles maps source role SIDs to the SIDs of target roles of type typ
+// ("channel" for members, "deployment" for users) by friendly name.
+func mapRoles(src []store.RoleRecord, tgt []*remote.Role, typ string) map[string]string {
 	byName := map[string]*remote.Role{}
 	for _, r := range tgt {
-		if r.Type == "channel" || r.Type == "" {
+		if r.Type == typ || r.Type == "" {
 			byName[r.FriendlyName] = r
 		}
 	}
@@ -574,13 +616,16 @@ func mapRoles(src []store.RoleRecord, tgt []*remote.Role) map[string]string {
 
 // runner holds what the channel workers share.
 type runner struct {
-	dst     Target
-	view    snapshotView
-	j       journal
-	o       Options
-	log     *slog.Logger
-	roleMap map[string]string // source role SID → target role SID
-	sameSvc bool              // target is the source service (media can be re-attached)
+	dst       Target
+	view      snapshotView
+	j         journal
+	o         Options
+	log       *slog.Logger
+	roleMap   map[string]string // source role SID → target channel role SID
+	userRoles map[string]string // source role SID → target deployment role SID
+	sameSvc   bool              // target is the source service (media can be re-attached)
+	api       string            // the API the target is written through
+	lost      map[string]bool   // "kind/field" the target's API cannot carry from the snapshot's: not compared
 
 	mu        sync.Mutex
 	res       *Result

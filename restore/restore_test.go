@@ -825,7 +825,7 @@ func TestDiffs(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m := base
 			tc.change(&m)
-			if got := messageDiff(tc.src, &m, tc.media); got != tc.want {
+			if got := messageDiff(tc.src, &m, tc.media, nil); got != tc.want {
 				t.Errorf("messageDiff = %q, want %q", got, tc.want)
 			}
 		})
@@ -950,7 +950,7 @@ func TestMapRoles(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := mapRoles(src, tc.tgt)
+			got := mapRoles(src, tc.tgt, "channel")
 			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
 				t.Errorf("mapRoles = %v, want %v", got, tc.want)
 			}

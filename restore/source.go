@@ -29,6 +29,7 @@ type snapshotView interface {
 	Members(channelSID string) ([]store.MemberRecord, error)
 	Messages(channelSID string) iter.Seq2[store.MessageRecord, error]
 	MessageCount(channelSID string) (int, error)
+	Users() ([]store.UserRecord, error)
 }
 
 // journal is *store.Journal.

@@ -612,7 +612,7 @@ func (c *chanRun) syncMembers(ctx context.Context, members []*srcMember) error {
 			n := int(*want)
 			p.LastConsumedMessageIndex = &n
 		}
-		if err := c.updateMember(ctx, m, w.Target, p, want); err != nil {
+		if err := c.syncMember(ctx, m, w.Target, p, want); err != nil {
 			return err
 		}
 		c.updated++
@@ -633,7 +633,7 @@ func (c *chanRun) syncMembers(ctx context.Context, members []*srcMember) error {
 	return nil
 }
 
-func (c *chanRun) updateMember(ctx context.Context, m *srcMember, sid string, p remote.MemberParams, lcmi *int64) error {
+func (c *chanRun) syncMember(ctx context.Context, m *srcMember, sid string, p remote.MemberParams, lcmi *int64) error {
 	r := c.r
 	return attempt(ctx, fmt.Sprintf("update member %q in target channel %s", m.Identity, c.st.Target), func() error {
 		_, err := r.dst.UpdateMember(ctx, r.o.Target, c.st.Target, sid, p)
