@@ -39,8 +39,8 @@ type written struct {
 // Action is one write a dry run of a sync would send.
 type Action struct {
 	Op      string   `json:"op"`   // "create", "update" or "delete"
-	Kind    string   `json:"kind"` // "channel", "member" or "message"
-	Channel string   `json:"channel"`
+	Kind    string   `json:"kind"` // "user", "channel", "member" or "message"
+	Channel string   `json:"channel,omitempty"` // source channel SID; none for a user
 	Source  string   `json:"source,omitempty"` // member identity or archived message index
 	Target  string   `json:"target,omitempty"` // target SID, when there is one
 	Fields  []string `json:"fields,omitempty"` // update: what changed, when the journal can tell
@@ -159,6 +159,21 @@ func (c *chanRun) plan(op, kind, source, target string, fields []string) {
 		r.planned.Updates++
 	case "delete":
 		r.planned.Deletes++
+	}
+}
+
+// planUser lists a user's create (target "") or update in a sync's dry run; r.mu is held.
+func (r *runner) planUser(identity, target string) {
+	if !r.o.Sync {
+		return
+	}
+	op := "create"
+	if target != "" {
+		op = "update"
+	}
+	r.planned.Actions = append(r.planned.Actions, Action{Op: op, Kind: "user", Source: identity, Target: target})
+	if target != "" {
+		r.planned.Updates++
 	}
 }
 

@@ -420,3 +420,57 @@ func TestSyncDryRun(t *testing.T) {
 		})
 	}
 }
+
+// TestSyncUsers: a sync updates the users restore created whose archived
+// fields changed, and a user someone else created only with --sync,
+// saying so; a further sync writes nothing.
+func TestSyncUsers(t *testing.T) {
+	s1 := withUsers(genHistory(histOpts{channels: 1, messages: 3, seed: 37}))
+	ft := newFakeTarget(srcSvc, dstSvc)
+	ft.addUser(dstSvc, remote.User{Identity: "carol", FriendlyName: "Someone else", Attributes: "{}"})
+	fa := newFakeArchive(s1)
+	if _, err := run(t.Context(), ft, fa, opts(Options{})); err != nil {
+		t.Fatal(err)
+	}
+	s2 := nextSnap(s1, 2)
+	s2.users = slices.Clone(s1.users)
+	s2.users[0].Raw = edit(t, s2.users[0].Raw, map[string]any{"friendly_name": "Ann Renamed", "attributes": `{"u":"new"}`})
+	fa.snaps = append(fa.snaps, s2)
+
+	ops := recordOps(ft, nil)
+	res, err := run(t.Context(), ft, fa, opts(Options{Sync: true, DryRun: true}))
+	if err != nil || len(*ops) != 0 {
+		t.Fatalf("dry run: %v, writes %v", err, *ops)
+	}
+	var planned []string
+	for _, a := range res.Plan.Actions {
+		planned = append(planned, a.Op+" "+a.Kind+" "+a.Source)
+	}
+	slices.Sort(planned)
+	if want := []string{"update user ann", "update user carol"}; !slices.Equal(planned, want) || res.Plan.Updates != 2 {
+		t.Errorf("planned %q (%d updates), want %q", planned, res.Plan.Updates, want)
+	}
+	res, err = run(t.Context(), ft, fa, opts(Options{Sync: true}))
+	if err != nil || res.Updated != 2 || len(*ops) != 2 {
+		t.Fatalf("sync: %v, updated %d, writes %v", err, res.Updated, *ops)
+	}
+	if !slices.ContainsFunc(res.Warnings, func(w string) bool { return strings.Contains(w, `user "carol"`) && strings.Contains(w, "--sync updates it") }) {
+		t.Errorf("warnings %q do not report carol", res.Warnings)
+	}
+	for _, u := range ft.usersOf(dstSvc) {
+		switch u.Identity {
+		case "ann":
+			if u.FriendlyName != "Ann Renamed" || u.Attributes != `{"u":"new"}` {
+				t.Errorf("ann: %+v", u)
+			}
+		case "carol":
+			if u.FriendlyName != "Carol" {
+				t.Errorf("carol: %+v", u)
+			}
+		}
+	}
+	*ops = nil
+	if res, err = run(t.Context(), ft, fa, opts(Options{Sync: true})); err != nil || len(*ops) != 0 || res.Updated != 0 {
+		t.Errorf("second sync: %v, writes %v, updated %d", err, *ops, res.Updated)
+	}
+}
