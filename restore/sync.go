@@ -38,12 +38,12 @@ type written struct {
 
 // Action is one write a dry run of a sync would send.
 type Action struct {
-	Op      string   `json:"op"`   // "create", "update" or "delete"
-	Kind    string   `json:"kind"` // "user", "channel", "member" or "message"
+	Op      string   `json:"op"`                // "create", "update" or "delete"
+	Kind    string   `json:"kind"`              // "user", "channel", "member" or "message"
 	Channel string   `json:"channel,omitempty"` // source channel SID; none for a user
-	Source  string   `json:"source,omitempty"` // member identity or archived message index
-	Target  string   `json:"target,omitempty"` // target SID, when there is one
-	Fields  []string `json:"fields,omitempty"` // update: what changed, when the journal can tell
+	Source  string   `json:"source,omitempty"`  // member identity or archived message index
+	Target  string   `json:"target,omitempty"`  // target SID, when there is one
+	Fields  []string `json:"fields,omitempty"`  // update: what changed, when the journal can tell
 }
 
 // stateHash identifies the parameters a write sends: equal hashes, same write.

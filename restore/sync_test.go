@@ -454,7 +454,9 @@ func TestSyncUsers(t *testing.T) {
 	if err != nil || res.Updated != 2 || len(*ops) != 2 {
 		t.Fatalf("sync: %v, updated %d, writes %v", err, res.Updated, *ops)
 	}
-	if !slices.ContainsFunc(res.Warnings, func(w string) bool { return strings.Contains(w, `user "carol"`) && strings.Contains(w, "--sync updates it") }) {
+	if !slices.ContainsFunc(res.Warnings, func(w string) bool {
+		return strings.Contains(w, `user "carol"`) && strings.Contains(w, "--sync updates it")
+	}) {
 		t.Errorf("warnings %q do not report carol", res.Warnings)
 	}
 	for _, u := range ft.usersOf(dstSvc) {
