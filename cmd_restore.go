@@ -28,6 +28,7 @@ type restoreOptions struct {
 	Webhooks    bool
 	JSON        bool
 	Quiet       bool
+	Sync        bool
 }
 
 func restoreCommand() *cli.Command {
@@ -46,6 +47,7 @@ func restoreCommand() *cli.Command {
 			&cli.BoolFlag{Name: "dry-run", Usage: "send no writes; print the plan and its estimated duration"},
 			&cli.IntFlag{Name: "concurrency", Usage: "channels restored at once", Value: 8},
 			&cli.BoolFlag{Name: "webhooks", Usage: "let the service fire post-event webhooks for the writes (off by default)"},
+			&cli.BoolFlag{Name: "sync", Usage: "into a target restored before: also update what changed and delete what the snapshot no longer has, among what restore created"},
 			jsonFlag(),
 			quietFlag(),
 		),
@@ -65,6 +67,7 @@ func restoreCommand() *cli.Command {
 				Webhooks:    c.Bool("webhooks"),
 				JSON:        c.Bool("json"),
 				Quiet:       c.Bool("quiet"),
+				Sync:        c.Bool("sync"),
 			}, c.App.Writer, c.App.ErrWriter)
 		},
 	}
@@ -122,6 +125,7 @@ func (o restoreOptions) libOptions() (restore.Options, error) {
 		Until:       until,
 		DryRun:      o.DryRun,
 		Concurrency: o.Concurrency,
+		Sync:        o.Sync,
 	}, nil
 }
 
@@ -165,7 +169,9 @@ func reportRestore(stdout, stderr io.Writer, o restoreOptions, res restore.Resul
 	if o.JSON {
 		return printResult(stdout, res, runErr)
 	}
-	if res.Plan != nil {
+	if o.Sync {
+		reportSync(stdout, stderr, o, res)
+	} else if res.Plan != nil {
 		p := res.Plan
 		fmt.Fprintf(stdout, "dry run of snapshot %d into %s: would create %d channels, %d members, %d messages in %d write requests, about %s\n",
 			res.Snapshot, res.Target, p.Channels, p.Members, p.Messages, p.Writes, (time.Duration(p.EstimatedSeconds * float64(time.Second))).Round(time.Second))

@@ -16,6 +16,7 @@ type verifyOptions struct {
 	Archive  string
 	Snapshot string
 	Service  string
+	Source   string // with Service: compare the restored target Service with the snapshot of Source
 	JSON     bool
 }
 
@@ -27,6 +28,7 @@ func verifyCommand() *cli.Command {
 			archiveFlag(),
 			snapshotFlag(),
 			&cli.StringFlag{Name: "service", Usage: "also compare the snapshot with this live service `SID` (IS…)"},
+			&cli.StringFlag{Name: "source", Usage: "--service is a restore target: compare it with the snapshot of this source `SID` (IS…) it was restored from"},
 			jsonFlag(),
 		),
 		Action: func(c *cli.Context) error {
@@ -35,6 +37,7 @@ func verifyCommand() *cli.Command {
 				Archive:  c.String("archive"),
 				Snapshot: c.String("snapshot"),
 				Service:  c.String("service"),
+				Source:   c.String("source"),
 				JSON:     c.Bool("json"),
 			}, c.App.Writer)
 		},
@@ -57,6 +60,9 @@ func runVerify(ctx context.Context, o verifyOptions, stdout io.Writer) error {
 		if err := o.Conn.validate(); err != nil {
 			return err
 		}
+	}
+	if o.Source != "" {
+		return runVerifyTarget(ctx, o, stdout)
 	}
 	res := verifyResult{Problems: []store.Problem{}, Differences: []backup.Difference{}}
 	a, err := openArchiveRead(o.Archive)
