@@ -199,7 +199,9 @@ func TestIntegrationSync(t *testing.T) {
 				t.Errorf("a further sync wrote %d times: %v %+v", e.srv.Stats().Writes-w0.Writes, err, res)
 			}
 			var diffs []Difference
-			e.withArchive(t, func(a *store.Archive) { diffs, err = VerifyTarget(context.Background(), e.cl, a, Options{Target: e.dst}) })
+			e.withArchive(t, func(a *store.Archive) {
+				diffs, err = VerifyTarget(context.Background(), e.cl, a, Options{Target: e.dst})
+			})
 			if err != nil || len(diffs) != 0 {
 				t.Errorf("VerifyTarget: %v %+v", err, diffs)
 			}
