@@ -101,6 +101,7 @@ func credentialFlags() []cli.Flag {
 		&cli.StringFlag{Name: "api-key", Usage: "API key SID (SK…), used with --api-secret instead of the auth token", EnvVars: []string{"TWILIO_API_KEY"}},
 		&cli.StringFlag{Name: "api-secret", Usage: "API key secret", EnvVars: []string{"TWILIO_API_SECRET"}},
 		&cli.StringFlag{Name: "base-url", Usage: "API root; http:// only for loopback hosts", Value: "https://chat.twilio.com", EnvVars: []string{"CHATVAULT_BASE_URL"}},
+		&cli.StringFlag{Name: "conversations-url", Usage: "Conversations v1 root; http:// only for loopback hosts", Value: remote.DefaultConversationsURL, EnvVars: []string{"CHATVAULT_CONVERSATIONS_URL"}},
 		&cli.DurationFlag{Name: "timeout", Usage: "give up on one request after `DURATION`; failed reads are retried up to 8 times with backoff", Value: remote.DefaultTimeout},
 	}
 }
@@ -110,6 +111,8 @@ type connOptions struct {
 	Creds   remote.Credentials
 	BaseURL string
 	Timeout time.Duration // per request; 0 means remote.DefaultTimeout
+	// ConversationsURL is the Conversations v1 root; "" means remote.DefaultConversationsURL.
+	ConversationsURL string
 }
 
 func connFrom(c *cli.Context) connOptions {
@@ -122,7 +125,21 @@ func connFrom(c *cli.Context) connOptions {
 		},
 		BaseURL: c.String("base-url"),
 		Timeout: c.Duration("timeout"),
+
+		ConversationsURL: c.String("conversations-url"),
 	}
+}
+
+// apiFlag is --api of the commands that read or write a service.
+func apiFlag() cli.Flag {
+	return &cli.StringFlag{Name: "api", Value: remote.APIAuto,
+		Usage: "which `API` reads or writes the service: auto (Chat v2 when the service answers there, else Conversations v1), chat or conversations",
+		Action: func(_ *cli.Context, v string) error {
+			if err := remote.CheckAPI(v); err != nil {
+				return &usageError{fmt.Errorf("--api: %w", err)}
+			}
+			return nil
+		}}
 }
 
 // validate checks the credentials' shape before any request is sent. It
@@ -156,6 +173,11 @@ func (o connOptions) validate() error {
 	if u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
 		return usagef("--base-url %q is not an http(s) URL like https://chat.twilio.com", u.Redacted())
 	}
+	if o.ConversationsURL != "" {
+		if u, err := url.Parse(o.ConversationsURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+			return usagef("--conversations-url is not an http(s) URL like %s", remote.DefaultConversationsURL)
+		}
+	}
 	return nil
 }
 
@@ -165,6 +187,9 @@ func (o connOptions) client(opts ...remote.Option) (*remote.Client, error) {
 		return nil, err
 	}
 	base := []remote.Option{remote.WithBaseURL(o.BaseURL), remote.WithVersion(version)}
+	if o.ConversationsURL != "" {
+		base = append(base, remote.WithConversationsURL(o.ConversationsURL))
+	}
 	if o.Timeout != 0 {
 		base = append(base, remote.WithTimeout(o.Timeout))
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/chatvault/chatvault/remote"
 	"github.com/chatvault/chatvault/store"
 )
 
@@ -58,18 +60,23 @@ type snapshotJSON struct {
 	Deleted  int        `json:"deleted"`
 	Requests int64      `json:"requests"`
 	Failed   []string   `json:"failed,omitempty"`
+	API      string     `json:"api"` // the API the snapshot was read through
 }
 
 func toSnapshotJSON(s store.Snapshot) snapshotJSON {
 	j := snapshotJSON{ID: s.ID, Service: s.Service, Started: s.Started.UTC(), Status: string(s.Status), Full: s.Full,
 		Channels: s.Channels, Messages: s.Messages, Added: s.Added, Changed: s.Changed, Deleted: s.Deleted,
-		Requests: s.Requests, Failed: s.Failed}
+		Requests: s.Requests, Failed: s.Failed, API: snapshotAPI(s)}
 	if !s.Finished.IsZero() {
 		f := s.Finished.UTC()
 		j.Finished = &f
 	}
 	return j
 }
+
+// snapshotAPI is the API snapshot s was read through: snapshots of earlier
+// releases record none, and were read through Chat.
+func snapshotAPI(s store.Snapshot) string { return cmp.Or(s.API, remote.APIChat) }
 
 func runSnapshots(_ context.Context, o snapshotsOptions, stdout io.Writer) error {
 	a, err := openArchiveRead(o.Archive)
@@ -89,7 +96,7 @@ func runSnapshots(_ context.Context, o snapshotsOptions, stdout io.Writer) error
 		return printJSON(stdout, map[string]any{"snapshots": out})
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tSERVICE\tSTARTED\tFINISHED\tSTATUS\tKIND\tCHANNELS\tMESSAGES\tADDED\tCHANGED\tDELETED")
+	fmt.Fprintln(tw, "ID\tSERVICE\tSTARTED\tFINISHED\tSTATUS\tKIND\tCHANNELS\tMESSAGES\tADDED\tCHANGED\tDELETED\tAPI")
 	seen := map[string]bool{}
 	for _, s := range out {
 		fin := "-"
@@ -102,8 +109,8 @@ func runSnapshots(_ context.Context, o snapshotsOptions, stdout io.Writer) error
 			kind = "full"
 		}
 		seen[s.Service] = true
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\n", s.ID, s.Service, s.Started.Format(time.RFC3339), fin, s.Status,
-			kind, s.Channels, s.Messages, s.Added, s.Changed, s.Deleted)
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%s\n", s.ID, s.Service, s.Started.Format(time.RFC3339), fin, s.Status,
+			kind, s.Channels, s.Messages, s.Added, s.Changed, s.Deleted, s.API)
 	}
 	return tw.Flush()
 }
@@ -115,6 +122,7 @@ type lsOptions struct {
 	Snapshot string
 	Service  string
 	Channel  string
+	Users    bool
 	JSON     bool
 }
 
@@ -125,10 +133,11 @@ func lsCommand() *cli.Command {
 		Flags: []cli.Flag{archiveFlag(), snapshotFlag(),
 			&cli.StringFlag{Name: "service", Usage: "service `SID` (IS…) when the archive holds several"},
 			&cli.StringFlag{Name: "channel", Usage: "list this channel's messages (`CH…|UNIQUE_NAME`)"},
+			&cli.BoolFlag{Name: "users", Usage: "list the snapshot's users instead of its channels"},
 			jsonFlag()},
 		Action: func(c *cli.Context) error {
 			return runLs(c.Context, lsOptions{Archive: c.String("archive"), Snapshot: c.String("snapshot"),
-				Service: c.String("service"), Channel: c.String("channel"), JSON: c.Bool("json")}, c.App.Writer)
+				Service: c.String("service"), Channel: c.String("channel"), Users: c.Bool("users"), JSON: c.Bool("json")}, c.App.Writer)
 		},
 	}
 }
@@ -183,6 +192,9 @@ func openView(a *store.Archive, sel, service string) (*store.View, error) {
 }
 
 func runLs(_ context.Context, o lsOptions, stdout io.Writer) error {
+	if o.Users && o.Channel != "" {
+		return usagef("ls takes --users or --channel, not both")
+	}
 	var sel []string
 	if o.Channel != "" {
 		sel = []string{o.Channel}
@@ -195,14 +207,18 @@ func runLs(_ context.Context, o lsOptions, stdout io.Writer) error {
 	if o.Channel != "" {
 		return lsChannel(v, o, stdout)
 	}
+	if o.Users {
+		return lsUsers(v, o, stdout)
+	}
 	chs, err := v.Channels()
 	if err != nil {
 		return err
 	}
+	api := snapshotAPI(v.Snapshot())
 	sums := make([]channelSummary, 0, len(chs))
 	for _, ch := range chs {
 		var s channelSummary
-		if err := json.Unmarshal(ch.Raw, &s); err != nil {
+		if err := decodeShaped(api, remote.KindChannel, ch.Raw, &s); err != nil {
 			return fmt.Errorf("channel %s in the archive: %w", ch.SID, err)
 		}
 		if s.Messages, err = v.MessageCount(ch.SID); err != nil {
@@ -216,12 +232,56 @@ func runLs(_ context.Context, o lsOptions, stdout io.Writer) error {
 		sums = append(sums, s)
 	}
 	if o.JSON {
-		return printJSON(stdout, map[string]any{"snapshot": v.Snapshot().ID, "channels": sums})
+		return printJSON(stdout, map[string]any{"snapshot": v.Snapshot().ID, "api": api, "channels": sums})
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SID\tUNIQUE NAME\tTYPE\tMEMBERS\tMESSAGES\tFRIENDLY NAME")
 	for _, s := range sums {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\n", s.SID, s.UniqueName, s.Type, s.Members, s.Messages, s.FriendlyName)
+	}
+	return tw.Flush()
+}
+
+// decodeShaped decodes raw, a record of kind archived by a snapshot read
+// through api, in Chat's shape (remote.ChatShape) into v.
+func decodeShaped(api, kind string, raw []byte, v any) error {
+	shaped, err := remote.ChatShape(api, kind, raw)
+	if err != nil {
+		return err
+	}
+	return json.Unmarshal(shaped, v)
+}
+
+// userSummary is the part of a user `ls --users` shows.
+type userSummary struct {
+	SID          string `json:"sid"`
+	Identity     string `json:"identity"`
+	FriendlyName string `json:"friendly_name"`
+	RoleSID      string `json:"role_sid"`
+}
+
+// lsUsers prints the snapshot's users.
+func lsUsers(v *store.View, o lsOptions, stdout io.Writer) error {
+	us, err := v.Users()
+	if err != nil {
+		return err
+	}
+	api := snapshotAPI(v.Snapshot())
+	sums := make([]userSummary, 0, len(us))
+	for _, u := range us {
+		var s userSummary
+		if err := decodeShaped(api, remote.KindUser, u.Raw, &s); err != nil {
+			return fmt.Errorf("user %s in the archive: %w", u.SID, err)
+		}
+		sums = append(sums, s)
+	}
+	if o.JSON {
+		return printJSON(stdout, map[string]any{"snapshot": v.Snapshot().ID, "api": api, "users": sums})
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SID\tIDENTITY\tROLE\tFRIENDLY NAME")
+	for _, s := range sums {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.SID, s.Identity, s.RoleSID, s.FriendlyName)
 	}
 	return tw.Flush()
 }
@@ -238,6 +298,7 @@ func lsChannel(v *store.View, o lsOptions, stdout io.Writer) error {
 		fmt.Fprintf(w, `{"snapshot":%d,"channel":%q,"messages":[`, v.Snapshot().ID, ch.SID)
 	}
 	n := 0
+	api := snapshotAPI(v.Snapshot())
 	var buf bytes.Buffer
 	for m, err := range v.Messages(ch.SID) {
 		if err != nil {
@@ -253,7 +314,7 @@ func lsChannel(v *store.View, o lsOptions, stdout io.Writer) error {
 			}
 			w.Write(buf.Bytes())
 		} else {
-			w.WriteString(lsLine(m))
+			w.WriteString(lsLine(api, m))
 		}
 		n++
 	}
@@ -331,6 +392,17 @@ func runExport(ctx context.Context, o exportOptions, stdout io.Writer) (err erro
 		buf.WriteString("}\n")
 		_, err := w.Write(buf.Bytes())
 		return err
+	}
+	// Users first, so that a reader meets each identity before its
+	// members and messages.
+	users, err := v.Users()
+	if err != nil {
+		return err
+	}
+	for _, u := range users {
+		if err := line("user", u.Raw); err != nil {
+			return err
+		}
 	}
 	for _, ch := range chs {
 		if err := ctx.Err(); err != nil {

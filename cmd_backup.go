@@ -21,6 +21,7 @@ type backupOptions struct {
 	Service     string
 	Channels    []string
 	Full        bool
+	API         string // remote.APIAuto, APIChat or APIConversations
 	Concurrency int
 	PageSize    int
 	JSON        bool
@@ -36,6 +37,7 @@ func backupCommand() *cli.Command {
 			archiveFlag(),
 			channelFlag("only this channel (`CH…|UNIQUE_NAME`); repeat for more"),
 			&cli.BoolFlag{Name: "full", Usage: "re-read every message, catching edits and deletions of old messages"},
+			apiFlag(),
 			&cli.IntFlag{Name: "concurrency", Usage: "channels backed up at once", Value: 16},
 			&cli.IntFlag{Name: "page-size", Usage: "records per list request (at most 100)", Value: 100},
 			jsonFlag(),
@@ -48,6 +50,7 @@ func backupCommand() *cli.Command {
 				Service:     c.String("service"),
 				Channels:    c.StringSlice("channel"),
 				Full:        c.Bool("full"),
+				API:         c.String("api"),
 				Concurrency: c.Int("concurrency"),
 				PageSize:    c.Int("page-size"),
 				JSON:        c.Bool("json"),
@@ -66,6 +69,9 @@ func (o backupOptions) validate() error {
 	}
 	if err := checkChannels(o.Channels); err != nil {
 		return err
+	}
+	if err := remote.CheckAPI(o.API); err != nil {
+		return usagef("--api: %v", err)
 	}
 	if o.Concurrency < 1 || o.Concurrency > 256 {
 		return usagef("--concurrency %d is out of range: give 1 to 256", o.Concurrency)
@@ -107,13 +113,17 @@ func runBackup(ctx context.Context, o backupOptions, stdout, stderr io.Writer) e
 		}
 	}()
 
+	api, err := cl.ForAPI(ctx, o.Service, o.API)
+	if err != nil {
+		return fmt.Errorf("backup of service %s: %w", o.Service, err)
+	}
 	var progress backup.Progress = backup.NopProgress{}
 	if !o.JSON && !o.Quiet && isTerminal(stderr) {
 		bar := newProgressBar(stderr, "backing up")
 		defer bar.finish()
 		progress = backupProgress{bar}
 	}
-	res, runErr = backup.Run(ctx, cl, a, backup.Options{
+	res, runErr = backup.Run(ctx, via[backup.Source](cl, api), a, backup.Options{
 		Service:     o.Service,
 		Channels:    o.Channels,
 		Full:        o.Full,
@@ -136,11 +146,26 @@ func runBackup(ctx context.Context, o backupOptions, stdout, stderr io.Writer) e
 	return nil
 }
 
+// via is the client's view that speaks api (see remote.Client.ForAPI): the
+// Client itself for Chat, its Conversations view for Conversations. T is
+// the interface the caller reads or writes through.
+func via[T any](cl *remote.Client, api string) T {
+	if api == remote.APIConversations {
+		return any(cl.Conversations()).(T)
+	}
+	return any(cl).(T)
+}
+
 func reportBackup(stdout, stderr io.Writer, o backupOptions, res backup.Result, runErr error) error {
 	if o.JSON {
 		return printResult(stdout, res, runErr)
 	}
-	fmt.Fprintf(stdout, "snapshot %d of %s: %s, %d channels, %d messages (%d added, %d changed, %d deleted), %d requests in %.1fs\n",
-		res.Snapshot, res.Service, res.Status, res.Channels, res.Messages, res.Added, res.Changed, res.Deleted, res.Requests, res.DurationSeconds)
+	fmt.Fprintf(stdout, "snapshot %d of %s through %s: %s, %d channels, %d messages (%d added, %d changed, %d deleted), %d users, %d requests in %.1fs\n",
+		res.Snapshot, res.Service, res.API, res.Status, res.Channels, res.Messages, res.Added, res.Changed, res.Deleted, res.Users, res.Requests, res.DurationSeconds)
+	for _, w := range res.Warnings {
+		if !o.Quiet {
+			fmt.Fprintf(stderr, "warning: %s\n", w)
+		}
+	}
 	return nil
 }

@@ -36,6 +36,7 @@ func restoreCommand() *cli.Command {
 		Name:  "restore",
 		Usage: "recreate a snapshot's channels, members and messages in a service, exactly once",
 		Flags: append(credentialFlags(),
+			apiFlag(),
 			archiveFlag(),
 			&cli.StringFlag{Name: "service", Usage: "target service `SID` (IS…)"},
 			&cli.StringFlag{Name: "source", Usage: "source service `SID` (IS…); required when the archive holds several"},

@@ -25,6 +25,7 @@ func verifyCommand() *cli.Command {
 		Name:  "verify",
 		Usage: "check the archive's integrity and, with --service, compare a snapshot with the live service",
 		Flags: append(credentialFlags(),
+			apiFlag(),
 			archiveFlag(),
 			snapshotFlag(),
 			&cli.StringFlag{Name: "service", Usage: "also compare the snapshot with this live service `SID` (IS…)"},

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/chatvault/chatvault/remote"
 	"github.com/chatvault/chatvault/store"
 	"github.com/chatvault/chatvault/transcript"
 )
@@ -12,28 +13,30 @@ import (
 // lsMessage is the part of a message `ls --channel` shows.
 type lsMessage struct {
 	From          string `json:"from"`
-	Author        string `json:"author"` // Conversations
 	Body          string `json:"body"`
 	DateCreated   string `json:"date_created"`
 	DateUpdated   string `json:"date_updated"`
-	WasEdited     bool   `json:"was_edited"`
+	WasEdited     *bool  `json:"was_edited"` // nil: Conversations, whose date_updated is null until an edit
 	LastUpdatedBy string `json:"last_updated_by"`
 }
 
 // lsLine is one message as `ls --channel` prints it: index, SID, time,
 // author, then the body quoted, a media message as
 // [media: filename (type, size)], and an edited one marked with who and when.
-func lsLine(m store.MessageRecord) string {
+// The message was archived by a snapshot read through api, and is read in
+// Chat's shape (remote.ChatShape).
+func lsLine(api string, m store.MessageRecord) string {
 	var msg lsMessage
-	if err := json.Unmarshal(m.Raw, &msg); err != nil {
+	raw, err := remote.ChatShape(api, remote.KindMessage, m.Raw)
+	if err == nil {
+		err = json.Unmarshal(raw, &msg)
+	}
+	if err != nil {
 		return fmt.Sprintf("%6d  %s  (not JSON in the archive: run chatvault verify)\n", m.Index, m.SID)
 	}
 	from := msg.From
-	if from == "" {
-		from = msg.Author
-	}
 	var parts []string
-	if md, ok := transcript.MessageMedia(m.Raw); ok {
+	if md, ok := transcript.MessageMedia(raw); ok {
 		name := md.Filename
 		if name == "" {
 			name = md.SID
@@ -45,7 +48,9 @@ func lsLine(m store.MessageRecord) string {
 	} else {
 		parts = append(parts, fmt.Sprintf("%q", msg.Body))
 	}
-	if msg.WasEdited || (msg.LastUpdatedBy != "" && msg.DateUpdated > msg.DateCreated) {
+	edited := msg.WasEdited != nil && *msg.WasEdited || msg.LastUpdatedBy != "" && msg.DateUpdated > msg.DateCreated ||
+		msg.WasEdited == nil && msg.DateUpdated > msg.DateCreated
+	if edited {
 		mark := "[edited"
 		if msg.LastUpdatedBy != "" {
 			mark += " by " + msg.LastUpdatedBy

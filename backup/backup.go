@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,10 +21,14 @@ import (
 	"github.com/chatvault/chatvault/store"
 )
 
-// Source is what backup needs of the service. *remote.Client satisfies it.
+// Source is what backup needs of the service: *remote.Client reads it
+// through Chat, its Conversations view through Conversations. API names
+// which; what the API shows of changes is its remote.CapabilitiesOf row.
 type Source interface {
+	API() string
 	FetchService(ctx context.Context, sid string) (*remote.Service, error)
 	ListRoles(ctx context.Context, service string) iter.Seq2[*remote.Role, error]
+	ListUsers(ctx context.Context, service string) iter.Seq2[*remote.User, error]
 	ListChannels(ctx context.Context, service string, types ...string) iter.Seq2[*remote.Channel, error]
 	FetchChannel(ctx context.Context, service, sidOrUniqueName string) (*remote.Channel, error)
 	ListMembers(ctx context.Context, service, channel string, o remote.ListOptions) iter.Seq2[*remote.Member, error]
@@ -32,7 +37,10 @@ type Source interface {
 	Requests() int64
 }
 
-var _ Source = (*remote.Client)(nil)
+var (
+	_ Source = (*remote.Client)(nil)
+	_ Source = (*remote.Conversations)(nil)
+)
 
 // Progress receives progress events. Its methods are called from many
 // goroutines at once and must not block for long.
@@ -96,8 +104,10 @@ type ChannelFailure struct {
 type Result struct {
 	Snapshot        uint64           `json:"snapshot"`
 	Service         string           `json:"service"`
+	API             string           `json:"api"` // remote.APIChat or remote.APIConversations
 	Status          string           `json:"status"`
 	Channels        int              `json:"channels"`
+	Users           int              `json:"users"` // users listed (and archived) by this run
 	Messages        int              `json:"messages"`
 	Added           int              `json:"added"`
 	Changed         int              `json:"changed"`
@@ -105,6 +115,7 @@ type Result struct {
 	Requests        int64            `json:"requests"`
 	DurationSeconds float64          `json:"duration_seconds"`
 	Failures        []ChannelFailure `json:"failures,omitempty"`
+	Warnings        []string         `json:"warnings,omitempty"`
 }
 
 var (
@@ -178,6 +189,7 @@ type run struct {
 	o    Options
 	log  *slog.Logger
 	prog *startGate
+	caps remote.Capabilities // what the source's API shows of changes
 
 	slots chan struct{} // one per request in flight (see slot)
 	queue *jobQueue     // channels listed and not yet started
@@ -187,6 +199,8 @@ type run struct {
 
 	mu       sync.Mutex
 	failures []ChannelFailure
+	warnings []string
+	users    int
 
 	named   chan struct{} // closed once the listing has looked up every channel asked for
 	missing []string      // channels asked for that the service does not have (under mu)
@@ -253,6 +267,29 @@ func aborts(err error) bool {
 	return errors.Is(err, remote.ErrAuthentication) || errors.As(err, &se)
 }
 
+// warn records a warning for the result.
+func (r *run) warn(msg string) {
+	r.log.Warn(msg)
+	r.mu.Lock()
+	r.warnings = append(r.warnings, msg)
+	r.mu.Unlock()
+}
+
+// previousAPI is the API the newest snapshot of the service was read
+// through ("" when there is none; snapshots of earlier releases, Chat).
+func (r *run) previousAPI() (string, error) {
+	snaps, err := r.a.Snapshots()
+	if err != nil {
+		return "", fmt.Errorf("backup of service %s: reading the snapshots of archive %s: %w", r.o.Service, r.a.Path(), err)
+	}
+	for _, s := range slices.Backward(snaps) {
+		if s.Service == r.o.Service {
+			return cmp.Or(s.API, remote.APIChat), nil
+		}
+	}
+	return "", nil
+}
+
 func (r *run) fail(channel string, err error) {
 	r.log.Warn("channel not backed up", "channel", channel, "error", err)
 	r.mu.Lock()
@@ -280,8 +317,9 @@ func Run(ctx context.Context, src Source, a *store.Archive, o Options) (Result, 
 	started := time.Now()
 	reqs0 := src.Requests()
 	r := &run{src: src, a: a, o: o, log: o.Logger, prog: &startGate{Progress: o.Progress},
+		caps:  remote.CapabilitiesOf(src.API()),
 		slots: make(chan struct{}, o.Concurrency), queue: newJobQueue(), begun: make(chan struct{}), named: make(chan struct{})}
-	res := Result{Service: o.Service}
+	res := Result{Service: o.Service, API: src.API()}
 
 	// The service resource, the channels and the roles are fetched at once,
 	// and channels are backed up as soon as they are listed; but the
@@ -314,12 +352,26 @@ func Run(ctx context.Context, src Source, a *store.Archive, o Options) (Result, 
 		return res, err
 	}
 
+	prevAPI, err := r.previousAPI()
+	if err != nil {
+		stop()
+		return res, err
+	}
 	w, err := a.BeginSnapshot(o.Service, o.Full, started)
 	if err != nil {
 		stop()
 		return res, fmt.Errorf("backup of service %s: beginning a snapshot in archive %s: %w", o.Service, a.Path(), err)
 	}
 	r.w = w
+	if err := w.SetAPI(src.API()); err != nil {
+		stop()
+		_, ferr := w.Finish(store.StatusInterrupted, src.Requests()-reqs0, nil)
+		return res, errors.Join(fmt.Errorf("backup of service %s: recording the API in snapshot %d: %w", o.Service, w.ID(), err), ferr)
+	}
+	if prevAPI != "" && prevAPI != src.API() {
+		r.warn(fmt.Sprintf("snapshot %d is read through %s, the previous snapshot of the service through %s: records not read again keep the shape of the API that read them (see 'chatvault backup --help' and --full)",
+			w.ID(), src.API(), prevAPI))
+	}
 	res.Snapshot = w.ID()
 	r.log.Info("snapshot begun", "snapshot", w.ID(), "service", o.Service, "full", o.Full)
 	close(r.begun)
@@ -357,6 +409,8 @@ func Run(ctx context.Context, src Source, a *store.Archive, o Options) (Result, 
 	res.Changed = snap.Changed
 	res.Deleted = snap.Deleted
 	res.Failures = r.failures
+	res.Warnings = r.warnings
+	res.Users = r.users
 	res.DurationSeconds = time.Since(started).Seconds()
 	r.log.Info("snapshot finished", "snapshot", w.ID(), "status", status, "requests", res.Requests)
 	return res, runErr
@@ -382,6 +436,7 @@ func (r *run) startListing(ctx context.Context) (stop func()) {
 	r.g, r.gctx = errgroup.WithContext(gctx)
 	r.g.Go(func() error { return r.listChannels(r.gctx) })
 	r.g.Go(func() error { return r.roles(r.gctx) })
+	r.g.Go(func() error { return r.listUsers(r.gctx) })
 	return func() {
 		cancel()
 		_ = r.g.Wait()
@@ -523,16 +578,47 @@ func (r *run) deleteGoneChannels(listed map[string]bool) error {
 	if err != nil {
 		return storeErr(fmt.Errorf("reading the channels of service %s from archive %s: %w", r.o.Service, r.a.Path(), err))
 	}
+	var unseen []string
 	for _, sid := range live {
 		if listed[sid] {
 			continue
+		}
+		if !r.caps.PublicChannels {
+			public, err := r.archivedPublic(sid)
+			if err != nil {
+				return err
+			}
+			if public {
+				unseen = append(unseen, sid)
+				continue
+			}
 		}
 		r.log.Info("channel deleted from the service", "channel", sid)
 		if err := r.w.DeleteChannel(sid); err != nil {
 			return storeErr(err)
 		}
 	}
+	if len(unseen) > 0 {
+		r.warn(fmt.Sprintf("%d public channels archived before (%s) are not visible through %s, which shows private channels only: "+
+			"they are kept as archived, not recorded as deleted, and were not read again; to back them up through %s, make them private with Chat v3 "+
+			"(see \"Moving from Programmable Chat to Conversations\" in the README), or back up through --api chat while Chat answers",
+			len(unseen), strings.Join(unseen, ", "), r.src.API(), r.src.API()))
+	}
 	return nil
+}
+
+// archivedPublic reports whether the archive's current version of channel
+// sid says it is public: only a record read through Chat can.
+func (r *run) archivedPublic(sid string) (bool, error) {
+	rec, err := r.a.CurrentChannel(r.o.Service, sid)
+	if err != nil {
+		return false, storeErr(fmt.Errorf("reading channel %s from archive %s: %w", sid, r.a.Path(), err))
+	}
+	var ch struct {
+		Type string `json:"type"`
+	}
+	_ = json.Unmarshal(rec.Raw, &ch) // a record that does not decode is not known to be public
+	return ch.Type == "public", nil
 }
 
 // roles lists the roles of the service and, once the snapshot is begun,

@@ -130,7 +130,10 @@ func assertArchived(t *testing.T, a *store.Archive, id uint64, f *fakeSource) {
 // wantCounts compares the requests per kind of the last run.
 func wantCounts(t *testing.T, f *fakeSource, want map[string]int) {
 	t.Helper()
-	for _, k := range []string{kService, kRoles, kChannels, kFetchChannel, kMembers, kMessages} {
+	if _, ok := want[kUsers]; !ok {
+		want[kUsers] = want[kRoles] // users are listed beside the roles, the same way
+	}
+	for _, k := range []string{kService, kRoles, kUsers, kChannels, kFetchChannel, kMembers, kMessages} {
 		if got := f.count(k); got != want[k] {
 			t.Errorf("%s requests = %d, want %d", k, got, want[k])
 		}
@@ -143,22 +146,24 @@ func TestFirstBackupThenNoChanges(t *testing.T) {
 
 	res := mustRun(t, f, a, opts(f))
 	// 35 messages at 10 a page: 4 pages per channel.
-	wantCounts(t, f, map[string]int{kService: 1, kRoles: 1, kChannels: 1, kMembers: 4, kMessages: 16})
+	wantCounts(t, f, map[string]int{kService: 1, kRoles: 1, kUsers: 1, kChannels: 1, kMembers: 4, kMessages: 16})
 	expect(t, "channels", res.Channels, 4)
 	expect(t, "messages", res.Messages, 140)
 	expect(t, "added", res.Added, 140)
-	expect(t, "requests", res.Requests, int64(23))
+	expect(t, "users", res.Users, 3)
+	expect(t, "api", res.API, remote.APIChat)
+	expect(t, "requests", res.Requests, int64(24))
 	expect(t, "service", res.Service, f.sid)
 	assertArchived(t, a, res.Snapshot, f)
 
 	res2 := mustRun(t, f, a, opts(f))
-	wantCounts(t, f, map[string]int{kService: 1, kRoles: 1, kChannels: 1, kMembers: 4})
+	wantCounts(t, f, map[string]int{kService: 1, kRoles: 1, kUsers: 1, kChannels: 1, kMembers: 4})
 	expect(t, "snapshot", res2.Snapshot, res.Snapshot+1)
 	expect(t, "messages", res2.Messages, 140)
 	expect(t, "added", res2.Added, 0)
 	expect(t, "changed", res2.Changed, 0)
 	expect(t, "deleted", res2.Deleted, 0)
-	expect(t, "requests", res2.Requests, int64(7))
+	expect(t, "requests", res2.Requests, int64(8))
 	assertArchived(t, a, res2.Snapshot, f)
 }
 
@@ -892,7 +897,7 @@ func TestSyncStateAfterRuns(t *testing.T) {
 	if err != nil || !ok {
 		t.Fatalf("Sync: %v %v", ok, err)
 	}
-	want := store.ChannelSync{SyncedIndex: 11, MessagesCount: 12, Marker: changeMarker(ch.remote(f.sid)), WalkTop: -1}
+	want := store.ChannelSync{SyncedIndex: 11, MessagesCount: 12, Marker: changeMarker(ch.remote(f.sid, f.API())), WalkTop: -1}
 	if st != want {
 		t.Errorf("sync state = %+v, want %+v", st, want)
 	}
@@ -901,7 +906,7 @@ func TestSyncStateAfterRuns(t *testing.T) {
 	mustRun(t, f, a, opts(f))
 	st, _, _ = a.Sync(f.sid, ch.sid)
 	want.MessagesCount = 11
-	want.Marker = changeMarker(ch.remote(f.sid)) // the newest message changed
+	want.Marker = changeMarker(ch.remote(f.sid, f.API())) // the newest message changed
 	if st != want {
 		t.Errorf("sync state = %+v, want %+v", st, want)
 	}

@@ -25,6 +25,7 @@ const (
 	kFetchChannel = "fetch_channel"
 	kMembers      = "members"
 	kMessages     = "messages"
+	kUsers        = "users"
 )
 
 // fakeSource is an in-memory Chat service implementing Source. It pages
@@ -33,7 +34,9 @@ const (
 type fakeSource struct {
 	mu       sync.Mutex
 	sid      string
+	api      string // remote.APIChat (also when "") or remote.APIConversations: see conversations
 	roles    []fakeRole
+	users    []fakeUser
 	channels []*fakeChannel
 	kinds    map[string]int
 	urls     map[string][]string // channel SID → message page URLs requested ("" = first page)
@@ -48,6 +51,8 @@ type fakeSource struct {
 }
 
 type fakeRole struct{ sid, name string }
+
+type fakeUser struct{ sid, identity string }
 
 type fakeChannel struct {
 	sid, uniqueName, typ string
@@ -64,6 +69,7 @@ type fakeMessage struct {
 	index  int64
 	body   string
 	edited bool
+	edits  int // how many times edited: the message's date_updated moves with each
 }
 
 func hexSID(prefix string, n int) string { return fmt.Sprintf("%s%032x", prefix, n) }
@@ -77,6 +83,7 @@ func newFakeSource(channels, messages int) *fakeSource {
 		urls:      map[string][]string{},
 		pagesSeen: map[string]int{},
 		roles:     []fakeRole{{hexSID("RL", 1), "channel user"}, {hexSID("RL", 2), "service admin"}},
+		users:     []fakeUser{{hexSID("US", 1), "user-0"}, {hexSID("US", 2), "user-1"}, {hexSID("US", 3), "user-2"}},
 	}
 	for c := range channels {
 		ch := &fakeChannel{
@@ -114,6 +121,19 @@ func mustJSON(v any) []byte {
 	return b
 }
 
+// conversations makes f serve as Conversations does (remote.CapabilitiesOf):
+// channels without messages_count or links.last_message, private channels
+// only, and a message's date_updated set only once it is edited.
+func (f *fakeSource) conversations() *fakeSource {
+	f.api = remote.APIConversations
+	return f
+}
+
+func (f *fakeSource) API() string { return cmp.Or(f.api, remote.APIChat) }
+
+// fakeEpoch dates the fake's messages.
+var fakeEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
 func (c *fakeChannel) raw(service string) []byte {
 	return mustJSON(map[string]any{
 		"sid": c.sid, "service_sid": service, "unique_name": c.uniqueName, "type": c.typ,
@@ -131,12 +151,32 @@ func (c *fakeChannel) lastMessageURL() any {
 	return "https://chat.example/Messages/" + c.messages[len(c.messages)-1].sid
 }
 
-func (c *fakeChannel) remote(service string) *remote.Channel {
+func (c *fakeChannel) remote(service, api string) *remote.Channel {
+	if api == remote.APIConversations {
+		return &remote.Channel{
+			SID: c.sid, ServiceSID: service, UniqueName: c.uniqueName, Type: "private", DateUpdated: c.updated,
+			Raw: mustJSON(map[string]any{"sid": c.sid, "chat_service_sid": service, "unique_name": c.uniqueName,
+				"date_updated": c.updated.Format(time.RFC3339), "links": map[string]any{"participants": "p", "messages": "m"}}),
+		}
+	}
 	return &remote.Channel{
 		SID: c.sid, ServiceSID: service, UniqueName: c.uniqueName, Type: c.typ,
 		MessagesCount: len(c.messages), MembersCount: len(c.members), DateUpdated: c.updated,
 		Raw: c.raw(service),
 	}
+}
+
+// remote is the message as api shows it.
+func (m fakeMessage) remote(channel, api string) *remote.Message {
+	r := &remote.Message{SID: m.sid, Index: m.index, Body: m.body, ChannelSID: channel, Raw: m.raw(channel)}
+	if api == remote.APIConversations {
+		if m.edits > 0 {
+			r.DateUpdated = fakeEpoch.Add(time.Duration(m.edits) * time.Second)
+		}
+		r.Raw = mustJSON(map[string]any{"sid": m.sid, "conversation_sid": channel, "index": m.index, "body": m.body,
+			"date_updated": map[bool]any{true: r.DateUpdated.Format(time.RFC3339), false: nil}[m.edits > 0]})
+	}
+	return r
 }
 
 func (m fakeMember) raw(channel string) []byte {
@@ -172,6 +212,7 @@ func (f *fakeSource) editMessage(ch int, index int64, body string) {
 	for k, m := range f.channels[ch].messages {
 		if m.index == index {
 			f.channels[ch].messages[k].body, f.channels[ch].messages[k].edited = body, true
+			f.channels[ch].messages[k].edits++
 			return
 		}
 	}
@@ -245,6 +286,16 @@ func (f *fakeSource) FetchService(ctx context.Context, sid string) (*remote.Serv
 	return &remote.Service{SID: f.sid, Raw: mustJSON(map[string]any{"sid": f.sid, "friendly_name": "fake"})}, nil
 }
 
+func (f *fakeSource) ListUsers(ctx context.Context, service string) iter.Seq2[*remote.User, error] {
+	return pages(ctx, f, kUsers, "", func(int) ([]*remote.User, bool, error) {
+		var page []*remote.User
+		for _, u := range f.users {
+			page = append(page, &remote.User{SID: u.sid, Identity: u.identity, Raw: mustJSON(map[string]any{"sid": u.sid, "identity": u.identity})})
+		}
+		return page, false, nil
+	})
+}
+
 func (f *fakeSource) ListRoles(ctx context.Context, service string) iter.Seq2[*remote.Role, error] {
 	return func(yield func(*remote.Role, error) bool) {
 		f.mu.Lock()
@@ -274,8 +325,9 @@ func (f *fakeSource) ListChannels(ctx context.Context, service string, types ...
 		start := n * fakeChannelPage
 		var page []*remote.Channel
 		for i, c := range f.channels {
-			if i >= start && i < start+fakeChannelPage && (len(types) == 0 || slices.Contains(types, c.typ)) {
-				page = append(page, c.remote(f.sid))
+			visible := f.API() == remote.APIChat || c.typ == "private"
+			if i >= start && i < start+fakeChannelPage && visible && (len(types) == 0 || slices.Contains(types, c.typ)) {
+				page = append(page, c.remote(f.sid, f.API()))
 			}
 		}
 		return page, len(f.channels) > start+fakeChannelPage, nil
@@ -330,10 +382,10 @@ func (f *fakeSource) FetchChannel(ctx context.Context, service, sidOrUniqueName 
 		return nil, err
 	}
 	c := f.find(sidOrUniqueName)
-	if c == nil {
+	if c == nil || f.API() == remote.APIConversations && c.typ == "public" {
 		return nil, notFound("/v2/Services/"+service+"/Channels/"+sidOrUniqueName, 50300)
 	}
-	return c.remote(f.sid), nil
+	return c.remote(f.sid, f.API()), nil
 }
 
 func (f *fakeSource) ListMembers(ctx context.Context, service, channel string, o remote.ListOptions) iter.Seq2[*remote.Member, error] {
@@ -414,7 +466,7 @@ func (f *fakeSource) messagesPage(service, channel string, o remote.ListOptions,
 		if m.index >= before {
 			continue
 		}
-		p.Items = append(p.Items, &remote.Message{SID: m.sid, Index: m.index, Body: m.body, ChannelSID: c.sid, Raw: m.raw(c.sid)})
+		p.Items = append(p.Items, m.remote(c.sid, f.API()))
 	}
 	if len(p.Items) == size {
 		low := p.Items[len(p.Items)-1].Index
@@ -449,7 +501,7 @@ func (f *fakeSource) ListMessages(ctx context.Context, service, channel string, 
 			if len(page) == size {
 				return page, true, nil
 			}
-			page = append(page, &remote.Message{SID: m.sid, Index: m.index, Body: m.body, ChannelSID: c.sid, Raw: m.raw(c.sid)})
+			page = append(page, m.remote(c.sid, f.API()))
 			after = m.index
 		}
 		return page, false, nil

@@ -32,6 +32,7 @@ const (
 	helperPageSize   = "CHATVAULT_HELPER_PAGE_SIZE"
 	helperConcurrent = "CHATVAULT_HELPER_CONCURRENCY"
 	helperFull       = "CHATVAULT_HELPER_FULL"
+	helperAPI        = "CHATVAULT_HELPER_API" // "conversations": read through Conversations (on the base URL)
 )
 
 // helperReady is printed on stdout once the archive is open and the backup
@@ -122,7 +123,7 @@ func helperBackupProcess() int {
 		return def
 	}
 	cl, err := remote.NewClient(remote.Credentials{AccountSID: env(helperAccount), AuthToken: env(helperToken)},
-		remote.WithBaseURL(env(helperBaseURL)), remote.WithLimits(testLimits))
+		remote.WithBaseURL(env(helperBaseURL)), remote.WithConversationsURL(env(helperBaseURL)), remote.WithLimits(testLimits))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -139,7 +140,11 @@ func helperBackupProcess() int {
 	stopSampling := make(chan struct{})
 	peaks := make(chan memPeaks, 1)
 	go func() { peaks <- sampleMemory(20*time.Millisecond, stopSampling) }()
-	res, err := Run(ctx, cl, a, Options{
+	var src Source = cl
+	if env(helperAPI) == remote.APIConversations {
+		src = cl.Conversations()
+	}
+	res, err := Run(ctx, src, a, Options{
 		Service:     env(helperService),
 		PageSize:    atoi(helperPageSize, 0),
 		Concurrency: atoi(helperConcurrent, 0),

@@ -68,7 +68,7 @@ func (e *emu) client(tb testing.TB, token string, l remote.Limits) *remote.Clien
 	e.https = append(e.https, h)
 	e.mu.Unlock()
 	cl, err := remote.NewClient(remote.Credentials{AccountSID: e.info.AccountSID, AuthToken: token},
-		remote.WithBaseURL(e.info.BaseURL), remote.WithLimits(l), remote.WithHTTPClient(h))
+		remote.WithBaseURL(e.info.BaseURL), remote.WithConversationsURL(e.info.ConversationsURL), remote.WithLimits(l), remote.WithHTTPClient(h))
 	if err != nil {
 		tb.Fatalf("NewClient: %v", err)
 	}
@@ -85,7 +85,7 @@ type liveState struct {
 
 // capture reads the whole service through the API (messages oldest first,
 // unlike backup).
-func capture(tb testing.TB, cl *remote.Client, svc string) liveState {
+func capture(tb testing.TB, cl Source, svc string) liveState {
 	tb.Helper()
 	ctx := context.Background()
 	s := liveState{channels: map[string][]byte{}, members: map[string]map[string][]byte{}, messages: map[string][]store.MessageRecord{}}
@@ -250,7 +250,7 @@ func TestIntegrationExportEqualsLive(t *testing.T) {
 }
 
 // channelSIDs returns the service's channel SIDs in listing order.
-func channelSIDs(t *testing.T, cl *remote.Client, svc string) []string {
+func channelSIDs(t *testing.T, cl Source, svc string) []string {
 	t.Helper()
 	var sids []string
 	for c, err := range cl.ListChannels(context.Background(), svc) {
@@ -263,7 +263,7 @@ func channelSIDs(t *testing.T, cl *remote.Client, svc string) []string {
 }
 
 // messageAt returns the message at position pos (oldest first) of a channel.
-func messageAt(t *testing.T, cl *remote.Client, svc, ch string, pos int) *remote.Message {
+func messageAt(t *testing.T, cl Source, svc, ch string, pos int) *remote.Message {
 	t.Helper()
 	k := 0
 	for m, err := range cl.ListMessages(context.Background(), svc, ch, remote.ListOptions{}) {
@@ -383,8 +383,8 @@ func TestIntegrationIncrementalAndPointInTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Service, roles, one channel page, one member page per channel.
-	expect(t, "requests of an idle run", e.cl.Requests()-reqs, int64(3+len(sids)))
+	// Service, roles, users, one channel page, one member page per channel.
+	expect(t, "requests of an idle run", e.cl.Requests()-reqs, int64(4+len(sids)))
 	expect(t, "idle run: added+changed+deleted", again.Added+again.Changed+again.Deleted, 0)
 }
 

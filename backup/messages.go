@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"slices"
+	"time"
 
 	"github.com/chatvault/chatvault/remote"
 	"github.com/chatvault/chatvault/store"
@@ -23,7 +24,22 @@ func (r *run) messages(ctx context.Context, j job) error {
 		st = store.ChannelSync{SyncedIndex: -1, WalkTop: -1}
 	}
 	pending := st.WalkTop >= 0 && st.WalkNext != ""
-	if ok && !r.o.Full && !pending && st.MessagesCount == j.messagesCount && st.Marker == j.marker {
+	// An API whose channels do not name their newest message shows no
+	// change of messages on the channel: one short newest-first page does.
+	var probe *remote.Page[*remote.Message]
+	marker := j.marker
+	if ok && !r.o.Full && !pending && !r.caps.LastMessageLink {
+		o := remote.ListOptions{PageSize: min(probePageSize, r.o.PageSize), Order: "desc"}
+		if probe, err = r.src.MessagesPage(ctx, r.o.Service, j.sid, o, ""); err != nil {
+			return fmt.Errorf("reading messages: %w", err)
+		}
+		if probe == nil {
+			return errors.New("reading messages: the service returned no page")
+		}
+		r.prog.Messages(len(probe.Items))
+		marker = withNewest(j.marker, probe)
+	}
+	if ok && !r.o.Full && !pending && st.MessagesCount == j.messagesCount && st.Marker == marker {
 		r.log.Debug("channel unchanged: no messages to read", "channel", j.sid)
 		return nil
 	}
@@ -70,17 +86,28 @@ func (r *run) messages(ctx context.Context, j job) error {
 			complete = bottom < 0
 		}
 	} else {
-		if _, err := w.walk(ctx, walkSpec{stopAt: bottom, clampLo: math.MinInt64, persist: true}); err != nil {
+		if _, err := w.walk(ctx, walkSpec{probe: probe, stopAt: bottom, clampLo: math.MinInt64, persist: true}); err != nil {
 			return err
 		}
 		complete = bottom < 0
 	}
 
 	count, date := j.messagesCount, j.marker
-	if !complete {
+	switch {
+	case complete:
+	case r.caps.MessageCounts:
 		if count, date, err = w.reconcile(ctx, count, date); err != nil {
 			return err
 		}
+	default:
+		// No count to compare with: the deletions found are those in the
+		// ranges the walk covered.
+		if err := w.sweepCovered(ctx); err != nil {
+			return err
+		}
+	}
+	if !r.caps.LastMessageLink {
+		date = j.marker + " " + w.newest
 	}
 	synced := max(st.SyncedIndex, w.top, w.pendTop)
 	if err := r.w.SetSync(j.sid, store.ChannelSync{
@@ -153,6 +180,44 @@ func (w *walker) reconcile(ctx context.Context, count int, date string) (int, st
 	return count, date, nil
 }
 
+// probePageSize is the size of the newest-first page that tells whether a
+// channel changed when its API has no marker for that (see doc.go).
+const probePageSize = 5
+
+// withNewest is a channel's change marker for an API whose channels do not
+// name their newest message: the channel's own marker and that of the
+// newest message on page, a newest-first page.
+func withNewest(marker string, page *remote.Page[*remote.Message]) string {
+	return marker + " " + newestMarker(page)
+}
+
+// newestMarker names the newest message of a newest-first page and its
+// last edit: a message posted, deleted or edited at the top changes it.
+func newestMarker(page *remote.Page[*remote.Message]) string {
+	if len(page.Items) == 0 {
+		return ""
+	}
+	m := page.Items[0]
+	edited := ""
+	if !m.DateUpdated.IsZero() {
+		edited = m.DateUpdated.UTC().Format(time.RFC3339Nano)
+	}
+	return fmt.Sprintf("%d %s %s", m.Index, m.SID, edited)
+}
+
+// sweepCovered looks for deleted messages in the ranges the walk covered,
+// when the walk did not load the live indexes.
+func (w *walker) sweepCovered(ctx context.Context) error {
+	if w.live != nil || len(w.spans) == 0 {
+		return nil
+	}
+	if err := w.reload(ctx, true); err != nil {
+		return err
+	}
+	_, err := w.sweep()
+	return err
+}
+
 // isClientError reports whether err is the service refusing a request as
 // bad (4xx), excluding credentials and rate limiting.
 func isClientError(err error) bool {
@@ -183,8 +248,9 @@ type walker struct {
 	spans []span  // without live: ranges covered, newest first
 	seen  []int64 // without live: indexes read within spans
 
-	top      int64 // highest index read in this run; -1 = none
-	pendTop  int64 // WalkTop of the interrupted walk being finished; -1 = none
+	newest   string // newestMarker of the last page read from the newest message
+	top      int64  // highest index read in this run; -1 = none
+	pendTop  int64  // WalkTop of the interrupted walk being finished; -1 = none
 	pages    int
 	deleted  int
 	rewalked bool
@@ -195,10 +261,11 @@ type span struct{ lo, hi int64 }
 
 // walkSpec shapes one walk.
 type walkSpec struct {
-	from    string // "" = the newest page; else a next_page_url, fetched verbatim
-	stopAt  int64  // stop after the page holding an index <= stopAt (-1 = read to the oldest)
-	clampLo int64  // pages cover nothing below this index
-	persist bool   // save the resume point after each page that has a successor
+	from    string                        // "" = the newest page; else a next_page_url, fetched verbatim
+	probe   *remote.Page[*remote.Message] // the newest page, read already with a small page size (from is "")
+	stopAt  int64                         // stop after the page holding an index <= stopAt (-1 = read to the oldest)
+	clampLo int64                         // pages cover nothing below this index
+	persist bool                          // save the resume point after each page that has a successor
 }
 
 // flush waits until what is queued is committed.
@@ -270,15 +337,22 @@ func (w *walker) walk(ctx context.Context, s walkSpec) (failedFirst bool, err er
 	resumed := s.from != ""
 	o := remote.ListOptions{PageSize: w.r.o.PageSize, Order: "desc"}
 	for first := true; ; first = false {
-		page, err := w.r.src.MessagesPage(ctx, w.r.o.Service, w.ch, o, url)
-		w.pages++
-		if err != nil {
-			return first, fmt.Errorf("reading messages: %w", err)
+		probed := first && s.probe != nil
+		page := s.probe
+		if !probed {
+			page, err = w.r.src.MessagesPage(ctx, w.r.o.Service, w.ch, o, url)
+			w.pages++
+			if err != nil {
+				return first, fmt.Errorf("reading messages: %w", err)
+			}
+			if page == nil {
+				return first, errors.New("reading messages: the service returned no page")
+			}
+			w.r.prog.Messages(len(page.Items))
 		}
-		if page == nil {
-			return first, errors.New("reading messages: the service returned no page")
+		if url == "" {
+			w.newest = newestMarker(page)
 		}
-		w.r.prog.Messages(len(page.Items))
 		last := page.NextPageURL == ""
 		stop := last
 		pmin, pmax := int64(math.MaxInt64), int64(math.MinInt64)
@@ -320,6 +394,12 @@ func (w *walker) walk(ctx context.Context, s walkSpec) (failedFirst bool, err er
 
 		if stop {
 			return false, nil
+		}
+		if probed {
+			// Its successors would come in pages of the probe's size: go on
+			// from the newest message in full pages. What the probe covered
+			// stays covered (covHi), so nothing is found deleted twice.
+			continue
 		}
 		if page.NextPageURL == url {
 			return false, fmt.Errorf("reading messages: the service returned page %s as its own successor", url)

@@ -24,17 +24,18 @@ type api struct {
 	channels     string // channels' path segment and list key, capitalised: "Channels"
 	members      string // members' path segment and list key, capitalised: "Members"
 	channelTypes bool   // channel lists take Type (Chat: public and private)
+	smallPage    int    // the largest page of the Users and Roles lists
 }
 
 // The two APIs, before their roots are set.
 var (
 	chatAPI = api{
 		name: APIChat, setting: "base URL", title: "Chat v2", prefix: "/v2",
-		channels: "Channels", members: "Members", channelTypes: true,
+		channels: "Channels", members: "Members", channelTypes: true, smallPage: maxPageSize,
 	}
 	conversationsAPI = api{
 		name: APIConversations, setting: "Conversations URL", title: "Conversations v1", prefix: "/v1",
-		channels: "Conversations", members: "Participants",
+		channels: "Conversations", members: "Participants", smallPage: 50,
 	}
 )
 
@@ -73,6 +74,9 @@ func (a *api) Requests() int64 { return a.c.requests.Load() }
 // Writes returns how many of those requests were writes (POST or DELETE),
 // retries included.
 func (a *api) Writes() int64 { return a.c.writes.Load() }
+
+// API names the API: APIChat or APIConversations.
+func (a *api) API() string { return a.name }
 
 // BaseURL returns the root this API is reached at.
 func (a *api) BaseURL() string { return a.rootStr }

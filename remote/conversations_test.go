@@ -121,7 +121,7 @@ func TestConversationsEndpoints(t *testing.T) {
 		{
 			name:   "list roles",
 			call:   func(ctx context.Context, v *remote.Conversations) (any, error) { return collect(v.ListRoles(ctx, svc)) },
-			method: "GET", path: "/v1/Services/" + svc + "/Roles", query: url.Values{"PageSize": {"100"}},
+			method: "GET", path: "/v1/Services/" + svc + "/Roles", query: url.Values{"PageSize": {"50"}}, // Conversations' largest page of roles
 			status: 200, body: page("roles", "", convRoleJSON),
 			check: func(t *testing.T, v any) {
 				r := v.([]*remote.Role)
@@ -133,7 +133,7 @@ func TestConversationsEndpoints(t *testing.T) {
 		{
 			name:   "list users",
 			call:   func(ctx context.Context, v *remote.Conversations) (any, error) { return collect(v.ListUsers(ctx, svc)) },
-			method: "GET", path: "/v1/Services/" + svc + "/Users", query: url.Values{"PageSize": {"100"}},
+			method: "GET", path: "/v1/Services/" + svc + "/Users", query: url.Values{"PageSize": {"50"}}, // Conversations' largest page of users
 			status: 200, body: page("users", "", convUserJSON),
 			check: func(t *testing.T, v any) {
 				u := v.([]*remote.User)

@@ -55,7 +55,7 @@ func (a *api) serviceLister(service, seg, what string) (lister, error) {
 	if err != nil {
 		return lister{}, fmt.Errorf("list %s: %w", what, err)
 	}
-	q, _ := ListOptions{}.query(false)
+	q, _ := ListOptions{PageSize: a.smallPage}.query(false)
 	return lister{first: a.newCall(http.MethodGet, sp+"/"+seg, q), key: listKey(seg), what: what}, nil
 }
 

@@ -252,7 +252,8 @@ func shapeFor(kind string) (*shapeOf, error) {
 // added at the end: a channel's "type":"private", a message's "type"
 // ("media" or "text"). A member of the record that has one of the names
 // the mapping writes (a "from" beside "author") is left out of the result;
-// raw still holds it.
+// raw still holds it. A record of a Conversations snapshot that is in
+// Chat's shape already (see chatShaped) is returned as it is.
 func ChatShape(api, kind string, raw []byte) ([]byte, error) {
 	s, err := shapeFor(kind)
 	if err != nil {
@@ -262,9 +263,37 @@ func ChatShape(api, kind string, raw []byte) ([]byte, error) {
 	case APIChat:
 		return raw, nil
 	case APIConversations:
+		if chatShaped(raw) {
+			return raw, nil
+		}
 		return s.chatShape(raw)
 	}
 	return nil, fmt.Errorf("API %q is not known: use %q or %q", api, APIChat, APIConversations)
+}
+
+// chatShaped reports whether raw, read from a snapshot taken through
+// Conversations, is in Chat's shape already: it has Chat's service_sid and
+// not Conversations' chat_service_sid. A snapshot read through
+// Conversations keeps what an earlier snapshot read through Chat and this
+// one did not read again (public channels, which Conversations does not
+// show, and the older messages of an incremental run), in Chat's shape. The
+// service resource has neither name, and the same fields in both APIs.
+func chatShaped(raw []byte) bool {
+	d := bytes.TrimSpace(raw)
+	if len(d) == 0 || d[0] != '{' {
+		return false
+	}
+	chat := false
+	it := newIter(d, 0, 1)
+	for it.next() {
+		switch string(it.key) {
+		case `"chat_service_sid"`:
+			return false
+		case `"service_sid"`:
+			chat = true
+		}
+	}
+	return chat && it.err == nil
 }
 
 // chatShape rewrites a Conversations record of s's kind into Chat's shape.
@@ -475,3 +504,30 @@ func decodeList[T any, P resource[T]](a *api, body []byte, key string) (*Page[*T
 	}
 	return p, nil
 }
+
+// Capabilities say what an API shows of a service that a backup can use to
+// tell what changed: one row per API, so that code choosing how to read
+// asks the row, not the API's name.
+type Capabilities struct {
+	// MessageCounts: a channel carries messages_count.
+	MessageCounts bool
+	// LastMessageLink: a channel carries links.last_message, the URL of
+	// its newest message.
+	LastMessageLink bool
+	// PublicChannels: channel lists show public channels (Conversations
+	// shows private channels only).
+	PublicChannels bool
+	// EditDates: an unedited message has a date_updated (Conversations'
+	// is null until the message is edited).
+	EditDates bool
+}
+
+// capabilities is the row of each API (twilio-chat-api.md §10).
+var capabilities = map[string]Capabilities{
+	APIChat:          {MessageCounts: true, LastMessageLink: true, PublicChannels: true, EditDates: true},
+	APIConversations: {},
+}
+
+// CapabilitiesOf returns the row of api (APIChat or APIConversations); an
+// unknown API has none.
+func CapabilitiesOf(api string) Capabilities { return capabilities[api] }

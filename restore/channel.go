@@ -204,7 +204,7 @@ func (c *chanRun) checkTarget(ctx context.Context) error {
 	}
 	c.skippedCh++
 	c.tgt = t
-	if !r.o.Sync && c.st.Finished && r.api == remote.APIChat && int64(t.MessagesCount) < c.st.Restored {
+	if !r.o.Sync && c.st.Finished && remote.CapabilitiesOf(r.api).MessageCounts && int64(t.MessagesCount) < c.st.Restored {
 		c.conflicts = append(c.conflicts, Conflict{Channel: c.rec.SID, UniqueName: c.rec.UniqueName, Reason: fmt.Sprintf(
 			"target channel %s holds %d messages, fewer than the %d restored into it: messages were deleted from it, and restore does not "+
 				"put them back, since a message cannot be inserted before later ones; delete the target channel and rerun to restore it whole",
@@ -328,7 +328,7 @@ func (c *chanRun) findExisting(ctx context.Context, lookup bool) (*remote.Channe
 // is 1 when the channel holds any message (one read), else 0.
 func (c *chanRun) holds(ctx context.Context, t *remote.Channel) (int, error) {
 	r := c.r
-	if r.api == remote.APIChat {
+	if remote.CapabilitiesOf(r.api).MessageCounts {
 		return t.MessagesCount, nil
 	}
 	page, err := r.dst.MessagesPage(ctx, r.o.Target, t.SID, remote.ListOptions{PageSize: 1, Order: "desc"}, "")

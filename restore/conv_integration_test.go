@@ -36,7 +36,7 @@ func (e *env) verifyVia(t *testing.T, dst Target, target string) []Difference {
 		diffs, err = VerifyTarget(context.Background(), dst, a, Options{Target: target})
 	})
 	if err != nil {
-		t.Fatalf("VerifyTarget through %s: %v", apiOf(dst), err)
+		t.Fatalf("VerifyTarget through %s: %v", dst.API(), err)
 	}
 	return diffs
 }
@@ -85,7 +85,7 @@ func TestIntegrationChatToConversations(t *testing.T) {
 	compareLive(t, want, underMapping(capture(t, e.cl, e.dst)), nil, notMedia)
 	for _, via := range []Target{conv, e.cl} {
 		if d := e.verifyVia(t, via, e.dst); len(d) != 0 {
-			t.Errorf("VerifyTarget through %s: %+v", apiOf(via), d)
+			t.Errorf("VerifyTarget through %s: %+v", via.API(), d)
 		}
 	}
 

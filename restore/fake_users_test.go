@@ -14,7 +14,7 @@ import (
 
 // The fake target's users and API, and the fake snapshot's users.
 
-// API names the API the fake stands for (apiOf reads it); Chat unless set.
+// API names the API the fake stands for; Chat unless set.
 func (t *fakeTarget) API() string { return cmp.Or(t.api, remote.APIChat) }
 
 func (t *fakeTarget) ListUsers(ctx context.Context, service string) iter.Seq2[*remote.User, error] {

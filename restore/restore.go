@@ -35,6 +35,7 @@ type Target interface {
 	CreateUser(ctx context.Context, service string, p remote.UserParams) (*remote.User, error)
 	UpdateUser(ctx context.Context, service, user string, p remote.UserParams) (*remote.User, error)
 	Requests() int64
+	API() string // remote.APIChat or remote.APIConversations
 	// Sync (Options.Sync) also updates and deletes what restore wrote.
 	UpdateChannel(ctx context.Context, service, channel string, p remote.ChannelParams) (*remote.Channel, error)
 	DeleteChannel(ctx context.Context, service, channel string) error
@@ -339,7 +340,7 @@ func run(ctx context.Context, dst Target, a archive, o Options) (res Result, err
 		counts[c.SID] = n
 	}
 	roles, j := sel.roles, sel.j
-	res.API = apiOf(dst)
+	res.API = dst.API()
 	if res.Losses, err = countLosses(sel.raw, chans, sel.api, res.API); err != nil {
 		return res, err
 	}

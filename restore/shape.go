@@ -17,19 +17,6 @@ import (
 // API the target is written through, and which fields one API cannot carry
 // into the other (remote.Losses, the one table).
 
-// apiOf names the API dst is written and read through: Conversations for
-// a client's Conversations view, Chat for the client itself. A test fake
-// names its own with an API method.
-func apiOf(dst Target) string {
-	switch d := dst.(type) {
-	case *remote.Conversations:
-		return remote.APIConversations
-	case interface{ API() string }:
-		return d.API()
-	}
-	return remote.APIChat
-}
-
 // snapshotAPI is the API snapshot s was read through ("" in archives of
 // earlier releases: Chat).
 func snapshotAPI(s store.Snapshot) string {
@@ -131,14 +118,19 @@ var restoredKinds = []string{remote.KindUser, remote.KindChannel, remote.KindMem
 
 // lostFields is the set of "kind/field" (Chat names) that cannot be carried
 // from the snapshot's API into any of the target APIs: they are not
-// compared. Through ChatShape a Conversations-only field keeps its name,
-// and restore compares none of those.
+// compared. A snapshot read through Conversations may hold records in
+// Chat's shape too (what an earlier Chat snapshot read and this one did not
+// read again, see remote.ChatShape), so Chat's losses count for it as
+// well. Through ChatShape a Conversations-only field keeps its name, and
+// restore compares none of those.
 func lostFields(snapAPI string, targetAPIs ...string) map[string]bool {
 	lost := map[string]bool{}
 	for _, kind := range restoredKinds {
-		for _, t := range targetAPIs {
-			for _, l := range remote.Losses(kind, snapAPI, t) {
-				lost[kind+"/"+l.Field] = true
+		for _, from := range []string{remote.APIChat, snapAPI} {
+			for _, t := range targetAPIs {
+				for _, l := range remote.Losses(kind, from, t) {
+					lost[kind+"/"+l.Field] = true
+				}
 			}
 		}
 	}
@@ -156,15 +148,18 @@ func (d diffs) without(kind string, lost map[string]bool) diffs {
 // countLosses reads the selected channels' archived records as the
 // snapshot's API returned them and counts, for each field that cannot be
 // carried into toAPI, the records that hold a value in it. raw is the view
-// before shaping. Nothing is returned when the APIs are the same.
+// before shaping. A record of a Conversations snapshot that is in Chat's
+// shape (see lostFields) is counted against Chat's losses. Nothing is
+// returned when no record loses anything.
 func countLosses(raw snapshotView, chans []store.ChannelRecord, fromAPI, toAPI string) ([]LossCount, error) {
-	if fromAPI == toAPI {
-		return nil, nil
-	}
 	var out []LossCount
-	for _, kind := range restoredKinds {
-		for _, l := range remote.Losses(kind, fromAPI, toAPI) {
-			out = append(out, LossCount{Kind: l.Kind, Field: l.Field, Why: l.Why})
+	rows := map[string][]int{} // the record's API → its rows of out
+	for _, from := range slices.Compact([]string{fromAPI, remote.APIChat}) {
+		for _, kind := range restoredKinds {
+			for _, l := range remote.Losses(kind, from, toAPI) {
+				rows[from] = append(rows[from], len(out))
+				out = append(out, LossCount{Kind: l.Kind, Field: l.Field, Why: l.Why})
+			}
 		}
 	}
 	if len(out) == 0 {
@@ -175,20 +170,22 @@ func countLosses(raw snapshotView, chans []store.ChannelRecord, fromAPI, toAPI s
 		if json.Unmarshal(raw, &rec) != nil {
 			return
 		}
-		for i := range out {
+		api := fromAPI
+		if _, conv := rec["chat_service_sid"]; !conv && rec["service_sid"] != nil {
+			api = remote.APIChat
+		}
+		for _, i := range rows[api] {
 			if out[i].Kind == kind && carries(kind, out[i].Field, rec[out[i].Field]) {
 				out[i].Count++
 			}
 		}
 	}
-	if slices.ContainsFunc(out, func(l LossCount) bool { return l.Kind == remote.KindUser }) {
-		us, err := raw.Users()
-		if err != nil {
-			return nil, fmt.Errorf("restore: read archived users: %w", err)
-		}
-		for _, u := range us {
-			tally(remote.KindUser, u.Raw)
-		}
+	us, err := raw.Users()
+	if err != nil {
+		return nil, fmt.Errorf("restore: read archived users: %w", err)
+	}
+	for _, u := range us {
+		tally(remote.KindUser, u.Raw)
 	}
 	for _, c := range chans {
 		orig, err := raw.Channel(c.SID)
@@ -210,7 +207,11 @@ func countLosses(raw snapshotView, chans []store.ChannelRecord, fromAPI, toAPI s
 			tally(remote.KindMessage, m.Raw)
 		}
 	}
-	return slices.DeleteFunc(out, func(l LossCount) bool { return l.Count == 0 }), nil
+	out = slices.DeleteFunc(out, func(l LossCount) bool { return l.Count == 0 })
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
 }
 
 // carries reports whether v, the value of a field that cannot be carried,

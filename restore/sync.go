@@ -542,8 +542,8 @@ func (c *chanRun) deleteMessage(ctx context.Context, idx int64, w written) error
 // there unjournaled were adopted): more means someone else added messages,
 // fewer that someone deleted some. Either is reported; neither is touched.
 func (c *chanRun) checkCounts() {
-	if c.tgt == nil || (c.st.Restored == 0 && c.st.LastSrcIndex >= 0) {
-		return // created by this run, or a journal from before the count existed
+	if c.tgt == nil || (c.st.Restored == 0 && c.st.LastSrcIndex >= 0) || !remote.CapabilitiesOf(c.r.api).MessageCounts {
+		return // created by this run, a journal from before the count existed, or an API without counts
 	}
 	live, want := int64(c.tgt.MessagesCount-c.gone), c.st.Restored-int64(c.messages)
 	switch {
@@ -640,7 +640,7 @@ func (c *chanRun) syncMembers(ctx context.Context, members []*srcMember) error {
 			}
 		}
 	}
-	if c.tgt != nil && c.tgt.MembersCount > live {
+	if c.tgt != nil && remote.CapabilitiesOf(r.api).MessageCounts && c.tgt.MembersCount > live {
 		c.conflicts = append(c.conflicts, Conflict{Channel: c.rec.SID, UniqueName: c.rec.UniqueName, Reason: fmt.Sprintf(
 			"target channel %s holds %d members that restore did not create; they were left untouched",
 			c.st.Target, c.tgt.MembersCount-live)})

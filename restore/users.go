@@ -144,9 +144,6 @@ func (r *runner) restoreUsers(ctx context.Context) error {
 		for _, jb := range jobs {
 			r.planUser(jb.u.Identity, jb.target)
 		}
-		if len(jobs) > 0 {
-			r.chanPlans = append(r.chanPlans, len(jobs))
-		}
 		r.mu.Unlock()
 		return nil
 	}

@@ -85,7 +85,7 @@ func verify(ctx context.Context, dst Target, a archive, o Options) ([]Difference
 	}
 	v := &verifier{dst: dst, view: sel.view, j: sel.j, o: o, sameSvc: strings.EqualFold(sel.snap.Service, o.Target),
 		srcRoles: map[string]string{}, tgtRoles: map[string]string{},
-		userRoles: mapRoles(sel.roles, tgtRoles, "deployment"), lost: lostFields(sel.api, append(apis, apiOf(dst))...)}
+		userRoles: mapRoles(sel.roles, tgtRoles, "deployment"), lost: lostFields(sel.api, append(apis, dst.API())...)}
 	for _, r := range sel.roles {
 		v.srcRoles[r.SID] = r.FriendlyName
 	}
