@@ -458,7 +458,7 @@ func (c *chanRun) createMember(ctx context.Context, m *srcMember) (sid string, c
 func (c *chanRun) restoreMessages(ctx context.Context) (int, error) {
 	r := c.r
 	var extras []*remote.Message // target messages after LastTgtIndex, oldest first, not yet matched
-	reconciled := c.fresh
+	reconciled := c.fresh || c.nothingBeyond()
 	if !reconciled && !c.st.Finished {
 		var err error
 		if extras, err = c.beyond(ctx); err != nil {

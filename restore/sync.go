@@ -537,6 +537,15 @@ func (c *chanRun) deleteMessage(ctx context.Context, idx int64, w written) error
 	return r.saveState(c.rec.SID, c.st)
 }
 
+// nothingBeyond reports whether a sync knows, from the count of the
+// channel read back, that the target holds no message after the journal's
+// last one, so the newest messages need not be listed before appending.
+func (c *chanRun) nothingBeyond() bool {
+	r := c.r
+	return r.o.Sync && c.tgt != nil && c.st.Finished && c.st.Restored > 0 && remote.CapabilitiesOf(r.api).MessageCounts &&
+		int64(c.tgt.MessagesCount-c.gone) == c.st.Restored
+}
+
 // checkCounts compares the target channel's message count, as read before
 // the sync, with what restore put there (after the messages this run found
 // there unjournaled were adopted): more means someone else added messages,
