@@ -96,6 +96,7 @@ func emulatorEnv(info emulator.Info) []string {
 		"TWILIO_ACCOUNT_SID="+info.AccountSID,
 		"TWILIO_AUTH_TOKEN="+info.AuthToken,
 		"CHATVAULT_BASE_URL="+info.BaseURL,
+		"CHATVAULT_CONVERSATIONS_URL="+info.ConversationsURL,
 	)
 }
 

@@ -234,12 +234,19 @@ func runLs(_ context.Context, o lsOptions, stdout io.Writer) error {
 	if o.JSON {
 		return printJSON(stdout, map[string]any{"snapshot": v.Snapshot().ID, "api": api, "channels": sums})
 	}
+	fmt.Fprintln(stdout, snapshotLine(v.Snapshot()))
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SID\tUNIQUE NAME\tTYPE\tMEMBERS\tMESSAGES\tFRIENDLY NAME")
 	for _, s := range sums {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%s\n", s.SID, s.UniqueName, s.Type, s.Members, s.Messages, s.FriendlyName)
 	}
 	return tw.Flush()
+}
+
+// snapshotLine heads `ls`: which snapshot, of which service, read through
+// which API.
+func snapshotLine(s store.Snapshot) string {
+	return fmt.Sprintf("snapshot %d of %s, read through %s", s.ID, s.Service, snapshotAPI(s))
 }
 
 // decodeShaped decodes raw, a record of kind archived by a snapshot read
@@ -278,6 +285,7 @@ func lsUsers(v *store.View, o lsOptions, stdout io.Writer) error {
 	if o.JSON {
 		return printJSON(stdout, map[string]any{"snapshot": v.Snapshot().ID, "api": api, "users": sums})
 	}
+	fmt.Fprintln(stdout, snapshotLine(v.Snapshot()))
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "SID\tIDENTITY\tROLE\tFRIENDLY NAME")
 	for _, s := range sums {

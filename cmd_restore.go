@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -26,6 +27,7 @@ type restoreOptions struct {
 	DryRun      bool
 	Concurrency int
 	Webhooks    bool
+	API         string // remote.APIAuto, APIChat or APIConversations
 	JSON        bool
 	Quiet       bool
 	Sync        bool
@@ -66,6 +68,7 @@ func restoreCommand() *cli.Command {
 				DryRun:      c.Bool("dry-run"),
 				Concurrency: c.Int("concurrency"),
 				Webhooks:    c.Bool("webhooks"),
+				API:         c.String("api"),
 				JSON:        c.Bool("json"),
 				Quiet:       c.Bool("quiet"),
 				Sync:        c.Bool("sync"),
@@ -113,6 +116,9 @@ func (o restoreOptions) libOptions() (restore.Options, error) {
 	if o.Concurrency < 1 || o.Concurrency > 64 {
 		return ro, usagef("--concurrency %d is out of range: give 1 to 64", o.Concurrency)
 	}
+	if err := remote.CheckAPI(cmp.Or(o.API, remote.APIAuto)); err != nil {
+		return ro, usagef("--api: %v", err)
+	}
 	if err := o.Conn.validate(); err != nil {
 		return ro, err
 	}
@@ -151,7 +157,11 @@ func runRestore(ctx context.Context, o restoreOptions, stdout, stderr io.Writer)
 		defer bar.finish()
 		ro.Progress = restoreProgress{bar}
 	}
-	res, runErr := restore.Run(ctx, cl, a, ro)
+	api, err := cl.ForAPI(ctx, o.Target, cmp.Or(o.API, remote.APIAuto))
+	if err != nil {
+		return fmt.Errorf("restore into service %s: %w", o.Target, err)
+	}
+	res, runErr := restore.Run(ctx, via[restore.Target](cl, api), a, ro)
 	if res.Snapshot != 0 {
 		if err := reportRestore(stdout, stderr, o, res, runErr); err != nil {
 			return err
@@ -174,11 +184,11 @@ func reportRestore(stdout, stderr io.Writer, o restoreOptions, res restore.Resul
 		reportSync(stdout, stderr, o, res)
 	} else if res.Plan != nil {
 		p := res.Plan
-		fmt.Fprintf(stdout, "dry run of snapshot %d into %s: would create %d channels, %d members, %d messages in %d write requests, about %s\n",
-			res.Snapshot, res.Target, p.Channels, p.Members, p.Messages, p.Writes, (time.Duration(p.EstimatedSeconds * float64(time.Second))).Round(time.Second))
+		fmt.Fprintf(stdout, "dry run of snapshot %d into %s through %s: would create %d users, %d channels, %d members, %d messages in %d write requests, about %s\n",
+			res.Snapshot, res.Target, res.API, p.Users, p.Channels, p.Members, p.Messages, p.Writes, (time.Duration(p.EstimatedSeconds * float64(time.Second))).Round(time.Second))
 	} else {
-		fmt.Fprintf(stdout, "restored snapshot %d into %s: %s, %d channels created (%d already there), %d members, %d messages (%d already there), %d requests in %.1fs\n",
-			res.Snapshot, res.Target, res.Status, res.ChannelsCreated, res.ChannelsSkipped, res.Members, res.Messages, res.MessagesSkipped, res.Requests, res.DurationSeconds)
+		fmt.Fprintf(stdout, "restored snapshot %d into %s through %s: %s, %d users, %d channels created (%d already there), %d members, %d messages (%d already there), %d requests in %.1fs\n",
+			res.Snapshot, res.Target, res.API, res.Status, res.Users, res.ChannelsCreated, res.ChannelsSkipped, res.Members, res.Messages, res.MessagesSkipped, res.Requests, res.DurationSeconds)
 	}
 	if !o.Quiet {
 		for _, w := range res.Warnings {

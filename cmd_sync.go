@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/chatvault/chatvault/remote"
 	"github.com/chatvault/chatvault/restore"
 	"github.com/chatvault/chatvault/store"
 )
@@ -15,9 +16,9 @@ import (
 // run with its updates and deletions, or what the sync did.
 func reportSync(stdout, stderr io.Writer, o restoreOptions, res restore.Result) {
 	if p := res.Plan; p != nil {
-		fmt.Fprintf(stdout, "dry run of a sync of snapshot %d into %s: would create %d users, %d channels, %d members, %d messages, "+
+		fmt.Fprintf(stdout, "dry run of a sync of snapshot %d into %s (%s API): would create %d users, %d channels, %d members, %d messages, "+
 			"update %d and delete %d, in %d write requests, about %s\n",
-			res.Snapshot, res.Target, p.Users, p.Channels, p.Members, p.Messages, p.Updates, p.Deletes, p.Writes,
+			res.Snapshot, res.Target, res.API, p.Users, p.Channels, p.Members, p.Messages, p.Updates, p.Deletes, p.Writes,
 			(time.Duration(p.EstimatedSeconds * float64(time.Second))).Round(time.Second))
 		for _, a := range p.Actions {
 			fmt.Fprintf(stdout, "  %s %s %s\n", a.Op, a.Kind, actionName(a))
@@ -29,9 +30,9 @@ func reportSync(stdout, stderr io.Writer, o restoreOptions, res restore.Result) 
 		}
 		return
 	}
-	fmt.Fprintf(stdout, "synced snapshot %d into %s: %s, %d users, %d channels created, %d members, %d messages created, "+
+	fmt.Fprintf(stdout, "synced snapshot %d into %s (%s API): %s, %d users, %d channels created, %d members, %d messages created, "+
 		"%d updated, %d deleted, %d requests in %.1fs\n",
-		res.Snapshot, res.Target, res.Status, res.Users, res.ChannelsCreated, res.Members, res.Messages,
+		res.Snapshot, res.Target, res.API, res.Status, res.Users, res.ChannelsCreated, res.Members, res.Messages,
 		res.Updated, res.Deleted, res.Requests, res.DurationSeconds)
 }
 
@@ -101,7 +102,11 @@ func runVerifyTarget(ctx context.Context, o verifyOptions, stdout io.Writer) err
 	if err != nil {
 		return err
 	}
-	diffs, err := restore.VerifyTarget(ctx, cl, a, restore.Options{Target: o.Service, Source: o.Source,
+	api, err := cl.ForAPI(ctx, o.Service, cmp.Or(o.API, remote.APIAuto))
+	if err != nil {
+		return fmt.Errorf("verify target %s: %w", o.Service, err)
+	}
+	diffs, err := restore.VerifyTarget(ctx, via[restore.Target](cl, api), a, restore.Options{Target: o.Service, Source: o.Source,
 		Snapshot: fmt.Sprint(snap.ID)})
 	if err != nil {
 		return err

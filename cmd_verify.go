@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -8,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/chatvault/chatvault/backup"
+	"github.com/chatvault/chatvault/remote"
 	"github.com/chatvault/chatvault/store"
 )
 
@@ -17,6 +19,7 @@ type verifyOptions struct {
 	Snapshot string
 	Service  string
 	Source   string // with Service: compare the restored target Service with the snapshot of Source
+	API      string // remote.APIAuto, APIChat or APIConversations
 	JSON     bool
 }
 
@@ -39,6 +42,7 @@ func verifyCommand() *cli.Command {
 				Snapshot: c.String("snapshot"),
 				Service:  c.String("service"),
 				Source:   c.String("source"),
+				API:      c.String("api"),
 				JSON:     c.Bool("json"),
 			}, c.App.Writer)
 		},
@@ -51,6 +55,11 @@ type verifyResult struct {
 	Snapshot    uint64              `json:"snapshot,omitempty"`
 	Problems    []store.Problem     `json:"problems"`
 	Differences []backup.Difference `json:"differences"`
+	// API: the API the live service was read through (with --service).
+	API string `json:"api,omitempty"`
+	// NotVisible: archived public channels the live service's API does not
+	// show (Conversations shows private channels only); not differences.
+	NotVisible []backup.Difference `json:"not_visible,omitempty"`
 }
 
 func runVerify(ctx context.Context, o verifyOptions, stdout io.Writer) error {
@@ -60,6 +69,9 @@ func runVerify(ctx context.Context, o verifyOptions, stdout io.Writer) error {
 	if o.Service != "" {
 		if err := o.Conn.validate(); err != nil {
 			return err
+		}
+		if err := remote.CheckAPI(cmp.Or(o.API, remote.APIAuto)); err != nil {
+			return usagef("--api: %v", err)
 		}
 	}
 	if o.Source != "" {
@@ -122,12 +134,19 @@ func compareLive(ctx context.Context, o verifyOptions, a *store.Archive, res *ve
 		return err
 	}
 	res.Snapshot = v.Snapshot().ID
-	diffs, err := backup.Compare(ctx, cl, v)
+	if res.API, err = cl.ForAPI(ctx, o.Service, cmp.Or(o.API, remote.APIAuto)); err != nil {
+		return fmt.Errorf("verify service %s: %w", o.Service, err)
+	}
+	diffs, err := backup.Compare(ctx, via[backup.Source](cl, res.API), v)
 	if err != nil {
 		return err
 	}
-	if diffs != nil {
-		res.Differences = diffs
+	for _, d := range diffs {
+		if d.Kind == backup.DiffNotVisible {
+			res.NotVisible = append(res.NotVisible, d)
+		} else {
+			res.Differences = append(res.Differences, d)
+		}
 	}
 	return nil
 }
@@ -136,8 +155,14 @@ func reportVerify(w io.Writer, o verifyOptions, res verifyResult) {
 	for _, p := range res.Problems {
 		fmt.Fprintf(w, "problem: %s: %s\n", p.Where, p.What)
 	}
+	for _, d := range res.NotVisible {
+		fmt.Fprintf(w, "not compared: channel %s is public, and %s shows private channels only; make it private (Chat v3) to compare it\n", d.Channel, res.API)
+	}
 	for _, d := range res.Differences {
 		what := "channel " + d.Channel
+		if d.User != "" {
+			what = "user " + d.User
+		}
 		if d.Member != "" {
 			what += " member " + d.Member
 		}
@@ -148,7 +173,7 @@ func reportVerify(w io.Writer, o verifyOptions, res verifyResult) {
 	}
 	switch {
 	case res.OK && o.Service != "":
-		fmt.Fprintf(w, "archive %s is intact and snapshot %d equals the live service %s\n", o.Archive, res.Snapshot, o.Service)
+		fmt.Fprintf(w, "archive %s is intact and snapshot %d equals the live service %s (read through %s)\n", o.Archive, res.Snapshot, o.Service, res.API)
 	case res.OK:
 		fmt.Fprintf(w, "archive %s is intact\n", o.Archive)
 	default:

@@ -369,8 +369,8 @@ func Run(ctx context.Context, src Source, a *store.Archive, o Options) (Result, 
 		return res, errors.Join(fmt.Errorf("backup of service %s: recording the API in snapshot %d: %w", o.Service, w.ID(), err), ferr)
 	}
 	if prevAPI != "" && prevAPI != src.API() {
-		r.warn(fmt.Sprintf("snapshot %d is read through %s, the previous snapshot of the service through %s: records not read again keep the shape of the API that read them (see 'chatvault backup --help' and --full)",
-			w.ID(), src.API(), prevAPI))
+		r.warn(fmt.Sprintf("snapshot %d is read through %s, the previous snapshot of the service through %s: records this run does not read again keep %s's shape (every reader takes both); a run with --full re-reads every message through %s",
+			w.ID(), src.API(), prevAPI, prevAPI, src.API()))
 	}
 	res.Snapshot = w.ID()
 	r.log.Info("snapshot begun", "snapshot", w.ID(), "service", o.Service, "full", o.Full)
@@ -602,9 +602,17 @@ func (r *run) deleteGoneChannels(listed map[string]bool) error {
 		r.warn(fmt.Sprintf("%d public channels archived before (%s) are not visible through %s, which shows private channels only: "+
 			"they are kept as archived, not recorded as deleted, and were not read again; to back them up through %s, make them private with Chat v3 "+
 			"(see \"Moving from Programmable Chat to Conversations\" in the README), or back up through --api chat while Chat answers",
-			len(unseen), strings.Join(unseen, ", "), r.src.API(), r.src.API()))
+			len(unseen), listSome(unseen, 5), r.src.API(), r.src.API()))
 	}
 	return nil
+}
+
+// listSome joins the first n of sids, and says how many more there are.
+func listSome(sids []string, n int) string {
+	if len(sids) <= n {
+		return strings.Join(sids, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(sids[:n], ", "), len(sids)-n)
 }
 
 // archivedPublic reports whether the archive's current version of channel

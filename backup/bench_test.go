@@ -71,7 +71,7 @@ func (m *inFlightMeter) CloseIdleConnections() {
 
 // benchRun backs up e's service into a new archive b.N times, timing only
 // Run, and returns the summed elapsed time, messages and requests.
-func benchRun(b *testing.B, cl *remote.Client, o Options, want int) (elapsed time.Duration, msgs, reqs int64) {
+func benchRun(b *testing.B, cl Source, o Options, want int) (elapsed time.Duration, msgs, reqs int64) {
 	b.Helper()
 	dir := b.TempDir()
 	for i := 0; i < b.N; i++ {
@@ -110,11 +110,24 @@ func benchRun(b *testing.B, cl *remote.Client, o Options, want int) (elapsed tim
 // the chain is the channel listing's first page followed by the longest
 // channel's requests. x_vs_sdk = requests × latency / elapsed, the speed-up
 // over a script that sends every request one after another.
+//
+// It runs through both APIs on the same history: api=conversations first
+// makes every public channel private through Chat v3, as the README's
+// runbook does, so that Conversations shows them all.
 func BenchmarkBackupLatency(b *testing.B) {
+	for _, api := range []string{remote.APIChat, remote.APIConversations} {
+		b.Run("api="+api, func(b *testing.B) { benchLatency(b, api) })
+	}
+}
+
+func benchLatency(b *testing.B, api string) {
 	const latency = 50 * time.Millisecond
 	e := startEmulator(b, emulator.Config{Seed: 21, Channels: 64, Messages: 300})
 	o := Options{Service: e.svc, Concurrency: 16, PageSize: 100}
 	want, chain := serviceShape(b, e.cl, e.svc, o.PageSize)
+	if api == remote.APIConversations {
+		makeAllPrivate(b, e)
+	}
 	e.srv.SetFaults(latency, 0, 0, 0, 0)
 	// The client allows more requests in flight than the backup's
 	// concurrency, so that only the backup's own scheduling is measured.
@@ -126,7 +139,11 @@ func BenchmarkBackupLatency(b *testing.B) {
 	meter.next, h.Transport = h.Transport, meter
 	b.ResetTimer()
 	before := emulatorRequests(e)
-	elapsed, msgs, clientReqs := benchRun(b, cl, o, want)
+	var src Source = cl
+	if api == remote.APIConversations {
+		src = cl.Conversations()
+	}
+	elapsed, msgs, clientReqs := benchRun(b, src, o, want)
 	reqs := emulatorRequests(e) - before
 	if top := meter.top.Load(); top > int64(o.Concurrency) {
 		b.Fatalf("the backup had %d requests in flight at once, more than its concurrency %d: the bound below would not hold", top, o.Concurrency)
@@ -140,6 +157,21 @@ func BenchmarkBackupLatency(b *testing.B) {
 	b.ReportMetric((time.Duration(reqs)*latency).Seconds()/elapsed.Seconds(), "x_vs_sdk")
 	b.ReportMetric(float64(reqs)/float64(b.N), "requests/op")
 	b.ReportMetric(float64(meter.top.Load()), "max_in_flight")
+}
+
+// makeAllPrivate makes every public channel of e's service private through
+// Chat v3, so that Conversations shows every channel.
+func makeAllPrivate(b *testing.B, e *emu) {
+	b.Helper()
+	ctx := context.Background()
+	for c, err := range e.cl.ListChannels(ctx, e.svc, "public") {
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := e.cl.MakeChannelPrivate(ctx, e.svc, c.SID); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
 
 // BenchmarkBackupNoLatency measures the backup's own cost: no latency, a

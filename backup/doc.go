@@ -1,13 +1,19 @@
 // Package backup copies a Twilio Programmable Chat service into a chatvault
-// archive: one call to Run records one snapshot of the service (its service
-// resource, roles, channels public and private, members and messages), each
-// resource stored as the bytes the API returned.
+// archive, through Chat v2 or Conversations v1: one call to Run records one
+// snapshot of the service (its service resource, roles, users, channels
+// public and private, members and messages), each resource stored as the
+// bytes the API returned, in that API's shape.
 //
 // # Who owns what
 //
 // backup decides what to read and in which order. Package remote talks HTTP
 // (paging, retries, rate limits, request counting); backup sees it through
-// the small Source interface, which *remote.Client satisfies and tests fake.
+// the small Source interface, which *remote.Client (Chat) and
+// Client.Conversations() (Conversations) satisfy and tests fake. Run is one
+// code path for both APIs: what differs between them for the incremental
+// strategy is read from the API's row of remote.CapabilitiesOf (message
+// counts, links.last_message, public channels), never from its name. The
+// snapshot records the API (Writer.SetAPI) and Result.API names it.
 // Package store owns the file: versioning, the single writer goroutine,
 // snapshot bookkeeping, added/changed/deleted counts. backup only queues
 // Put/Delete/SetSync operations on a store.Writer and reads the newest
@@ -17,7 +23,10 @@
 //
 // The service is fetched while the channels are listed (both types, or each
 // channel of Options.Channels fetched by SID or unique name) and the roles
-// are read. A snapshot is begun only when the service answered, so a
+// and users are read. Users are archived with every snapshot (PutUsers);
+// archived users a complete listing no longer has are recorded as deleted;
+// Result.Users counts those listed. A failed user listing is a failure of
+// the run, like the roles'. A snapshot is begun only when the service answered, so a
 // mistyped service SID or wrong credentials leave no snapshot behind (what
 // was read meanwhile is dropped). With Options.Channels, the snapshot is
 // also held back until each named channel was looked up: when the service
@@ -109,9 +118,63 @@
 // would be recorded as deleted by mistake, and a later run's count check
 // would notice the difference and read it again.
 //
+// # Through Conversations
+//
+// Conversations gives a conversation no messages_count and no
+// links.last_message, and a new message does not move its date_updated. So
+// a plain run checks each conversation with one newest-first page of
+// probePageSize (5) messages: the conversation is unchanged when its
+// date_updated and the newest message's index, SID and date_updated (null
+// until an edit) equal the marker saved in its sync state, and then
+// nothing more is read or stored. Otherwise the probe page is the first
+// page of the walk: when it reaches SyncedIndex the walk ends there; if
+// not, the walk goes on from the newest message in full pages (the probe's
+// own next_page_url would continue in pages of 5). After a walk that did
+// not read the whole conversation, the archived messages in the ranges it
+// covered that it did not read are recorded as deleted (the live indexes
+// are loaded for that, as the count check does for Chat).
+//
+// An idle rerun therefore sends, besides the service, roles, users and the
+// conversation list, two requests per conversation: its participants (as
+// for Chat, members are re-listed every run) and the probe.
+//
+// Through Conversations a plain run notices new messages, edits and
+// deletions of the newest message, deletions and edits among the messages
+// of the pages it reads anyway, conversation metadata and every change of
+// participants. Without a message count it does NOT notice deleted or
+// edited messages below the pages it reads, nor the participant_sid that
+// Conversations clears on the older messages of a removed participant:
+// Options.Full does, as for Chat.
+//
+// # Changing API between snapshots
+//
+// The archive stores every record in the shape of the API that read it,
+// and a run re-stores only what it reads. When a service's previous
+// snapshot was read through another API, Run adds a warning to the result
+// and goes on incrementally: the first Conversations run after Chat
+// re-stores the service, roles, users, conversations, participants and the
+// messages it reads (each conversation's probe page at least), so only
+// those count as changed, not every message; older messages keep Chat's
+// shape. Readers handle both: remote.ChatShape returns a record that is in
+// Chat's shape already as it is, so a snapshot read through Conversations
+// reads the same through ls, export and restore. --full re-reads every
+// message into the new shape, and then counts each one whose bytes differ
+// as changed.
+//
+// Public channels are not visible through Conversations. An archived
+// channel whose record says "type":"public" (a record read through Chat)
+// that a Conversations listing does not show is NOT recorded as deleted:
+// it stays in the snapshot as it was last archived, with its members and
+// messages, and the result carries a warning naming the channels and what
+// to do: make them private with Chat v3 (remote.Client.MakeChannelPrivate;
+// see the README's runbook "Moving from Programmable Chat to
+// Conversations"), or back up through --api chat while Chat still answers.
+// A private channel a Conversations listing no longer shows was deleted,
+// and is recorded so.
+//
 // # What a plain run notices, and what it does not
 //
-// A plain run notices new messages, deleted messages (through the
+// Through Chat, a plain run notices new messages, deleted messages (through the
 // messages_count check above), changes of channel metadata, and every change
 // of members (they are re-listed each run). It notices edits of messages
 // only in the pages it reads anyway (the newest page or two of a changed

@@ -99,6 +99,28 @@
 // ChatShape and Losses are exported for the packages that read archived
 // records of either API (restore, verify, export, ls): they read Chat's
 // shape only, and name the losses from the table rather than their own.
+// A snapshot read through Conversations may hold records in Chat's shape
+// that an earlier snapshot read through Chat (public channels, messages an
+// incremental run did not read again); ChatShape returns such a record
+// (it has service_sid and no chat_service_sid) as it is.
+//
+// What each API shows of changes is one row of Capabilities per API
+// (CapabilitiesOf: message counts, links.last_message, public channels,
+// dates of unedited messages), read by backup to choose its checks rather
+// than testing the API's name. Conversations' Users and Roles lists are
+// asked for 50 a page, their largest; the others 100.
+//
+// # Choosing the API
+//
+// Client.ForAPI(ctx, service, want) decides which API reads and writes a
+// service: APIAuto fetches the service through Chat and takes Chat when it
+// answers, Conversations when Chat answers 404 or cannot be reached and
+// Conversations answers; APIChat and APIConversations insist. An API that
+// cannot be used gives an error matching ErrNoAPI that names the roots
+// tried (and, for APIChat when only Conversations has the service, says to
+// use Conversations); refused credentials stay ErrAuthentication.
+// CheckAPI validates a user's choice. The caller then reads through the
+// Client (Chat) or Client.Conversations().
 //
 // The Conversations conflict codes (50353, 50433) come from Twilio's error
 // dictionary, which the OpenAPI spec does not carry; that a taken user

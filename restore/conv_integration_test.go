@@ -4,7 +4,9 @@ import (
 	"context"
 	"testing"
 
+	"github.com/chatvault/chatvault/backup"
 	"github.com/chatvault/chatvault/remote"
+	"github.com/chatvault/chatvault/remote/emulator"
 	"github.com/chatvault/chatvault/store"
 )
 
@@ -118,5 +120,57 @@ func TestIntegrationConversationsFaults(t *testing.T) {
 	compareLive(t, underMapping(src), underMapping(capture(t, conv, e.dst)), nil, notMedia)
 	if d := e.verifyVia(t, conv, e.dst); len(d) != 0 {
 		t.Errorf("VerifyTarget: %+v", d)
+	}
+}
+
+// TestIntegrationChatOff: with Chat shut down, a backup through
+// Conversations restored into another service through Conversations is
+// faithful (users included, created before their members), and a rerun
+// writes nothing.
+func TestIntegrationChatOff(t *testing.T) {
+	cfg := smallConfig()
+	cfg.Channels, cfg.ChatAPI = 10, emulator.APIOff
+	e := newEnv(t, cfg)
+	conv := e.cl.Conversations()
+	e.withArchive(t, func(a *store.Archive) {
+		res, err := backup.Run(context.Background(), conv, a, backup.Options{Service: e.src})
+		if err != nil || res.Status != "complete" || res.API != remote.APIConversations || res.Channels == 0 || res.Users == 0 {
+			t.Fatalf("backup through Conversations: %+v, %v", res, err)
+		}
+	})
+	src := capture(t, conv, e.src)
+	w0 := e.srv.Stats().Writes
+	res, err := e.restore(t, conv, Options{Concurrency: 3})
+	if err != nil || len(res.Failed)+len(res.Conflicts) != 0 || res.Losses != nil || res.Users == 0 {
+		t.Fatalf("restore: %+v, %v", res, err)
+	}
+	compareLive(t, underMapping(src), underMapping(capture(t, conv, e.dst)), nil, notMedia)
+	if d := e.verifyVia(t, conv, e.dst); len(d) != 0 {
+		t.Errorf("VerifyTarget: %+v", d)
+	}
+	srcUsers, dstUsers := map[string]*remote.User{}, map[string]*remote.User{}
+	for _, m := range []struct {
+		svc string
+		to  map[string]*remote.User
+	}{{e.src, srcUsers}, {e.dst, dstUsers}} {
+		for u, err := range conv.ListUsers(context.Background(), m.svc) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.to[u.Identity] = u
+		}
+	}
+	for id, s := range srcUsers {
+		d := dstUsers[id]
+		if d == nil || d.FriendlyName != s.FriendlyName || !sameJSON(s.Attributes, d.Attributes) {
+			t.Errorf("user %q: source %+v, target %+v", id, s, d)
+		}
+	}
+	w1 := e.srv.Stats().Writes
+	if w1 == w0 {
+		t.Fatal("the restore wrote nothing")
+	}
+	if _, err := e.restore(t, conv, Options{}); err != nil || e.srv.Stats().Writes != w1 {
+		t.Errorf("rerun: %d writes, %v", e.srv.Stats().Writes-w1, err)
 	}
 }

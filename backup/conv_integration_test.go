@@ -1,0 +1,289 @@
+package backup
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/chatvault/chatvault/remote"
+	"github.com/chatvault/chatvault/remote/emulator"
+	"github.com/chatvault/chatvault/store"
+)
+
+// chatOff is smallHistory after Chat's shutdown: Conversations only.
+var chatOff = emulator.Config{Seed: 7, Channels: 24, Messages: 60, ChatAPI: emulator.APIOff}
+
+func TestIntegrationForAPI(t *testing.T) {
+	ctx := context.Background()
+	on := startEmulator(t, smallHistory)
+	off := startEmulator(t, chatOff)
+	wrong := hexSID("IS", 99)
+	for _, tt := range []struct {
+		name      string
+		e         *emu
+		service   string
+		want, api string
+		err       []string // substrings of the error; nil = none
+	}{
+		{name: "auto with Chat on", e: on, want: remote.APIAuto, api: remote.APIChat},
+		{name: "auto with Chat off", e: off, want: remote.APIAuto, api: remote.APIConversations},
+		{name: "chat with Chat on", e: on, want: remote.APIChat, api: remote.APIChat},
+		{name: "conversations with Chat on", e: on, want: remote.APIConversations, api: remote.APIConversations},
+		{name: "chat with Chat off", e: off, want: remote.APIChat, err: []string{"use --api conversations"}},
+		{name: "auto, no such service", e: on, service: wrong, want: remote.APIAuto,
+			err: []string{"neither API", "Chat v2 at " + on.info.BaseURL, "Conversations v1 at " + on.info.ConversationsURL}},
+		{name: "conversations, no such service", e: off, service: wrong, want: remote.APIConversations, err: []string{"Conversations v1 at"}},
+		{name: "unknown API", e: on, want: "chatv2", err: []string{`"chatv2" is not known`}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			svc := tt.service
+			if svc == "" {
+				svc = tt.e.svc
+			}
+			api, err := tt.e.cl.ForAPI(ctx, svc, tt.want)
+			if tt.err == nil {
+				if err != nil || api != tt.api {
+					t.Fatalf("ForAPI = %q, %v; want %q", api, err, tt.api)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("ForAPI = %q, want an error", api)
+			}
+			for _, s := range tt.err {
+				if !strings.Contains(err.Error(), s) {
+					t.Errorf("error %q lacks %q", err, s)
+				}
+			}
+			if strings.Contains(err.Error(), tt.e.info.AuthToken) {
+				t.Errorf("error carries the auth token: %q", err)
+			}
+		})
+	}
+	bad := on.client(t, strings.Repeat("0", 32), testLimits)
+	if _, err := bad.ForAPI(ctx, on.svc, remote.APIAuto); !isAuth(err) {
+		t.Errorf("ForAPI with a wrong token = %v, want an authentication error", err)
+	}
+}
+
+func isAuth(err error) bool { return err != nil && errors.Is(err, remote.ErrAuthentication) }
+
+// TestIntegrationConversations backs up a service whose Chat API is shut
+// down: the snapshot equals the live service through Conversations, an idle
+// rerun sends a request per conversation for its participants and one short
+// message page, and changes are caught as doc.go says.
+func TestIntegrationConversations(t *testing.T) {
+	ctx := context.Background()
+	e := startEmulator(t, chatOff)
+	a := newArchive(t)
+	cl := e.via(remote.APIConversations)
+	o := Options{Service: e.svc, PageSize: 10}
+	live := capture(t, cl, e.svc)
+
+	first, err := Run(ctx, cl, a, o)
+	if err != nil || first.Status != "complete" {
+		t.Fatalf("first Run: %+v %v", first, err)
+	}
+	expect(t, "api", first.API, remote.APIConversations)
+	expect(t, "messages", first.Messages, live.total())
+	live.assertSame(t, a, first.Snapshot)
+	snap := snapshotOf(t, a, first.Snapshot)
+	expect(t, "snapshot API", snap.API, remote.APIConversations)
+	assertUsers(t, a, first, cl, e.svc)
+
+	// Nothing changed: besides the service, roles, users and the list,
+	// each conversation costs its participants' page and one short page
+	// of messages, which stores nothing.
+	sids := channelSIDs(t, cl, e.svc)
+	if len(sids) < 6 {
+		t.Fatalf("the emulator shows %d conversations; the test needs 6", len(sids))
+	}
+	reqs := e.cl.Requests()
+	idle, err := Run(ctx, cl, a, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect(t, "idle run requests", e.cl.Requests()-reqs, int64(4+2*len(sids)))
+	expect(t, "idle run: added+changed+deleted", idle.Added+idle.Changed+idle.Deleted, 0)
+
+	// Changes: new messages (more than a probe page) in one conversation,
+	// the newest message edited in another and deleted in a third, an old
+	// message deleted in a fourth and edited in a fifth, a participant
+	// removed from a sixth.
+	for range probePageSize + 3 {
+		if _, err := cl.CreateMessage(ctx, e.svc, sids[0], remote.MessageParams{From: ptr("tester"), Body: ptr("new")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last := func(ch string) *remote.Message {
+		ms := live.messages[ch]
+		return &remote.Message{SID: ms[len(ms)-1].SID}
+	}
+	if _, err := cl.UpdateMessage(ctx, e.svc, sids[1], last(sids[1]).SID, remote.MessageParams{Body: ptr("newest edited")}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.DeleteMessage(ctx, e.svc, sids[2], last(sids[2]).SID); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.DeleteMessage(ctx, e.svc, sids[3], messageAt(t, cl, e.svc, sids[3], 2).SID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.UpdateMessage(ctx, e.svc, sids[4], messageAt(t, cl, e.svc, sids[4], 2).SID, remote.MessageParams{Body: ptr("old edited")}); err != nil {
+		t.Fatal(err)
+	}
+	var member string
+	for m, err := range cl.ListMembers(ctx, e.svc, sids[5], remote.ListOptions{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		member = m.SID
+	}
+	if err := cl.DeleteMember(ctx, e.svc, sids[5], member); err != nil {
+		t.Fatal(err)
+	}
+
+	plain, err := Run(ctx, cl, a, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect(t, "plain run added", plain.Added, probePageSize+3)
+	expect(t, "plain run deleted", plain.Deleted, 1)
+	expect(t, "plain run changed", plain.Changed, 1)
+	// What a plain run does not see without a message count: the old
+	// deletion and the old edit, and the participant_sid Conversations
+	// clears on the older messages of the removed participant.
+	after := capture(t, cl, e.svc)
+	missed := map[string]int{}
+	for _, d := range after.diff(t, a, plain.Snapshot) {
+		i := slices.IndexFunc(sids[3:6], func(sid string) bool { return strings.Contains(d, sid) })
+		if i < 0 {
+			t.Errorf("plain run: %.300s", d)
+			continue
+		}
+		missed[sids[3+i]]++
+	}
+	if missed[sids[3]] == 0 { // the diff is by position: one missing message shifts those after it
+		t.Errorf("the plain run caught the deletion of an old message, which doc.go says it does not")
+	}
+	expect(t, "old edits missed", missed[sids[4]], 1)
+
+	full, err := Run(ctx, cl, a, Options{Service: e.svc, PageSize: 10, Full: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	expect(t, "full run deleted", full.Deleted, 1)
+	if full.Changed < 1 || full.Changed != 1+missed[sids[5]] {
+		t.Errorf("full run changed = %d, want the old edit and the %d messages whose participant_sid went", full.Changed, missed[sids[5]])
+	}
+	after.assertSame(t, a, full.Snapshot)
+}
+
+// TestIntegrationChatThenConversations backs up through Chat, then through
+// Conversations: the public channels Conversations does not show are kept,
+// with a warning, and the snapshot reads in Chat's shape throughout.
+func TestIntegrationChatThenConversations(t *testing.T) {
+	ctx := context.Background()
+	e := startEmulator(t, smallHistory)
+	a := newArchive(t)
+	o := Options{Service: e.svc, PageSize: 10}
+	before := capture(t, e.cl, e.svc)
+	chat, err := Run(ctx, e.cl, a, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertUsers(t, a, chat, e.cl, e.svc)
+	conv, err := Run(ctx, e.cl.Conversations(), a, o)
+	if err != nil || conv.Status != "complete" {
+		t.Fatalf("Run through Conversations: %+v %v", conv, err)
+	}
+	public := len(before.channels) - before.private
+	expect(t, "channels kept", conv.Channels, chat.Channels)
+	expect(t, "deleted", conv.Deleted, 0)
+	expect(t, "messages kept", conv.Messages, chat.Messages)
+	if len(conv.Warnings) != 2 || !strings.Contains(strings.Join(conv.Warnings, "\n"), "public channels") {
+		t.Errorf("warnings = %q, want the change of API and the %d public channels", conv.Warnings, public)
+	}
+	v, err := a.View(conv.Snapshot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chans, err := v.Channels()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range chans {
+		shaped, err := remote.ChatShape(remote.APIConversations, remote.KindChannel, c.Raw)
+		if err != nil {
+			t.Fatalf("channel %s: %v", c.SID, err)
+		}
+		if !bytes.Contains(shaped, []byte(`"service_sid"`)) || !bytes.Contains(shaped, []byte(`"type"`)) {
+			t.Errorf("channel %s does not read in Chat's shape: %s", c.SID, shaped)
+		}
+		if bytes.Equal(c.Raw, before.channels[c.SID]) && bytes.Contains(shaped, []byte(`"private"`)) {
+			t.Errorf("private channel %s was not read again through Conversations", c.SID)
+		}
+	}
+	for sid, ms := range before.messages {
+		k := 0
+		for m, err := range v.Messages(sid) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			shaped, err := remote.ChatShape(remote.APIConversations, remote.KindMessage, m.Raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var msg remote.Message
+			if err := json.Unmarshal(shaped, &msg); err != nil {
+				t.Fatal(err)
+			}
+			if msg.SID != ms[k].SID || msg.ChannelSID != sid {
+				t.Errorf("channel %s message %d reads as %+v", sid, m.Index, msg)
+			}
+			k++
+		}
+	}
+}
+
+// assertUsers checks that the snapshot holds the live users as listed.
+func assertUsers(t *testing.T, a *store.Archive, res Result, cl Source, svc string) {
+	t.Helper()
+	v, err := a.View(res.Snapshot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := v.Users()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []store.UserRecord
+	for u, err := range cl.ListUsers(context.Background(), svc) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, store.UserRecord{SID: u.SID, Identity: u.Identity, Raw: u.Raw})
+	}
+	slices.SortFunc(want, func(x, y store.UserRecord) int { return strings.Compare(x.SID, y.SID) })
+	expect(t, "users in result", res.Users, len(want))
+	if len(got) != len(want) || len(want) == 0 {
+		t.Fatalf("%d users archived, %d live", len(got), len(want))
+	}
+	for i := range want {
+		if got[i].SID != want[i].SID || got[i].Identity != want[i].Identity || !bytes.Equal(got[i].Raw, want[i].Raw) {
+			t.Errorf("user %d archived as %s %s, live %s", i, got[i].SID, got[i].Raw, want[i].Raw)
+		}
+	}
+}
+
+func snapshotOf(t *testing.T, a *store.Archive, id uint64) store.Snapshot {
+	t.Helper()
+	v, err := a.View(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v.Snapshot()
+}
