@@ -146,7 +146,7 @@
 //	mb/<source MB>[@g]                      target MB SID
 //	wb/<source CH>[@g]/<source MB>          {"t":"MB…","h":h,"foreign":bool,"del":bool}
 //	wm/<source CH>[@g]/<source index, %020d> {"t":"IM…","h":h,"d":unix date_created,"del":bool}
-//	ix/<source CH>[@g]/<source index, %020d> target index (decimal)
+//	ix/<source CH>[@g]/<source index, %020d> target index (decimal); "-" once a sync deleted it
 //	lcmi/<source MB>[@g]                    target last_consumed_message_index last sent (decimal)
 //	us/<identity>                           target US SID of a user this restore created, or "pending"
 //	api/<chat|conversations>                "1": a restore wrote into the target through this API
@@ -346,9 +346,9 @@
 //     before sync has none, so its members and messages are not updated
 //     or deleted (its own fields and new messages and members are synced);
 //     delete the target channel and rerun to restore it whole.
-//   - A message deleted at the source keeps its ix/ entry: read positions
-//     that pointed at it still map to its (deleted) target index, as
-//     VerifyTarget expects.
+//   - A message a sync deletes has its ix/ entry set to "-": read
+//     positions then map as a restore of the snapshot would map them, in
+//     Run and VerifyTarget alike.
 //   - Deleted source messages leave gaps in source indexes; the target's
 //     indexes are dense, hence the last_consumed_message_index mapping.
 //   - Media are not copied; media messages restore only into their own service.

@@ -22,6 +22,7 @@ const (
 	envAccount = "CHATVAULT_RESTORE_HELPER_ACCOUNT"
 	envToken   = "CHATVAULT_RESTORE_HELPER_TOKEN"
 	envTarget  = "CHATVAULT_RESTORE_HELPER_TARGET"
+	envSync    = "CHATVAULT_RESTORE_HELPER_SYNC" // "1": restore --sync
 )
 
 // TestHelperRestoreProcess is not a test: TestIntegrationKill runs the test
@@ -42,7 +43,7 @@ func TestHelperRestoreProcess(t *testing.T) {
 		t.Fatalf("helper: open archive: %v", err)
 	}
 	defer a.Close()
-	res, err := Run(context.Background(), cl, a, Options{Target: os.Getenv(envTarget), Concurrency: 4})
+	res, err := Run(context.Background(), cl, a, Options{Target: os.Getenv(envTarget), Concurrency: 4, Sync: os.Getenv(envSync) == "1"})
 	if err != nil || len(res.Failed) > 0 || len(res.Conflicts) > 0 {
 		t.Fatalf("helper: restore: %+v, %v", res, err)
 	}
@@ -56,17 +57,41 @@ func TestIntegrationKill(t *testing.T) {
 	src := capture(t, e.cl, e.src)
 	nMsgs, _ := countMessages(src, notMedia)
 
+	kills := killHelpers(t, e, 45)
+	if kills < 3 {
+		t.Errorf("only %d helpers were killed mid-restore", kills)
+	}
+
+	w := e.srv.Stats().Writes
+	res, err := e.restore(t, e.cl, Options{})
+	if err != nil || len(res.Failed) > 0 || len(res.Conflicts) > 0 {
+		t.Fatalf("final restore: %+v, %v", res, err)
+	}
+	if res.Messages+res.MessagesSkipped != nMsgs || res.MessagesSkipped == 0 {
+		t.Errorf("final restore created %d and found %d of %d messages", res.Messages, res.MessagesSkipped, nMsgs)
+	}
+	t.Logf("final restore: %d writes, %d messages created, %d found", e.srv.Stats().Writes-w, res.Messages, res.MessagesSkipped)
+	compareLive(t, src, capture(t, e.cl, e.dst), nil, notMedia)
+}
+
+// killHelpers runs helper processes restoring into e.dst (with env added
+// to their environment) and kills each with SIGKILL after a random number
+// of writes, 5 to 5+span, until four were killed or one finished. It
+// returns how many it killed.
+func killHelpers(t *testing.T, e *env, span int, env ...string) int {
+	t.Helper()
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("kill moments drawn with seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	kills := 0
 	for attempt := 0; kills < 4 && attempt < 8; attempt++ {
 		w0 := e.srv.Stats().Writes
-		at := w0 + 5 + int64(rng.IntN(45)) // kill after this many writes
+		at := w0 + 5 + int64(rng.IntN(span)) // kill after this many writes
 		var out bytes.Buffer
 		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperRestoreProcess$", "-test.count=1", "-test.v")
 		cmd.Env = append(os.Environ(), envHelper+"=1", envArchive+"="+e.path, envBaseURL+"="+e.info.BaseURL,
 			envAccount+"="+e.info.AccountSID, envToken+"="+e.info.AuthToken, envTarget+"="+e.dst)
+		cmd.Env = append(cmd.Env, env...)
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("start helper: %v", err)
@@ -90,20 +115,7 @@ func TestIntegrationKill(t *testing.T) {
 		t.Logf("helper %d finished before write %d", attempt, at)
 		break
 	}
-	if kills < 3 {
-		t.Errorf("only %d helpers were killed mid-restore", kills)
-	}
-
-	w := e.srv.Stats().Writes
-	res, err := e.restore(t, e.cl, Options{})
-	if err != nil || len(res.Failed) > 0 || len(res.Conflicts) > 0 {
-		t.Fatalf("final restore: %+v, %v", res, err)
-	}
-	if res.Messages+res.MessagesSkipped != nMsgs || res.MessagesSkipped == 0 {
-		t.Errorf("final restore created %d and found %d of %d messages", res.Messages, res.MessagesSkipped, nMsgs)
-	}
-	t.Logf("final restore: %d writes, %d messages created, %d found", e.srv.Stats().Writes-w, res.Messages, res.MessagesSkipped)
-	compareLive(t, src, capture(t, e.cl, e.dst), nil, notMedia)
+	return kills
 }
 
 // waitWrites calls kill once the emulator has counted at writes, unless the

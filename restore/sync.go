@@ -529,6 +529,12 @@ func (c *chanRun) deleteMessage(ctx context.Context, idx int64, w written) error
 	if removed {
 		c.gone++
 	}
+	// The index entry first: a kill before the written entry leaves the
+	// delete to be sent again (answered 404), never a mapping of it.
+	k := c.st.indexKey(c.rec.SID, idx)
+	if err := journalErr("write", k, r.j.Put(k, []byte(deletedIndex))); err != nil {
+		return err
+	}
 	w.Deleted = true
 	if err := c.putWritten(c.messageKey(idx), w); err != nil {
 		return err

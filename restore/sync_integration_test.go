@@ -6,8 +6,10 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chatvault/chatvault/remote"
+	"github.com/chatvault/chatvault/remote/emulator"
 	"github.com/chatvault/chatvault/store"
 )
 
@@ -209,5 +211,35 @@ func TestIntegrationSync(t *testing.T) {
 				t.Errorf("VerifyTarget: %v %+v", err, diffs)
 			}
 		})
+	}
+}
+
+// TestIntegrationSyncKill kills syncing processes with SIGKILL at random
+// moments, with 5% of answers lost, then finishes the sync: the target
+// equals the source, with no change made twice or lost.
+func TestIntegrationSyncKill(t *testing.T) {
+	e := newEnv(t, emulator.Config{Seed: 13, Channels: 4, Messages: 60, Latency: 3 * time.Millisecond})
+	e.backup(t, false)
+	if _, err := e.restore(t, e.cl, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	changes := sourceEdits(t, e.cl, e.src, capture(t, e.cl, e.src), 150)
+	e.backup(t, true)
+
+	e.srv.SetFaults(3*time.Millisecond, 0, 0, 0, 0.05)
+	kills := killHelpers(t, e, 30, envSync+"=1")
+	e.srv.SetFaults(0, 0, 0, 0, 0)
+	if kills < 3 {
+		t.Errorf("only %d helpers were killed mid-sync", kills)
+	}
+	res, err := e.restore(t, e.cl, Options{Sync: true})
+	if err != nil || len(res.Failed)+len(res.Conflicts) > 0 {
+		t.Fatalf("final sync: %+v, %v", res, err)
+	}
+	t.Logf("%d changes; after %d kills the final sync updated %d, deleted %d, created %d", changes, kills, res.Updated, res.Deleted, res.Messages)
+	compareLive(t, capture(t, e.cl, e.src), capture(t, e.cl, e.dst), nil, notMedia)
+	w := e.srv.Stats().Writes
+	if res, err := e.restore(t, e.cl, Options{Sync: true}); err != nil || e.srv.Stats().Writes != w {
+		t.Errorf("a sync after the final one wrote %d times: %+v, %v", e.srv.Stats().Writes-w, res, err)
 	}
 }

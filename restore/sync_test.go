@@ -49,6 +49,7 @@ type change struct {
 	delMember, addMember       bool // channel 0: user2 removed, user9 added
 	memberAttrs                bool // channel 1: user1's attributes
 	delChannel                 bool // channel 2 is gone
+	delRead                    bool // channel 0: the newest message, which user0 has read, is gone
 }
 
 // writes is how many writes a sync of c sends (read positions: user0 of
@@ -57,6 +58,9 @@ func (c change) writes() int {
 	n := c.editMsgs + c.delMsgs + c.addMsgs
 	if c.addMsgs > 0 {
 		n++ // user0's read position
+	}
+	if c.delRead {
+		n += 2 // the delete, and user0's read position, which maps to the message before
 	}
 	for _, b := range []bool{c.channelAttrs, c.delMember, c.addMember, c.memberAttrs, c.delChannel} {
 		if b {
@@ -76,6 +80,9 @@ func (c change) apply(t *testing.T, s *fakeSnap) *fakeSnap {
 			"date_updated": ts(t0.Add(48 * time.Hour)), "attributes": `{"edited":true}`})
 	}
 	msgs = slices.Delete(msgs, 1+c.editMsgs, 1+c.editMsgs+c.delMsgs)
+	if c.delRead {
+		msgs = msgs[:len(msgs)-1]
+	}
 	last := msgs[len(msgs)-1].Index
 	for i := range c.addMsgs {
 		idx := last + 1 + int64(i)
@@ -157,6 +164,7 @@ func TestSync(t *testing.T) {
 		{"member removed and added", change{delMember: true, addMember: true}, 0, 1, 0},
 		{"member changed", change{memberAttrs: true}, 1, 0, 0},
 		{"channel gone", change{delChannel: true}, 0, 1, 0},
+		{"message read by a member gone", change{delRead: true}, 1, 1, 0},
 		{"everything", all, 2 + 1 + 1 + 1, 2 + 1 + 1, 3},
 	}
 	for _, tc := range cases {
