@@ -99,7 +99,7 @@ func (c *chanRun) ownMember(m *srcMember, t *remote.Member) bool {
 	if role == "" {
 		role = t.RoleSID
 	}
-	return memberDiffs(m, t, role, t.RoleSID, nil).first("last_consumed_message_index", "last_consumption_timestamp") == ""
+	return memberDiffs(m, t, role, t.RoleSID, nil).without(remote.KindMember, c.r.lost).first("last_consumed_message_index", "last_consumption_timestamp") == ""
 }
 
 // writtenMember journals that archived member m is target member sid;
@@ -262,8 +262,8 @@ func (c *chanRun) syncChannel(ctx context.Context) error {
 	if c.st.Hash == h {
 		return nil
 	}
-	f := channelDiffs(c.src, t)
-	if len(f) == 0 || (len(f) == 1 && f[0] == "type") {
+	f := channelDiffs(c.src, t).without(remote.KindChannel, r.lost)
+	if f.first("type") == "" {
 		// Already as archived (a journal from before sync, or an update
 		// whose journal entry a kill lost): record it.
 		return c.channelWritten(h)
@@ -286,7 +286,7 @@ func (c *chanRun) syncChannel(ctx context.Context) error {
 		if err != nil {
 			return false, err
 		}
-		return channelDiffs(c.src, now).first("type") == "", nil
+		return channelDiffs(c.src, now).without(remote.KindChannel, r.lost).first("type") == "", nil
 	})
 	if err != nil {
 		return err
@@ -481,7 +481,7 @@ func (c *chanRun) updateMessage(ctx context.Context, m *srcMessage, w written) e
 		if err != nil {
 			return false, err
 		}
-		return len(messageDiffs(m, t, r.sameSvc)) == 0, nil
+		return messageDiffs(m, t, r.sameSvc).without(remote.KindMessage, r.lost).first() == "", nil
 	})
 	if err != nil {
 		return err
@@ -681,7 +681,7 @@ func (c *chanRun) syncMember(ctx context.Context, m *srcMember, sid string, p re
 		if lcmi == nil {
 			ignore = append(ignore, "last_consumed_message_index") // not sent
 		}
-		return memberDiffs(m, t, role, t.RoleSID, lcmi).first(ignore...) == "", nil
+		return memberDiffs(m, t, role, t.RoleSID, lcmi).without(remote.KindMember, r.lost).first(ignore...) == "", nil
 	})
 }
 
