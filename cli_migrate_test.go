@@ -37,7 +37,7 @@ func TestBinaryMoveToConversations(t *testing.T) {
 	}
 	code, out, _ = run("verify", "--archive", archive, "--service", src, "--api", "conversations", "--json")
 	v := decodeJSON(t, out, "ok", "differences", "api")
-	if code != 0 || v["ok"] != true || v["api"] != "conversations" || len(v["not_visible"].([]any)) == 0 {
+	if code != 0 || v["ok"] != true || v["api"] != "conversations" || len(v["not_visible"].([]any)) == 0 || len(v["not_compared"].([]any)) == 0 {
 		t.Errorf("verify --service --api conversations exit %d: %.600s", code, out)
 	}
 	code, out, _ = run("restore", "--archive", archive, "--service", dst, "--api", "conversations", "--json")

@@ -60,6 +60,16 @@ type verifyResult struct {
 	// NotVisible: archived public channels the live service's API does not
 	// show (Conversations shows private channels only); not differences.
 	NotVisible []backup.Difference `json:"not_visible,omitempty"`
+	// NotCompared: the fields one of the two APIs cannot carry, which are
+	// therefore not compared (backup.NotCompared).
+	NotCompared []notCompared `json:"not_compared,omitempty"`
+}
+
+// notCompared is a field verify does not compare, and why.
+type notCompared struct {
+	Kind  string `json:"kind"`
+	Field string `json:"field"`
+	Why   string `json:"why"`
 }
 
 func runVerify(ctx context.Context, o verifyOptions, stdout io.Writer) error {
@@ -137,6 +147,9 @@ func compareLive(ctx context.Context, o verifyOptions, a *store.Archive, res *ve
 	if res.API, err = cl.ForAPI(ctx, o.Service, cmp.Or(o.API, remote.APIAuto)); err != nil {
 		return fmt.Errorf("verify service %s: %w", o.Service, err)
 	}
+	for _, l := range backup.NotCompared(v.Snapshot().API, res.API) {
+		res.NotCompared = append(res.NotCompared, notCompared{l.Kind, l.Field, l.Why})
+	}
 	diffs, err := backup.Compare(ctx, via[backup.Source](cl, res.API), v)
 	if err != nil {
 		return err
@@ -154,6 +167,9 @@ func compareLive(ctx context.Context, o verifyOptions, a *store.Archive, res *ve
 func reportVerify(w io.Writer, o verifyOptions, res verifyResult) {
 	for _, p := range res.Problems {
 		fmt.Fprintf(w, "problem: %s: %s\n", p.Where, p.What)
+	}
+	for _, l := range res.NotCompared {
+		fmt.Fprintf(w, "not compared: %s %s: %s\n", l.Kind, l.Field, l.Why)
 	}
 	for _, d := range res.NotVisible {
 		fmt.Fprintf(w, "not compared: channel %s is public, and %s shows private channels only; make it private (Chat v3) to compare it\n", d.Channel, res.API)

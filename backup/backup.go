@@ -213,6 +213,7 @@ type job struct {
 	raw             []byte
 	messagesCount   int
 	marker          string
+	size            int // how many messages the channel is thought to hold, to schedule it
 }
 
 func newJob(c *remote.Channel) job {
@@ -222,7 +223,23 @@ func newJob(c *remote.Channel) job {
 		raw:           c.Raw,
 		messagesCount: c.MessagesCount,
 		marker:        changeMarker(c),
+		size:          c.MessagesCount,
 	}
+}
+
+// newJob is the job of channel c, sized for scheduling: by its
+// messages_count, or, through an API without one, by the highest index
+// archived (a hint only: nothing is known of a channel not archived yet,
+// and a failure to read the archive shows again when the channel is
+// backed up).
+func (r *run) newJob(c *remote.Channel) job {
+	j := newJob(c)
+	if !r.caps.MessageCounts {
+		if st, ok, err := r.a.Sync(r.o.Service, c.SID); err == nil && ok {
+			j.size = int(max(st.SyncedIndex, st.WalkTop) + 1)
+		}
+	}
+	return j
 }
 
 // changeMarker is what a channel shows of changes to its messages, as kept
@@ -529,7 +546,7 @@ func (r *run) list(ctx context.Context) (map[string]bool, error) {
 				}
 				if !listed[c.SID] { // a listing that repeats a channel backs it up once
 					listed[c.SID] = true
-					r.queue.push(newJob(c))
+					r.queue.push(r.newJob(c))
 				}
 			}
 			return nil
@@ -552,7 +569,7 @@ func (r *run) list(ctx context.Context) (map[string]bool, error) {
 				r.found++
 				if !listed[c.SID] {
 					listed[c.SID] = true
-					r.queue.push(newJob(c))
+					r.queue.push(r.newJob(c))
 				}
 				mu.Unlock()
 			case aborts(err) || gctx.Err() != nil:

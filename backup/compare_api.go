@@ -34,16 +34,36 @@ type sides struct {
 
 func newSides(v *store.View, src Source) sides {
 	s := sides{snap: v.Snapshot().API, live: src.API(), lost: map[string]bool{}}
+	for _, l := range NotCompared(s.snap, s.live) {
+		s.lost[l.Kind+"/"+l.Field] = true
+	}
 	if s.snap == "" {
 		s.snap = remote.APIChat
 	}
+	return s
+}
+
+// NotCompared lists the fields Compare does not compare between a snapshot
+// read through snapAPI ("" is Chat) and a live service read through
+// liveAPI, because one API cannot carry them into the other
+// (remote.Losses, both ways; a Conversations snapshot may hold records in
+// Chat's shape, so Chat's count too). Each field is listed once.
+func NotCompared(snapAPI, liveAPI string) []remote.Loss {
+	if snapAPI == "" {
+		snapAPI = remote.APIChat
+	}
+	var out []remote.Loss
+	seen := map[string]bool{}
 	for _, kind := range []string{remote.KindUser, remote.KindChannel, remote.KindMember, remote.KindMessage} {
-		for _, l := range slices.Concat(remote.Losses(kind, s.snap, s.live), remote.Losses(kind, s.live, s.snap),
-			remote.Losses(kind, remote.APIChat, s.live)) {
-			s.lost[kind+"/"+l.Field] = true
+		for _, l := range slices.Concat(remote.Losses(kind, snapAPI, liveAPI), remote.Losses(kind, liveAPI, snapAPI),
+			remote.Losses(kind, remote.APIChat, liveAPI)) {
+			if !seen[kind+"/"+l.Field] {
+				seen[kind+"/"+l.Field] = true
+				out = append(out, l)
+			}
 		}
 	}
-	return s
+	return out
 }
 
 // classify says how a resource of kind differs between the archive and the

@@ -133,3 +133,26 @@ func TestUsers(t *testing.T) {
 		t.Errorf("users after a failed listing = %d (%v), want the 2 archived", len(us), err)
 	}
 }
+
+// TestConversationsScheduleByArchivedSize: without messages_count, a
+// channel's size for scheduling is what the archive holds of it, so the
+// longest channels start first on later runs.
+func TestConversationsScheduleByArchivedSize(t *testing.T) {
+	f := newFakeSource(6, 5).conversations() // private: channels 1, 3 and 5
+	f.postMessages(3, 40)
+	f.postMessages(5, 20)
+	a := newArchive(t)
+	mustRun(t, f, a, opts(f))
+	var order []string
+	f.fail = func(kind, channel string) error {
+		if kind == kMembers {
+			order = append(order, channel)
+		}
+		return nil
+	}
+	mustRun(t, f, a, Options{Service: f.sid, PageSize: 10, Concurrency: 1, Full: true})
+	want := []string{f.channels[3].sid, f.channels[5].sid, f.channels[1].sid}
+	if strings.Join(order, " ") != strings.Join(want, " ") {
+		t.Errorf("channels backed up in the order %v, want the longest first: %v", order, want)
+	}
+}

@@ -69,7 +69,7 @@ func (q *jobQueue) wait(ctx context.Context) bool {
 	}
 }
 
-// pop takes the waiting job with the most messages (the first listed among
+// pop takes the waiting job with the most messages (by size) (the first listed among
 // equals). wait must have returned true.
 func (q *jobQueue) pop() job {
 	q.mu.Lock()
@@ -82,13 +82,13 @@ type queuedJob struct {
 	seq int
 }
 
-// jobHeap is a max-heap by messagesCount, then a min-heap by seq.
+// jobHeap is a max-heap by size, then a min-heap by seq.
 type jobHeap []queuedJob
 
 func (h jobHeap) Len() int { return len(h) }
 func (h jobHeap) Less(i, j int) bool {
-	if h[i].messagesCount != h[j].messagesCount {
-		return h[i].messagesCount > h[j].messagesCount
+	if h[i].size != h[j].size {
+		return h[i].size > h[j].size
 	}
 	return h[i].seq < h[j].seq
 }

@@ -17,7 +17,7 @@ import (
 func TestJobQueue(t *testing.T) {
 	tests := []struct {
 		name   string
-		counts []int // messagesCount of the jobs pushed, sid = position
+		counts []int // size (messagesCount) of the jobs pushed, sid = position
 		want   []int // positions in the order popped
 	}{
 		{"empty", nil, nil},
@@ -30,7 +30,7 @@ func TestJobQueue(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			q := newJobQueue()
 			for i, c := range tt.counts {
-				q.push(job{sid: string(rune('a' + i)), messagesCount: c})
+				q.push(job{sid: string(rune('a' + i)), messagesCount: c, size: c})
 			}
 			if n := q.close(); n != len(tt.counts) {
 				t.Errorf("close says %d jobs were pushed, want %d", n, len(tt.counts))

@@ -2,6 +2,7 @@ package restore
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"testing"
@@ -337,4 +338,66 @@ func TestUserCreateOutcomes(t *testing.T) {
 			t.Errorf("verify: %+v, %v", diffs, err)
 		}
 	})
+}
+
+// TestCarries: which archived values a loss applies to.
+func TestCarries(t *testing.T) {
+	for _, tc := range []struct {
+		kind, field, val string
+		want             bool
+	}{
+		{"channel", "type", `"public"`, true},
+		{"channel", "type", `"private"`, false},
+		{"channel", "created_by", `"ann"`, true},
+		{"channel", "created_by", `null`, false},
+		{"channel", "created_by", `""`, false},
+		{"channel", "created_by", ``, false},
+		{"channel", "state", `"active"`, false},
+		{"channel", "state", `"closed"`, true},
+		{"channel", "timers", `{}`, false},
+		{"channel", "timers", `{"date_closed":"2024-01-01T00:00:00Z"}`, true},
+		{"message", "was_edited", `false`, false},
+		{"message", "was_edited", `true`, true},
+		{"message", "media", `[{"sid":"ME1"}]`, false},
+		{"message", "media", `[{"sid":"ME1"},{"sid":"ME2"}]`, true},
+		{"message", "media", `[]`, false},
+	} {
+		if got := carries(tc.kind, tc.field, []byte(tc.val)); got != tc.want {
+			t.Errorf("carries(%s, %s, %s) = %v, want %v", tc.kind, tc.field, tc.val, got, tc.want)
+		}
+	}
+}
+
+// TestMixedSnapshotLosses: a snapshot read through Conversations that kept
+// a public channel an earlier Chat snapshot read (in Chat's shape) names
+// that channel's type and creator as losses even when restored through
+// Conversations, and its Conversations records' messaging service when
+// restored through Chat.
+func TestMixedSnapshotLosses(t *testing.T) {
+	snap := convSnap()
+	chat := genHistory(histOpts{channels: 1, messages: 2})
+	snap.channels = append(snap.channels, chat.channels[0])
+	maps.Copy(snap.members, chat.members)
+	maps.Copy(snap.messages, chat.messages)
+	for _, tc := range []struct {
+		api  string
+		want []string
+	}{
+		{remote.APIConversations, []string{"channel/type", "channel/created_by"}},
+		{remote.APIChat, []string{"channel/messaging_service_sid"}},
+	} {
+		ft := newFakeTarget(dstSvc)
+		ft.api = tc.api
+		res, err := run(t.Context(), ft, newFakeArchive(snap), opts(Options{DryRun: true}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, l := range res.Losses {
+			got = append(got, l.Kind+"/"+l.Field)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("through %s: losses %q, want %q", tc.api, got, tc.want)
+		}
+	}
 }

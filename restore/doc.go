@@ -66,7 +66,8 @@
 //
 // # Users
 //
-// Before any channel, each archived user the target lacks is created with
+// Before any channel, each archived user the target lacks (all the
+// snapshot's users, whichever channels are selected) is created with
 // its identity, friendly name, attributes and role (mapped by friendly
 // name onto the target's deployment roles, "service" roles in
 // Conversations); a user this restore created (journaled) that differs is
