@@ -343,10 +343,12 @@
 //     messages older than the newest restored one that an earlier run did
 //     not restore (another --since, say) cannot be inserted before it; they
 //     are reported in Result.Skipped.
-//   - Sync needs the wb/ and wm/ entries: a channel restored by a version
-//     before sync has none, so its members and messages are not updated
-//     or deleted (its own fields and new messages and members are synced);
-//     delete the target channel and rerun to restore it whole.
+//   - A channel restored by a version before sync has no wb/ or wm/
+//     entries. Its first sync lists its target messages once (reads in
+//     proportion to its history, that one time) to learn their SIDs and
+//     which still equal the archive, and writes each of its journaled
+//     members once more; a member removed from the source cannot be found
+//     in such a journal (mb/ keys are not per channel) and is not deleted.
 //   - A message a sync deletes has its ix/ entry set to "-": read
 //     positions then map as a restore of the snapshot would map them, in
 //     Run and VerifyTarget alike.

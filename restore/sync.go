@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -375,10 +377,6 @@ func (c *chanRun) syncMessages(ctx context.Context) error {
 	if !r.o.Sync || c.tgt == nil {
 		return nil
 	}
-	type entry struct {
-		idx int64
-		w   written
-	}
 	// Entries past LastSrcIndex are not confirmed by the channel's state
 	// (a kill may have lost the rest of their batch): restoreMessages
 	// reconciles them. Those up to it are exactly the restored messages,
@@ -400,6 +398,12 @@ func (c *chanRun) syncMessages(ctx context.Context) error {
 	})
 	if err != nil {
 		return err
+	}
+	if !seen && c.st.LastSrcIndex >= 0 {
+		if entries, err = c.backfillMessages(ctx); err != nil {
+			return err
+		}
+		seen = len(entries) > 0
 	}
 	if seen && !r.o.DryRun {
 		c.st.Restored = int64(len(entries))
@@ -453,6 +457,72 @@ func (c *chanRun) syncMessages(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// entry is a wm/ entry: what restore wrote at an archived message index.
+type entry struct {
+	idx int64
+	w   written
+}
+
+// backfillMessages makes the wm/ entries of a channel restored before
+// sync kept them, from one listing of the target channel: each restored
+// message's target SID, and the archived message's hash when the target
+// holds it unchanged ("" otherwise, so that it is updated). A message the
+// target no longer holds gets none (checkCounts reports it). It returns the
+// entries up to last_src_index, and saves them unless in a dry run.
+func (c *chanRun) backfillMessages(ctx context.Context) ([]entry, error) {
+	r := c.r
+	bySrc := map[int64]int64{}
+	if err := scanIndexes(r.j, c.rec.SID, c.st, func(s, t int64) { bySrc[s] = t }); err != nil || len(bySrc) == 0 {
+		return nil, err
+	}
+	byTgt := map[int64]*remote.Message{}
+	tgt := &targetMessages{ctx: ctx, dst: r.dst, service: r.o.Target, channel: c.st.Target}
+	for {
+		t, err := tgt.peek()
+		if err != nil {
+			return nil, fmt.Errorf("list messages of target channel %s: %w", c.st.Target, err)
+		}
+		if t == nil {
+			break
+		}
+		byTgt[t.Index] = t
+		tgt.pop()
+	}
+	archived := map[int64]*srcMessage{}
+	for rec, err := range r.view.Messages(c.rec.SID) {
+		if err != nil {
+			return nil, fmt.Errorf("read archived messages of channel %s: %w", c.rec.SID, err)
+		}
+		if _, ok := bySrc[rec.Index]; ok {
+			m, err := parseMessage(rec)
+			if err != nil {
+				return nil, err
+			}
+			archived[rec.Index] = m
+		}
+	}
+	var out []entry
+	for _, s := range slices.Sorted(maps.Keys(bySrc)) {
+		t := byTgt[bySrc[s]]
+		if t == nil || s > c.st.LastSrcIndex {
+			continue
+		}
+		w := written{Target: t.SID, Date: t.DateCreated.Unix()}
+		if m := archived[s]; m != nil && messageDiffs(m, t, r.sameSvc).without(remote.KindMessage, r.lost).first() == "" {
+			w.Hash = r.messageHash(m)
+		}
+		out = append(out, entry{s, w})
+		if !r.o.DryRun {
+			if err := c.putWritten(c.messageKey(s), w); err != nil {
+				return nil, err
+			}
+		}
+	}
+	r.log.Info("restore journal of a channel restored before sync completed from the target's messages",
+		"channel", c.rec.SID, "messages", len(out))
+	return out, nil
 }
 
 // updateMessage writes archived message m over target message w.Target.
@@ -606,10 +676,18 @@ func (c *chanRun) syncMembers(ctx context.Context, members []*srcMember) error {
 			}
 		}
 		if !ok {
-			if r.o.DryRun && m.LastConsumedMessageIndex != nil && c.newMin >= 0 && c.newMin <= *m.LastConsumedMessageIndex {
-				c.writes++ // a member to create, whose read position follows
+			sid, legacy, err := r.j.Get(c.st.memberKey(m.SID))
+			if err != nil {
+				return journalErr("read", c.st.memberKey(m.SID), err)
 			}
-			continue
+			if !legacy {
+				if r.o.DryRun && m.LastConsumedMessageIndex != nil && c.newMin >= 0 && c.newMin <= *m.LastConsumedMessageIndex {
+					c.writes++ // a member to create, whose read position follows
+				}
+				continue
+			}
+			// Restored before sync kept what it wrote: written once more.
+			w = written{Target: string(sid)}
 		}
 		live++
 		p := c.memberParams(m) // an update does not send the identity

@@ -484,3 +484,43 @@ func TestSyncUsers(t *testing.T) {
 		t.Errorf("second sync: %v, writes %v, updated %d", err, *ops, res.Updated)
 	}
 }
+
+// TestSyncLegacyJournal: a target restored before the journal kept what
+// restore wrote is synced too: the first sync lists each channel's
+// messages once to learn them, then the target equals the snapshot, and a
+// further sync writes nothing.
+func TestSyncLegacyJournal(t *testing.T) {
+	s1 := genHistory(histOpts{channels: 3, messages: 12, seed: 38})
+	ft := newFakeTarget(srcSvc, dstSvc)
+	fa := newFakeArchive(s1)
+	if _, err := run(t.Context(), ft, fa, opts(Options{})); err != nil {
+		t.Fatal(err)
+	}
+	j := journalOf(t, fa, srcSvc, dstSvc)
+	j.mu.Lock()
+	for k, v := range j.committed {
+		switch {
+		case strings.HasPrefix(k, keyWrittenMember), strings.HasPrefix(k, keyWrittenMessage):
+			delete(j.committed, k)
+		case strings.HasPrefix(k, keyChannel):
+			var st chanState
+			if err := json.Unmarshal(v, &st); err != nil {
+				t.Fatal(err)
+			}
+			st.Hash, st.Restored = "", 0
+			j.committed[k], _ = json.Marshal(st)
+		}
+	}
+	j.mu.Unlock()
+	s2 := change{editMsgs: 2, delMsgs: 2, channelAttrs: true, memberAttrs: true}.apply(t, s1)
+	fa.snaps = append(fa.snaps, s2)
+	res, err := run(t.Context(), ft, fa, opts(Options{Sync: true}))
+	if err != nil || res.Status != StatusComplete || res.Deleted != 2 {
+		t.Fatalf("sync: %v %+v", err, res)
+	}
+	checkRestored(t, ft, dstSvc, j, expected(t, s2, nil), false)
+	ops := recordOps(ft, nil)
+	if res, err := run(t.Context(), ft, fa, opts(Options{Sync: true})); err != nil || len(*ops) != 0 || res.Status != StatusComplete {
+		t.Errorf("second sync: %v, writes %v, %+v", err, *ops, res)
+	}
+}
