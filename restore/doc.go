@@ -280,7 +280,8 @@
 // What restore did not create is never updated or deleted: members found
 // in the target are "foreign" in their wb/ entry; a target channel holding
 // more messages or members than the journal says restore put there
-// (messages_count, members_count, where the API carries them) is reported
+// (messages_count and members_count where the API carries them; else one
+// listing of the members and a read of the newest message) is reported
 // in Result.Conflicts and left alone, as is a message deleted from the
 // target by someone else whose change therefore cannot be applied.
 //
@@ -288,8 +289,10 @@
 // history: what changed is found by comparing hashes of the archive with
 // the journal, on this machine. A sync therefore sends, beyond the writes,
 // the read of the roles, the list of users, one read per channel (the
-// fetch every rerun sends), and, through an API without message counts,
-// one page of the newest messages in a channel that gains messages; each change is one write (an edited
+// fetch every rerun sends), and, through an API without counts
+// (Conversations), a listing of the members, a read of the newest message
+// and one page of the newest messages in a channel that gains messages;
+// each change is one write (an edited
 // message: one update; a removed member: one delete; a new message: one
 // create, plus the read position of a member who read it). A sync with
 // nothing changed writes nothing. Where the API carries messages_count, a

@@ -733,10 +733,52 @@ func (c *chanRun) syncMembers(ctx context.Context, members []*srcMember) error {
 			}
 		}
 	}
-	if c.tgt != nil && remote.CapabilitiesOf(r.api).MessageCounts && c.tgt.MembersCount > live {
+	if c.tgt == nil || r.o.DryRun {
+		return nil
+	}
+	inTarget := c.tgt.MembersCount
+	if !remote.CapabilitiesOf(r.api).MessageCounts {
+		// No counts on the channel: one listing of the members, and the
+		// newest message, tell what someone else added.
+		var err error
+		if inTarget, err = c.countMembers(ctx); err != nil {
+			return err
+		}
+		if err := c.checkNewest(ctx); err != nil {
+			return err
+		}
+	}
+	if inTarget > live {
 		c.conflicts = append(c.conflicts, Conflict{Channel: c.rec.SID, UniqueName: c.rec.UniqueName, Reason: fmt.Sprintf(
 			"target channel %s holds %d members that restore did not create; they were left untouched",
-			c.st.Target, c.tgt.MembersCount-live)})
+			c.st.Target, inTarget-live)})
+	}
+	return nil
+}
+
+// countMembers counts the target channel's members.
+func (c *chanRun) countMembers(ctx context.Context) (int, error) {
+	n := 0
+	for _, err := range c.r.dst.ListMembers(ctx, c.r.o.Target, c.st.Target, remote.ListOptions{}) {
+		if err != nil {
+			return 0, fmt.Errorf("list members of target channel %s: %w", c.st.Target, err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// checkNewest reports messages after the journal's last one, which
+// restore did not write.
+func (c *chanRun) checkNewest(ctx context.Context) error {
+	page, err := c.r.dst.MessagesPage(ctx, c.r.o.Target, c.st.Target, remote.ListOptions{PageSize: 1, Order: "desc"}, "")
+	if err != nil {
+		return fmt.Errorf("read the newest message of target channel %s: %w", c.st.Target, err)
+	}
+	if len(page.Items) > 0 && page.Items[0].Index > c.st.LastTgtIndex {
+		c.conflicts = append(c.conflicts, Conflict{Channel: c.rec.SID, UniqueName: c.rec.UniqueName, Reason: fmt.Sprintf(
+			"target channel %s holds messages after the last one restore created (index %d, newest %d); they were left untouched",
+			c.st.Target, c.st.LastTgtIndex, page.Items[0].Index)})
 	}
 	return nil
 }
