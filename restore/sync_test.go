@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -133,10 +134,13 @@ func countOps(ops []string, want ...string) int {
 	return n
 }
 
-// recordOps makes ft record each write's op.
+// recordOps makes ft record each write's op (read the list after the run).
 func recordOps(ft *fakeTarget, f func(op string, n int64) fault) *[]string {
 	var ops []string
+	var mu sync.Mutex // users are written concurrently
 	ft.onWrite = func(op string, n int64) fault {
+		mu.Lock()
+		defer mu.Unlock()
 		ops = append(ops, op)
 		if f != nil {
 			return f(op, n)
