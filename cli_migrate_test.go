@@ -2,6 +2,7 @@ package main
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -55,6 +56,10 @@ func TestBinaryMoveToConversations(t *testing.T) {
 	code, out, errOut = offRun("backup", "--service", off.Services[0], "--archive", offArchive, "--json")
 	if b := decodeJSON(t, out, "api", "status", "channels"); code != 0 || b["api"] != "conversations" || b["channels"] == 0.0 {
 		t.Fatalf("backup with Chat off exit %d: %s %s", code, out, errOut)
+	}
+	code, _, errOut = offRun("restore", "--archive", offArchive, "--service", off.Services[1], "--api", "chat")
+	if code != 1 || !strings.Contains(errOut, "use --api conversations") {
+		t.Errorf("restore --api chat with Chat off: exit %d, %s", code, errOut)
 	}
 	code, out, errOut = offRun("restore", "--archive", offArchive, "--service", off.Services[1], "--json")
 	if r := decodeJSON(t, out, "api", "status", "messages"); code == exitUsage || r["api"] != "conversations" || r["messages"].(float64) == 0 {
