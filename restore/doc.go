@@ -300,8 +300,9 @@
 // proves nothing follows the journal's last message. BenchmarkSync (20
 // channels, 9,597 messages, 1% of them edited, deleted or added at the
 // source, 20ms latency, default pacing) measured 95 writes for 95 changes
-// and 22 reads (the roles, the users, one per channel), in 0.65s, 75% of
-// the least time those writes can take.
+// and 22 reads (the roles, the users, one per channel), in 0.65 to 0.8s
+// on a shared 2-core machine: 60 to 75% of the least time those writes can
+// take at that pacing.
 //
 // Exactly once. An update or delete whose answer is lost (an unknown
 // outcome) is checked before anything else is sent: the resource is read
