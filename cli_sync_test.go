@@ -34,6 +34,9 @@ func TestBinarySync(t *testing.T) {
 	if code, out, _ := chatvault(t, info, "verify", "--service", dst, "--source", src, "--archive", archive, "--json"); code != exitOK {
 		t.Fatalf("verify --source after the restore: exit %d: %s", code, out)
 	}
+	if code, _, errOut := chatvault(t, info, "verify", "--service", dst, "--archive", archive); code == exitOK || !strings.Contains(errOut, "--source IS_SOURCE") {
+		t.Errorf("verify --service TARGET without --source: exit %d: %s; want a failure pointing at --source", code, errOut)
+	}
 
 	// An edit at the source.
 	var ch *remote.Channel

@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -140,6 +141,10 @@ func compareLive(ctx context.Context, o verifyOptions, a *store.Archive, res *ve
 		return err
 	}
 	v, err := openView(a, o.Snapshot, o.Service)
+	if errors.Is(err, store.ErrNoSnapshot) {
+		return fmt.Errorf("%w; if %s is a restore target, compare it with the snapshot it was restored from: verify --service %s --source IS_SOURCE",
+			err, o.Service, o.Service)
+	}
 	if err != nil {
 		return err
 	}
