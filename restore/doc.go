@@ -143,7 +143,7 @@
 //	ch/<source CH>                          {"target":"CH…","pending":bool,"members_done":bool,
 //	                                         "messages_done":bool,"last_src_index":n,
 //	                                         "last_tgt_index":n,"finished":bool,
-//	                                         "restored":n,"gen":g,"hash":h}  (-1 = none)
+//	                                         "restored":n,"gen":g,"hash":h,"syncing":bool}  (-1 = none)
 //	mb/<source MB>[@g]                      target MB SID
 //	wb/<source CH>[@g]/<source MB>          {"t":"MB…","h":h,"foreign":bool,"del":bool}
 //	wm/<source CH>[@g]/<source index, %020d> {"t":"IM…","h":h,"d":unix date_created,"del":bool}
@@ -309,9 +309,11 @@
 // back (FetchChannel, FetchMember, FetchMessage) and the write counts as
 // done when the target already holds the archived state (an update) or
 // answers 404 (a delete); only otherwise is it sent again. A delete
-// answered 404 is a success. A kill between a write and its journal entry
-// leaves the old hash: the next sync sends the same update again, which
-// leaves the same state, or the same delete, which answers 404. The
+// answered 404 is a success. Before its first update or delete, a channel's
+// state is saved with "syncing": true (cleared when its sync ends), so
+// after a kill, which may lose a write's journal entry, the next sync reads
+// each update or delete of that channel back the same way before sending
+// it; channels that were not interrupted cost no such read. The
 // channel's "restored" count is recomputed from its wm/ entries at each
 // sync, so it never drifts from what a kill kept of the entries.
 //

@@ -42,6 +42,10 @@ type chanState struct {
 	// Hash is the state of the channel last written (channelHash), so a
 	// sync knows whether it changed; "" before sync existed.
 	Hash string `json:"hash,omitempty"`
+	// Syncing: a sync sent (or was about to send) updates or deletions
+	// into the channel and has not finished it; the next sync reads each
+	// back before sending it again.
+	Syncing bool `json:"syncing,omitempty"`
 }
 
 func newChanState() chanState { return chanState{LastSrcIndex: -1, LastTgtIndex: -1} }

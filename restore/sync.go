@@ -219,8 +219,18 @@ func (o *Options) keepsDate(unix int64) bool {
 
 // attempt sends a write whose outcome may be lost, exactly once in effect:
 // after an unknown outcome it calls check, which reads the target back and
-// reports whether the write took effect, before sending it again.
-func attempt(ctx context.Context, what string, send func() error, check func() (bool, error)) error {
+// reports whether the write took effect, before sending it again. With
+// first, it checks before the first send too (a killed sync may have sent it).
+func attempt(ctx context.Context, what string, first bool, send func() error, check func() (bool, error)) error {
+	if first {
+		done, err := check()
+		if err != nil {
+			return fmt.Errorf("%s: check what an interrupted sync did: %w", what, err)
+		}
+		if done {
+			return nil
+		}
+	}
 	for range maxAttempts {
 		err := send()
 		if err == nil {
@@ -240,6 +250,31 @@ func attempt(ctx context.Context, what string, send func() error, check func() (
 	return fmt.Errorf("%s: no answer after %d attempts; rerun the sync", what, maxAttempts)
 }
 
+// write sends one update or delete of the channel's sync: the channel is
+// marked as being synced (saved) before its first, so that after a kill
+// the next sync reads each write back before sending it again.
+func (c *chanRun) write(ctx context.Context, what string, send func() error, check func() (bool, error)) error {
+	if !c.st.Syncing {
+		c.st.Syncing = true
+		if err := c.r.saveState(c.rec.SID, c.st); err != nil {
+			return err
+		}
+		if err := c.r.j.Flush(ctx); err != nil {
+			return journalErr("flush", chanKey(c.rec.SID), err)
+		}
+	}
+	return attempt(ctx, what, c.resumed, send, check)
+}
+
+// synced clears the channel's mark once its sync is done.
+func (c *chanRun) synced() error {
+	if !c.st.Syncing || c.r.o.DryRun {
+		return nil
+	}
+	c.st.Syncing = false
+	return c.r.saveState(c.rec.SID, c.st)
+}
+
 // gone reports whether err says the resource does not exist.
 func gone(err error) bool { return errors.Is(err, remote.ErrNotFound) }
 
@@ -250,6 +285,7 @@ func (c *chanRun) syncBefore(ctx context.Context) error {
 	if !c.r.o.Sync || c.tgt == nil {
 		return nil
 	}
+	c.resumed = c.st.Syncing
 	if err := c.syncChannel(ctx); err != nil {
 		return err
 	}
@@ -280,7 +316,7 @@ func (c *chanRun) syncChannel(ctx context.Context) error {
 	if p.UniqueName != nil && *p.UniqueName == t.UniqueName {
 		p.UniqueName = nil
 	}
-	err := attempt(ctx, "update target channel "+t.SID, func() error {
+	err := c.write(ctx, "update target channel "+t.SID, func() error {
 		_, err := r.dst.UpdateChannel(ctx, r.o.Target, t.SID, p)
 		return err
 	}, func() (bool, error) {
@@ -344,7 +380,7 @@ func (c *chanRun) deleteGoneMembers(ctx context.Context) error {
 			c.plan("delete", "member", d.src, d.w.Target, nil)
 			continue
 		}
-		err := attempt(ctx, fmt.Sprintf("delete member %s from target channel %s", d.w.Target, c.st.Target), func() error {
+		err := c.write(ctx, fmt.Sprintf("delete member %s from target channel %s", d.w.Target, c.st.Target), func() error {
 			if err := r.dst.DeleteMember(ctx, r.o.Target, c.st.Target, d.w.Target); !gone(err) {
 				return err
 			}
@@ -535,7 +571,7 @@ func (c *chanRun) updateMessage(ctx context.Context, m *srcMessage, w written) e
 	}
 	p := messageParams(m, r.sameSvc)
 	missing := false
-	err := attempt(ctx, fmt.Sprintf("update message %s in target channel %s", w.Target, c.st.Target), func() error {
+	err := c.write(ctx, fmt.Sprintf("update message %s in target channel %s", w.Target, c.st.Target), func() error {
 		_, err := r.dst.UpdateMessage(ctx, r.o.Target, c.st.Target, w.Target, p)
 		if gone(err) {
 			missing = true
@@ -574,8 +610,9 @@ func (c *chanRun) deleteMessage(ctx context.Context, idx int64, w written) error
 		c.plan("delete", "message", strconv.FormatInt(idx, 10), w.Target, nil)
 		return nil
 	}
-	removed := false
-	err := attempt(ctx, fmt.Sprintf("delete message %s from target channel %s", w.Target, c.st.Target), func() error {
+	removed, sent := false, false // removed: by this run, after the count was read
+	err := c.write(ctx, fmt.Sprintf("delete message %s from target channel %s", w.Target, c.st.Target), func() error {
+		sent = true
 		err := r.dst.DeleteMessage(ctx, r.o.Target, c.st.Target, w.Target)
 		if err == nil {
 			removed = true
@@ -587,7 +624,7 @@ func (c *chanRun) deleteMessage(ctx context.Context, idx int64, w written) error
 	}, func() (bool, error) {
 		_, err := r.dst.FetchMessage(ctx, r.o.Target, c.st.Target, w.Target)
 		if gone(err) {
-			removed = true // most likely by the request whose answer was lost
+			removed = sent // most likely by the request whose answer was lost
 			return true, nil
 		}
 		return false, err
@@ -733,6 +770,9 @@ func (c *chanRun) syncMembers(ctx context.Context, members []*srcMember) error {
 			}
 		}
 	}
+	if err := c.synced(); err != nil {
+		return err
+	}
 	if c.tgt == nil || r.o.DryRun {
 		return nil
 	}
@@ -785,7 +825,7 @@ func (c *chanRun) checkNewest(ctx context.Context) error {
 
 func (c *chanRun) syncMember(ctx context.Context, m *srcMember, sid string, p remote.MemberParams, lcmi *int64) error {
 	r := c.r
-	return attempt(ctx, fmt.Sprintf("update member %q in target channel %s", m.Identity, c.st.Target), func() error {
+	return c.write(ctx, fmt.Sprintf("update member %q in target channel %s", m.Identity, c.st.Target), func() error {
 		_, err := r.dst.UpdateMember(ctx, r.o.Target, c.st.Target, sid, p)
 		return err
 	}, func() (bool, error) {
@@ -850,7 +890,7 @@ func (r *runner) deleteGoneChannels(ctx context.Context, chans []store.ChannelRe
 			r.mu.Unlock()
 			continue
 		}
-		err := attempt(ctx, "delete target channel "+d.st.Target, func() error {
+		err := attempt(ctx, "delete target channel "+d.st.Target, false, func() error {
 			if err := r.dst.DeleteChannel(ctx, r.o.Target, d.st.Target); !gone(err) {
 				return err
 			}

@@ -359,12 +359,18 @@ func TestSyncKill(t *testing.T) {
 				t.Fatal(err)
 			}
 			fa.snaps = append(fa.snaps, s2)
+			ops := recordOps(ft, nil)
 			killRun(t, ft, fa, n, opts(Options{Sync: true, Concurrency: 1}))
 			res, err := run(t.Context(), ft, fa, opts(Options{Sync: true}))
 			if err != nil || res.Status != StatusComplete {
 				t.Fatalf("sync after kill at write %d: %v %+v", n, err, res)
 			}
 			checkRestored(t, ft, dstSvc, journalOf(t, fa, srcSvc, dstSvc), expected(t, s2, nil), false)
+			// The update the kill interrupted is read back, not sent again:
+			// the channel, two messages, user1 of channel 1, user0's read position.
+			if u := countOps(*ops, "UpdateChannel", "UpdateMessage", "UpdateMember"); u != 5 {
+				t.Errorf("%d updates sent in all, want 5: %v", u, *ops)
+			}
 		})
 	}
 }
