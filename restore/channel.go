@@ -397,7 +397,7 @@ func (c *chanRun) restoreMembers(ctx context.Context) ([]*srcMember, error) {
 			r.mu.Unlock()
 			continue
 		}
-		sid, created, err := c.createMember(ctx, m)
+		sid, created, foreign, err := c.createMember(ctx, m)
 		if err != nil {
 			return nil, err
 		}
@@ -406,7 +406,7 @@ func (c *chanRun) restoreMembers(ctx context.Context) ([]*srcMember, error) {
 				return nil, err
 			}
 		}
-		if err := c.writtenMember(m, sid, !created); err != nil {
+		if err := c.writtenMember(m, sid, foreign); err != nil {
 			return nil, err
 		}
 		if err := journalErr("write", c.st.memberKey(m.SID), r.j.Put(c.st.memberKey(m.SID), []byte(sid))); err != nil {
@@ -427,30 +427,31 @@ func (c *chanRun) restoreMembers(ctx context.Context) ([]*srcMember, error) {
 
 // createMember creates m in the target channel, or adopts it when the
 // channel has it already (identity is unique per channel). created reports
-// whether this run made it.
-func (c *chanRun) createMember(ctx context.Context, m *srcMember) (sid string, created bool, err error) {
+// whether this run made it; foreign, that the member found was neither
+// sent by this run nor provably an earlier run's (ownMember).
+func (c *chanRun) createMember(ctx context.Context, m *srcMember) (sid string, created, foreign bool, err error) {
 	r := c.r
 	p := c.memberParams(m)
 	sent := false
 	for range maxAttempts {
 		t, err := r.dst.CreateMember(ctx, r.o.Target, c.st.Target, p)
 		if err == nil {
-			return t.SID, true, nil
+			return t.SID, true, false, nil
 		}
 		unknown := errors.Is(err, remote.ErrUnknownOutcome)
 		if ctx.Err() != nil || (!unknown && !errors.Is(err, remote.ErrConflict)) {
-			return "", false, fmt.Errorf("create member %q (source %s) in target channel %s: %w", m.Identity, m.SID, c.st.Target, err)
+			return "", false, false, fmt.Errorf("create member %q (source %s) in target channel %s: %w", m.Identity, m.SID, c.st.Target, err)
 		}
 		sent = sent || unknown
 		t, ferr := r.dst.FetchMember(ctx, r.o.Target, c.st.Target, m.Identity)
 		if ferr == nil {
-			return t.SID, sent || c.ownMember(m, t), nil
+			return t.SID, sent, !sent && !c.ownMember(m, t), nil
 		}
 		if !errors.Is(ferr, remote.ErrNotFound) {
-			return "", false, fmt.Errorf("look up member %q in target channel %s: %w", m.Identity, c.st.Target, ferr)
+			return "", false, false, fmt.Errorf("look up member %q in target channel %s: %w", m.Identity, c.st.Target, ferr)
 		}
 	}
-	return "", false, fmt.Errorf("create member %q (source %s) in target channel %s: no answer after %d attempts; rerun the restore",
+	return "", false, false, fmt.Errorf("create member %q (source %s) in target channel %s: no answer after %d attempts; rerun the restore",
 		m.Identity, m.SID, c.st.Target, maxAttempts)
 }
 
