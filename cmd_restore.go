@@ -181,7 +181,7 @@ func reportRestore(stdout, stderr io.Writer, o restoreOptions, res restore.Resul
 		return printResult(stdout, res, runErr)
 	}
 	if o.Sync {
-		reportSync(stdout, stderr, o, res)
+		reportSync(stdout, stderr, o, res, runErr)
 	} else if res.Plan != nil {
 		p := res.Plan
 		fmt.Fprintf(stdout, "dry run of snapshot %d into %s through %s: would create %d users, %d channels, %d members, %d messages in %d write requests, about %s\n",

@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -14,7 +15,10 @@ import (
 
 // reportSync prints the text result of restore --sync: the plan of a dry
 // run with its updates and deletions, or what the sync did.
-func reportSync(stdout, stderr io.Writer, o restoreOptions, res restore.Result) {
+func reportSync(stdout, stderr io.Writer, o restoreOptions, res restore.Result, runErr error) {
+	if errors.Is(runErr, restore.ErrNotRestored) {
+		return // nothing was done; the error says what to do
+	}
 	if p := res.Plan; p != nil {
 		fmt.Fprintf(stdout, "dry run of a sync of snapshot %d into %s (%s API): would create %d users, %d channels, %d members, %d messages, "+
 			"update %d and delete %d, in %d write requests, about %s\n",

@@ -340,6 +340,9 @@ func run(ctx context.Context, dst Target, a archive, o Options) (res Result, err
 		counts[c.SID] = n
 	}
 	roles, j := sel.roles, sel.j
+	if err := checkSync(j, o, snap.Service); err != nil {
+		return res, err
+	}
 	res.API = dst.API()
 	if res.Losses, err = countLosses(sel.raw, chans, sel.api, res.API); err != nil {
 		return res, err
@@ -379,9 +382,6 @@ func run(ctx context.Context, dst Target, a archive, o Options) (res Result, err
 		chanPlans: []int{},
 	}
 	if err := r.loadClaims(); err != nil {
-		return res, err
-	}
-	if err := r.checkSync(); err != nil {
 		return res, err
 	}
 	if err := r.noteAPI(); err != nil {

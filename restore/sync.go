@@ -192,14 +192,29 @@ func (r *runner) note(s string) {
 	}
 }
 
-// checkSync refuses a sync into a target the journal has never restored.
-func (r *runner) checkSync() error {
-	if !r.o.Sync || len(r.claimed) > 0 {
+// checkSync refuses a sync into a target the journal j has never
+// restored from source; it reads only the journal.
+func checkSync(j journal, o Options, source string) error {
+	if !o.Sync {
 		return nil
+	}
+	errFound := errors.New("found")
+	err := j.Scan(keyChannel, func(_ string, value []byte) error {
+		var st chanState
+		if json.Unmarshal(value, &st) == nil && st.Target != "" {
+			return errFound
+		}
+		return nil
+	})
+	switch {
+	case errors.Is(err, errFound):
+		return nil
+	case err != nil:
+		return journalErr("scan", keyChannel, err)
 	}
 	return fmt.Errorf("%w: %w: the restore journal of this archive holds nothing restored from %s into %s; "+
 		"run a plain restore (without --sync) first, then --sync brings it up to date",
-		ErrInvalidOptions, ErrNotRestored, r.res.Source, r.o.Target)
+		ErrInvalidOptions, ErrNotRestored, source, o.Target)
 }
 
 // ranged reports whether the run is bounded by --since or --until.

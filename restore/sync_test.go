@@ -236,7 +236,8 @@ func TestSyncWithoutSyncChangesNothing(t *testing.T) {
 	}
 }
 
-// TestSyncNeverRestored: a sync needs a target the journal knows.
+// TestSyncNeverRestored: a sync needs a target the journal knows, and
+// says so before any request.
 func TestSyncNeverRestored(t *testing.T) {
 	ft := newFakeTarget(srcSvc, dstSvc)
 	fa := newFakeArchive(genHistory(histOpts{channels: 2, messages: 3}))
@@ -244,8 +245,8 @@ func TestSyncNeverRestored(t *testing.T) {
 	if !errors.Is(err, ErrNotRestored) || !errors.Is(err, ErrInvalidOptions) || !strings.Contains(err.Error(), "run a plain restore") {
 		t.Fatalf("got %v, want ErrNotRestored saying to run a plain restore", err)
 	}
-	if ft.writes.Load() != 0 || res.Status != StatusFailed {
-		t.Errorf("writes %d, status %s", ft.writes.Load(), res.Status)
+	if ft.Requests() != 0 || res.Status != StatusFailed {
+		t.Errorf("requests %d, status %s; want none, failed", ft.Requests(), res.Status)
 	}
 }
 
