@@ -50,6 +50,7 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			restoreCommand(),
 			verifyCommand(),
 			forgetCommand(),
+			repairCommand(),
 			emulateCommand(),
 			demoCommand(),
 			generateCommand(),

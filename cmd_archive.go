@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"text/tabwriter"
 	"time"
 
@@ -378,15 +377,11 @@ func runExport(ctx context.Context, o exportOptions, stdout io.Writer) (err erro
 	}
 	out := stdout
 	if o.Output != "-" && o.Output != "" {
-		f, err := os.OpenFile(o.Output, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-		if err != nil {
-			return fmt.Errorf("cannot write the export: %w", err)
+		f, ferr := createAtomic(o.Output)
+		if ferr != nil {
+			return fmt.Errorf("cannot write the export: %w", ferr)
 		}
-		defer func() {
-			if cerr := f.Close(); err == nil && cerr != nil {
-				err = fmt.Errorf("writing %s: %w", o.Output, cerr)
-			}
-		}()
+		defer func() { err = f.finish(err) }() // err: runExport's result
 		out = f
 	}
 	w := bufio.NewWriterSize(out, 1<<16)

@@ -64,7 +64,8 @@ func exitCode(ctx context.Context, err error) int {
 		return exitLocked
 	case errors.Is(err, store.ErrMissing),
 		errors.Is(err, store.ErrNotArchive),
-		errors.Is(err, store.ErrNewerFormat):
+		errors.Is(err, store.ErrNewerFormat),
+		errors.Is(err, store.ErrDamaged):
 		return exitArchive
 	case errors.Is(err, errDifferences):
 		return exitDifferences

@@ -3,6 +3,7 @@ module github.com/chatvault/chatvault
 go 1.26.0
 
 require (
+	github.com/klauspost/compress v1.20.5
 	github.com/schollz/progressbar/v3 v3.19.1
 	github.com/urfave/cli/v2 v2.27.7
 	go.etcd.io/bbolt v1.5.0

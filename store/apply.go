@@ -11,7 +11,7 @@ import (
 
 // appendFill is the fill percent of buckets whose keys mostly arrive in
 // ascending order (messages by index, members and counts).
-const appendFill = 0.9
+const appendFill = 1.0
 
 // applier applies queued ops inside one write transaction. It caches bucket
 // handles and per-channel live-message counts for the transaction only:
@@ -91,15 +91,6 @@ func (ap *applier) encode(kind byte, label string, payload []byte) []byte {
 	return appendRecord(ap.alloc(recordLen(kind, label, payload))[:0], kind, label, payload)
 }
 
-// value returns enc, the record encoded by the caller, or else encodes it.
-// enc belongs to a queued op, which outlives the transaction.
-func (ap *applier) value(enc []byte, kind byte, label string, payload []byte) []byte {
-	if enc != nil {
-		return enc
-	}
-	return ap.encode(kind, label, payload)
-}
-
 func (ap *applier) svc(name string) (*svcBuckets, error) {
 	if sb := ap.svcs[name]; sb != nil {
 		return sb, nil
@@ -141,6 +132,9 @@ func (ap *applier) chanB(sb *svcBuckets, channel string, create bool) (*chanBuck
 		root = sb.ch.Bucket([]byte(channel))
 	}
 	if err != nil || root == nil {
+		return nil, err
+	}
+	if err := ap.a.vetChannel(root, sb.name, channel); err != nil {
 		return nil, err
 	}
 	cb := &chanBuckets{}
@@ -228,9 +222,17 @@ func (ap *applier) putEncoded(b *bolt.Bucket, l loc, entity []byte, snap uint64,
 	if curRec.sameAs(kind, label, payload) {
 		return t, nil
 	}
+	if enc == nil {
+		enc = ap.a.appendResource(ap.alloc(recordLen(kind, label, payload))[:0], kind, label, payload)
+	}
+	if enc[0] == kindPutZstd {
+		if err := ap.needFormat2(); err != nil {
+			return t, err
+		}
+	}
 	t.live = b2i(kind == kindPut) - b2i(curRec.live())
 	if !found || cur.snap != snap {
-		if err := b.Put(ap.key(entity, snap), ap.value(enc, kind, label, payload)); err != nil {
+		if err := b.Put(ap.key(entity, snap), enc); err != nil {
 			return t, err
 		}
 		t.count(classify(curRec, kind, label, payload), 1)
@@ -254,7 +256,7 @@ func (ap *applier) putEncoded(b *bolt.Bucket, l loc, entity []byte, snap uint64,
 	if base.sameAs(kind, label, payload) {
 		return t, b.Delete(curKey)
 	}
-	if err := b.Put(curKey, ap.value(enc, kind, label, payload)); err != nil {
+	if err := b.Put(curKey, enc); err != nil {
 		return t, err
 	}
 	t.count(classify(base, kind, label, payload), 1)
@@ -290,6 +292,9 @@ func (ap *applier) apply(o *op) error {
 		return nil
 	case opJournalPut:
 		jb, err := ap.tx.Bucket(bktJournal).CreateBucketIfNotExists([]byte(o.j.name))
+		if err == nil {
+			err = ap.a.vetJournal(jb, o.j.name)
+		}
 		if err != nil {
 			return err
 		}

@@ -77,7 +77,7 @@ const (
 
 func (s Status) valid() bool {
 	switch s {
-	case StatusRunning, StatusComplete, StatusPartial, StatusInterrupted:
+	case StatusRunning, StatusComplete, StatusPartial, StatusInterrupted, StatusDamaged:
 		return true
 	}
 	return false
@@ -126,7 +126,11 @@ type Archive struct {
 
 	queue     queueBudget // bytes of the queued ops (writer goroutine's backpressure)
 	chunkBufs sync.Pool   // *[]byte buffers of content chunks, reused once committed
-	mapped    mapping     // the mapping releaseMapped last checked
+	// chunkScratch holds *[]byte buffers compressChunk writes into.
+	chunkScratch sync.Pool
+	mapped       mapping // the mapping releaseMapped last checked
+
+	vet vetted // lazy buckets walked (see vetBucket)
 
 	// damaged is set by a read-only Open of a file whose page tree is
 	// damaged (see structureDamage): every read but Check fails with it.
@@ -135,6 +139,9 @@ type Archive struct {
 	wmu      sync.Mutex
 	writers  map[string]*Writer  // running Writers by service
 	journals map[string]*Journal // by "SOURCE>TARGET"
+
+	committed atomic.Bool // a write transaction of this handle committed (see trimTail)
+	plain     bool        // tests only: store resources uncompressed (see appendResource)
 
 	cmu    sync.Mutex
 	pinned map[string]bool // content SHA-256s this Archive stored or found: its Forget keeps them
@@ -147,6 +154,7 @@ func Open(path string, o Options) (*Archive, error) {
 		return nil, errors.New("open archive: no path given; pass --archive FILE")
 	}
 	a := &Archive{path: path, ro: o.ReadOnly, timeout: o.Timeout, log: o.Logger}
+	a.chunkScratch.New = func() any { b := make([]byte, 0, contentChunk); return &b }
 	if a.timeout <= 0 {
 		a.timeout = defaultTimeout
 	}
@@ -177,12 +185,11 @@ func Open(path string, o Options) (*Archive, error) {
 	if err != nil {
 		return nil, err
 	}
-	if why := a.structureDamage(db); why != "" {
-		err := fmt.Errorf("archive %s is damaged (%s); run `chatvault verify` to list the damage and restore the archive from a copy: %w",
-			a.path, why, ErrCorrupt)
+	if why := a.structureDamage(db, true); why != "" {
+		err := a.errDamagedTree(why)
 		if !o.ReadOnly {
 			closeQuietly(db)
-			return nil, err
+			return nil, errRefused(err)
 		}
 		// Check still walks and reports it; every other read fails.
 		a.damaged = err
@@ -203,8 +210,8 @@ func Open(path string, o Options) (*Archive, error) {
 	}
 	closeQuietly(db)
 	if damage != "" {
-		return nil, fmt.Errorf("archive %s is damaged (%s); it cannot be written, but read-only commands such as verify, ls and export still work; restore the archive from a copy: %w",
-			a.path, damage, ErrCorrupt)
+		return nil, errRefused(fmt.Errorf("archive %s is damaged (%s); it cannot be written, but read-only commands such as verify, ls and export still work; %s: %w",
+			a.path, damage, damageAdvice, ErrCorrupt))
 	}
 
 	if db, err = a.openBolt(false); err != nil {
@@ -510,12 +517,47 @@ func (a *Archive) Close() error {
 		}
 		a.mu.Lock()
 		defer a.mu.Unlock()
+		if a.committed.Load() {
+			a.trimTail()
+		}
 		if err := guard(a.db.Close); err != nil && a.closeErr == nil {
 			a.closeErr = fmt.Errorf("close archive %s: %v", a.path, err)
 		}
 		a.db = nil
 	})
 	return a.closeErr
+}
+
+// trimTail cuts the file to its pages in use (see trimToPages). Only a
+// handle that committed trims (a read-write Open that writes nothing
+// leaves the file as it was). It runs while the file is still locked,
+// with the writer goroutine stopped.
+func (a *Archive) trimTail() {
+	if err := trimToPages(a.db, a.path); err != nil {
+		a.log.Warn("could not trim the archive's unused tail", "archive", a.path, "err", err)
+	}
+}
+
+// trimToPages cuts db's file at path to its pages in use. bbolt grows a
+// file ahead of its pages (to the size of its memory map, then 16 MiB at
+// a time) and never shrinks it; the pages past the high-water mark hold
+// nothing and bbolt never reads them, so the mapping left beyond the new
+// end is unused, and an archive at rest is no larger than its data.
+func trimToPages(db *bolt.DB, path string) error {
+	var hwm int64
+	if err := guard(func() error {
+		return db.View(func(tx *bolt.Tx) error {
+			hwm = tx.Size()
+			return nil
+		})
+	}); err != nil || hwm <= 0 {
+		return err
+	}
+	fi, err := os.Stat(path)
+	if err != nil || fi.Size() <= hwm {
+		return err
+	}
+	return os.Truncate(path, hwm)
 }
 
 // Path returns the archive's file name as given to Open.
@@ -551,7 +593,9 @@ func (a *Archive) update(fn func(tx *bolt.Tx) error) error {
 	if a.ro {
 		return a.errReadOnly("write")
 	}
-	return a.errDamaged("writing", guard(func() error { return a.db.Update(fn) }))
+	err := guard(func() error { return a.db.Update(fn) })
+	a.committed.Store(a.committed.Load() || err == nil)
+	return a.errDamaged("writing", err)
 }
 
 func decodeSnapshot(k, v []byte) (Snapshot, error) {

@@ -19,6 +19,7 @@ func writeSample(t testing.TB, path string) {
 	t.Helper()
 	a, err := Open(path, Options{Create: true})
 	must(t, err)
+	a.plain = true // markers are found in the file's bytes
 	w := begin(t, a, testSvc)
 	must(t, w.PutChannel(chSID(1), "room", chanJSON(1, "2026-01-01T00:00:00Z")))
 	var ms []MessageRecord

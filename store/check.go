@@ -271,6 +271,9 @@ func (c *checker) versions(l loc, b *bolt.Bucket, onEntity func(entity []byte, v
 			c.add(l.key(k), "corrupt: %v", err)
 			continue
 		}
+		if v[0] == kindPutZstd {
+			c.needs2(l.key(k) + " (a compressed record)")
+		}
 		cv := cversion{snap: snap, live: r.live()}
 		if r.live() {
 			switch {

@@ -28,9 +28,11 @@ const (
 	// stays a few MiB whatever the file's size.
 	maxBatchChunks = 4
 
-	// encRaw is the encoding byte of a chunk stored as is. A later format
-	// adds compressed encodings; readers refuse one they do not know.
-	encRaw byte = 0
+	// encRaw is the encoding byte of a chunk stored as is, encZstd of one
+	// stored as a zstd frame (no dictionary); readers refuse an encoding
+	// they do not know.
+	encRaw  byte = 0
+	encZstd byte = 1
 	// chunkHeaderLen is the bytes before a chunk's data: the record header,
 	// the uvarint length (0) of the empty label and the encoding byte.
 	chunkHeaderLen = recordHeaderLen + 2
@@ -111,10 +113,21 @@ func (a *Archive) recycleChunk(b []byte) {
 }
 
 // sealChunk makes b (header + data) a put record with an empty label and
+// the data compressed in place when that pays (see compressChunk), else
 // the raw encoding byte.
-func sealChunk(b []byte) []byte {
-	b[0], b[recordHeaderLen], b[recordHeaderLen+1] = kindPut, 0, encRaw
-	binary.BigEndian.PutUint32(b[1:recordHeaderLen], recordSum(b))
+func (a *Archive) sealChunk(b []byte) []byte {
+	enc := encRaw
+	if !a.plain {
+		scratch := a.chunkScratch.Get().(*[]byte)
+		if z, ok := compressChunk((*scratch)[:0], b[chunkHeaderLen:]); ok {
+			b = b[:chunkHeaderLen+copy(b[chunkHeaderLen:], z)]
+			enc = encZstd
+			*scratch = z
+		}
+		a.chunkScratch.Put(scratch)
+	}
+	b[0], b[recordHeaderLen], b[recordHeaderLen+1] = kindPut, 0, enc
+	sealRecord(b)
 	return b
 }
 
@@ -199,7 +212,7 @@ func (a *Archive) streamChunks(ctx context.Context, r io.Reader, want int64, up 
 		data := buf[chunkHeaderLen : chunkHeaderLen+n]
 		h.Write(data)
 		up.doc.Chunks = index + 1
-		if err := a.send(&op{kind: opContentChunk, up: up, chunk: index, raw: sealChunk(buf[:chunkHeaderLen+n])}); err != nil {
+		if err := a.send(&op{kind: opContentChunk, up: up, chunk: index, raw: a.sealChunk(buf[:chunkHeaderLen+n])}); err != nil {
 			a.recycleChunk(buf)
 			return size, err
 		}
@@ -330,7 +343,14 @@ func (c *contentReader) load() error {
 	where := fmt.Sprintf("%s chunk %d of %d", c.a.contentWhere(c.doc.SHA256), i, c.doc.Chunks)
 	var problem error
 	err := c.a.read(func(tx *bolt.Tx) error {
-		v := chunkValue(tx.Bucket(bktChunks), c.doc.Extent, i)
+		b, err := c.a.chunkBucket(tx.Bucket(bktChunks), c.doc.Extent, i)
+		if err != nil {
+			return err
+		}
+		var v []byte
+		if b != nil {
+			v = b.Get(keyChunkData)
+		}
 		data, err := chunkData(v, i+1 == c.doc.Chunks)
 		if err != nil {
 			problem = err
@@ -362,13 +382,19 @@ func chunkData(v []byte, last bool) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	var data []byte
 	switch {
 	case !r.live() || len(r.label) != 0 || len(r.payload) == 0:
 		return nil, errors.New("not a chunk record")
+	case r.payload[0] == encZstd:
+		if data, err = inflateChunk(r.payload[1:]); err != nil {
+			return nil, err
+		}
 	case r.payload[0] != encRaw:
 		return nil, fmt.Errorf("unknown chunk encoding %d (written by a newer chatvault?)", r.payload[0])
+	default:
+		data = r.payload[1:]
 	}
-	data := r.payload[1:]
 	if len(data) == 0 || len(data) > contentChunk || (!last && len(data) != contentChunk) {
 		return nil, fmt.Errorf("chunk holds %d bytes", len(data))
 	}
@@ -453,7 +479,7 @@ func (ap *applier) contentDone(o *op) error {
 		return err
 	}
 	if content.Get(key) != nil {
-		_, err := discardExtent(chunks, uploads, up.extent)
+		_, err := ap.a.discardExtent(chunks, uploads, up.extent)
 		return err
 	}
 	up.doc.Extent = up.extent
@@ -479,13 +505,15 @@ func (ap *applier) discardUpload(o *op) error {
 	if err != nil {
 		return err
 	}
-	_, err = discardExtent(chunks, uploads, o.up.extent)
+	_, err = ap.a.discardExtent(chunks, uploads, o.up.extent)
 	return err
 }
 
 // discardExtent deletes every chunk of extent and its uploads entry, and
-// returns the number of data bytes freed.
-func discardExtent(chunks, uploads *bolt.Bucket, extent uint64) (int64, error) {
+// returns the number of bytes freed (as stored: compressed chunks count
+// their compressed size). Each chunk's pages are walked
+// first (bbolt reads them all to free them).
+func (a *Archive) discardExtent(chunks, uploads *bolt.Bucket, extent uint64) (int64, error) {
 	if extent == 0 {
 		return 0, nil
 	}
@@ -496,7 +524,11 @@ func discardExtent(chunks, uploads *bolt.Bucket, extent uint64) (int64, error) {
 		c := chunks.Cursor()
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 			keys = append(keys, bytes.Clone(k))
-			if b := chunks.Bucket(k); b != nil {
+			b := chunks.Bucket(k)
+			if err := a.vetBucket(b, string(bktChunks), fmt.Sprintf("%x", k)); err != nil {
+				return 0, err
+			}
+			if b != nil {
 				freed += int64(max(len(b.Get(keyChunkData))-chunkHeaderLen, 0))
 			}
 		}
@@ -544,7 +576,7 @@ func (a *Archive) sweepUploads() error {
 		var freed int64
 		err = a.update(func(tx *bolt.Tx) error {
 			var err error
-			freed, err = discardExtent(tx.Bucket(bktChunks), tx.Bucket(bktUploads), extent)
+			freed, err = a.discardExtent(tx.Bucket(bktChunks), tx.Bucket(bktUploads), extent)
 			return err
 		})
 		if err == nil {

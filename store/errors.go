@@ -19,6 +19,10 @@ var (
 	ErrLocked = errors.New("archive is locked by another chatvault process")
 	// ErrCorrupt: a record failed its checksum or could not be decoded.
 	ErrCorrupt = errors.New("archive record is corrupt")
+	// ErrDamaged: the archive is known to be damaged, so it is not written
+	// (a read-write Open or BeginSnapshot refused it; nothing was
+	// recorded). Such errors wrap ErrCorrupt too.
+	ErrDamaged = errors.New("archive is damaged; nothing was written")
 	// ErrNoSnapshot: no snapshot matches the selection.
 	ErrNoSnapshot = errors.New("no such snapshot")
 	// ErrNotFound: no record with that key (e.g. a channel not in the snapshot).
@@ -48,18 +52,34 @@ func (a *Archive) errReadOnly(what string) error {
 	return fmt.Errorf("archive %s: cannot %s: %w; open it without read-only mode", a.path, what, ErrReadOnly)
 }
 
+// damageAdvice is what every damage error tells the user to do.
+const damageAdvice = "run `chatvault verify` to list the damage and `chatvault repair` to copy what is intact into a new archive"
+
+// errRefused marks a damage error as a refusal to write (ErrDamaged).
+func errRefused(err error) error {
+	if err == nil || errors.Is(err, ErrDamaged) || !errors.Is(err, ErrCorrupt) {
+		return err
+	}
+	return &refused{err}
+}
+
+type refused struct{ err error }
+
+func (r *refused) Error() string   { return r.err.Error() }
+func (r *refused) Unwrap() []error { return []error{r.err, ErrDamaged} }
+
 // errCorrupt describes a record that failed to decode.
 func (a *Archive) errCorrupt(where string, detail error) error {
-	return fmt.Errorf("archive %s: record %s is corrupt (%v); run `chatvault verify` to list the damage and restore the archive from a copy: %w",
-		a.path, where, detail, ErrCorrupt)
+	return fmt.Errorf("archive %s: record %s is corrupt (%v); %s: %w",
+		a.path, where, detail, damageAdvice, ErrCorrupt)
 }
 
 // errDamaged describes a panic recovered while reading pages.
 func (a *Archive) errDamaged(what string, err error) error {
 	var pe *panicError
 	if errors.As(err, &pe) {
-		return fmt.Errorf("archive %s: %s hit a damaged page (%v); run `chatvault verify` and restore the archive from a copy: %w",
-			a.path, what, pe.v, ErrCorrupt)
+		return fmt.Errorf("archive %s: %s hit a damaged page (%v); %s: %w",
+			a.path, what, pe.v, damageAdvice, ErrCorrupt)
 	}
 	return err
 }

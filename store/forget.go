@@ -157,10 +157,18 @@ func (a *Archive) Forget(p Policy, dryRun bool) (ForgetResult, error) {
 		}
 		return nil
 	}
-	var err error
-	if dryRun {
+	// Forget reads every version: walk every page before bbolt does.
+	a.mu.RLock()
+	err := a.errClosed()
+	if a.db != nil {
+		err = a.wholeTreeDamage(a.db)
+	}
+	a.mu.RUnlock()
+	switch {
+	case err != nil:
+	case dryRun:
 		err = a.read(fn)
-	} else {
+	default:
 		err = a.update(fn)
 	}
 	if err != nil {
@@ -298,7 +306,7 @@ func (a *Archive) freeContent(tx *bolt.Tx, referenced map[string]bool, apply boo
 		if err := cb.Delete(vc.key); err != nil {
 			return 0, 0, err
 		}
-		if _, err := discardExtent(tx.Bucket(bktChunks), nil, vc.doc.Extent); err != nil {
+		if _, err := a.discardExtent(tx.Bucket(bktChunks), nil, vc.doc.Extent); err != nil {
 			return 0, 0, err
 		}
 	}
@@ -327,6 +335,9 @@ func (a *Archive) Compact() error {
 	if a.db == nil {
 		return a.errClosed()
 	}
+	if err := a.wholeTreeDamage(a.db); err != nil {
+		return err
+	}
 	fail := func(err error) error {
 		return fmt.Errorf("compact archive %s: %v; the archive is unchanged — check free space in its directory and retry", a.path, err)
 	}
@@ -348,6 +359,9 @@ func (a *Archive) Compact() error {
 		return fail(err)
 	}
 	err = guard(func() error { return bolt.Compact(dst, a.db, compactTxSize) })
+	if err == nil {
+		err = trimToPages(dst, tmpName)
+	}
 	if cerr := dst.Close(); err == nil {
 		err = cerr
 	}

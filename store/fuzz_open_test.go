@@ -30,6 +30,7 @@ func writeFuzzSample(tb testing.TB, path string) {
 	tb.Helper()
 	a, err := Open(path, Options{Create: true})
 	must(tb, err)
+	a.plain = true // markers are found in the file's bytes
 	ctx := context.Background()
 
 	w, err := a.BeginSnapshot(testSvc, true, sampleStart)

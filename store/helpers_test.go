@@ -3,12 +3,15 @@ package store
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	bolt "go.etcd.io/bbolt"
 )
 
 const (
@@ -153,4 +156,52 @@ func fileHash(t testing.TB, path string) [32]byte {
 	b, err := os.ReadFile(path)
 	must(t, err)
 	return sha256.Sum256(b)
+}
+
+// format1Snapshots renders snapshots 1..3 (those of testdata/v1) as
+// testdata/v1/sample.dump holds them.
+func format1Snapshots(t testing.TB, a *Archive) string {
+	t.Helper()
+	snaps, err := a.Snapshots()
+	must(t, err)
+	var b strings.Builder
+	for _, s := range snaps {
+		if s.ID > 3 {
+			continue
+		}
+		if s.API != "" {
+			t.Errorf("old snapshot %d reads API %q", s.ID, s.API)
+		}
+		fmt.Fprintf(&b, "== snapshot %d %s %s %s ch=%d msg=%d +%d ~%d -%d req=%d failed=%v\n", s.ID, s.Service, s.Status,
+			s.Started.Format("2006-01-02T15:04:05Z"), s.Channels, s.Messages, s.Added, s.Changed, s.Deleted, s.Requests, s.Failed)
+		b.WriteString(dump(t, a, s.ID))
+	}
+	return b.String()
+}
+
+// fileFormat reads meta/format of the archive at path.
+func fileFormat(t testing.TB, path string) uint32 {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	must(t, err)
+	defer db.Close()
+	var v uint32
+	must(t, db.View(func(tx *bolt.Tx) error {
+		v = binary.BigEndian.Uint32(tx.Bucket(bktMeta).Get(keyFormat))
+		return nil
+	}))
+	return v
+}
+
+// v1Copy copies testdata/v1/sample.vault (format 1) into a temporary file
+// and returns its path, its bytes and testdata/v1/sample.dump.
+func v1Copy(t testing.TB) (path string, img, golden []byte) {
+	t.Helper()
+	img, err := os.ReadFile("testdata/v1/sample.vault")
+	must(t, err)
+	golden, err = os.ReadFile("testdata/v1/sample.dump")
+	must(t, err)
+	path = filepath.Join(t.TempDir(), "v1.vault")
+	must(t, os.WriteFile(path, img, 0o600))
+	return path, img, golden
 }

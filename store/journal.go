@@ -77,6 +77,9 @@ func (j *Journal) Get(key string) ([]byte, bool, error) {
 	var found bool
 	err := j.a.read(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bktJournal).Bucket([]byte(j.name))
+		if err := j.a.vetJournal(b, j.name); err != nil {
+			return err
+		}
 		if b == nil || key == "" {
 			return nil
 		}
@@ -164,8 +167,8 @@ func (j *Journal) Scan(prefix string, fn func(key string, value []byte) error) e
 		var next []byte
 		err := j.a.read(func(tx *bolt.Tx) error {
 			b := tx.Bucket(bktJournal).Bucket([]byte(j.name))
-			if b == nil {
-				return nil
+			if err := j.a.vetJournal(b, j.name); b == nil || err != nil {
+				return err
 			}
 			c := b.Cursor()
 			for k, v := c.Seek(resume); k != nil && bytes.HasPrefix(k, []byte(prefix)); k, v = c.Next() {

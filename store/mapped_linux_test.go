@@ -38,6 +38,7 @@ var fillBody = string(bytes.Repeat([]byte("m"), 1000))
 // fillArchive writes channels × perChannel messages of about 1 KiB.
 func fillArchive(t *testing.T, a *Archive, channels, perChannel int) {
 	t.Helper()
+	a.plain = true // the page counts below assume records of this size
 	w := begin(t, a, testSvc)
 	for c := range channels {
 		if err := w.PutChannel(chSID(c), "", chanJSON(c, "2026-01-01T00:00:00Z")); err != nil {

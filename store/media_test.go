@@ -672,6 +672,7 @@ func writeMediaArchive(t testing.TB, svc string, more func(w *Writer)) (path, sh
 	path = filepath.Join(t.TempDir(), "media.vault")
 	a, err := Open(path, Options{Create: true})
 	must(t, err)
+	a.plain = true // markers are found in the file's bytes
 	sha = putContent(t, a, []byte("some file"))
 	w := begin(t, a, svc)
 	must(t, w.PutMedia(MediaRecord{SID: meSID(1), SHA256: sha, ContentType: "marker/type"}))

@@ -29,6 +29,11 @@ const (
 // and values lie inside it. bbolt's tx.Check reads every key through the
 // map in a goroutine of its own, where a bad length would be a fatal fault;
 // this walk makes sure it cannot meet one.
+//
+// With lazy set, a bucket that is not inline and whose path (bucket names
+// from the root) lazy accepts is not walked: only its root page number is
+// checked. Open walks that way and the reads that open such a bucket check
+// it then (see Archive.vetBucket).
 type pageWalker struct {
 	f        *os.File
 	pageSize uint64
@@ -36,6 +41,8 @@ type pageWalker struct {
 	seen     map[uint64]bool
 	problems int
 	add      func(where, what string)
+	lazy     func(path []string) bool
+	path     []string
 }
 
 func (w *pageWalker) bad(id uint64, format string, args ...any) {
@@ -119,14 +126,22 @@ func (w *pageWalker) node(id uint64, p []byte, inline bool) {
 				w.bad(id, "bucket element %d is %d bytes, shorter than a bucket header", i, len(v))
 				return
 			}
-			if root := binary.NativeEndian.Uint64(v[0:8]); root != 0 {
+			w.path = append(w.path, string(p[off+pos:off+pos+ksize]))
+			root := binary.NativeEndian.Uint64(v[0:8])
+			switch {
+			case root != 0 && w.lazy != nil && w.lazy(w.path):
+				if root < 2 || root >= w.hwm {
+					w.bad(root, "referenced, but outside the file's %d pages", w.hwm)
+				}
+			case root != 0:
 				w.walk(root)
-			} else if len(v) < bucketHeaderLen+pageHeaderLen {
+			case len(v) < bucketHeaderLen+pageHeaderLen:
 				w.bad(id, "inline bucket element %d is too short for a page", i)
 				return
-			} else {
+			default:
 				w.node(id, v[bucketHeaderLen:], true)
 			}
+			w.path = w.path[:len(w.path)-1]
 		}
 	default:
 		w.bad(id, "type %#x where a branch or leaf page belongs", flags)

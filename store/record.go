@@ -11,15 +11,18 @@ import (
 
 // Record encoding (see doc.go):
 //
-//	[0]    kind: 1 = put, 2 = tombstone
+//	[0]    kind: 1 = put, 2 = tombstone, 3 = compressed put
 //	[1:5]  CRC-32C (Castagnoli), big endian, over byte 0 and bytes 5..end
-//	[5:]   put only: uvarint length of label, label, payload
+//	[5:]   put only: uvarint length of label, label, payload (kind 3:
+//	       uvarint length of label, then label and payload together as one
+//	       zstd frame made with resourceDict, its magic number left out)
 //
 // A tombstone is exactly 5 bytes.
 
 const (
 	kindPut       byte = 1
 	kindTombstone byte = 2
+	kindPutZstd   byte = 3 // format 2: decoded as kindPut
 
 	recordHeaderLen = 5
 
@@ -70,8 +73,13 @@ func appendRecord(dst []byte, kind byte, label string, payload []byte) []byte {
 		dst = append(dst, label...)
 		dst = append(dst, payload...)
 	}
-	binary.BigEndian.PutUint32(dst[start+1:start+recordHeaderLen], recordSum(dst[start:]))
+	sealRecord(dst[start:])
 	return dst
+}
+
+// sealRecord writes the checksum of the encoded record v.
+func sealRecord(v []byte) {
+	binary.BigEndian.PutUint32(v[1:recordHeaderLen], recordSum(v))
 }
 
 // recordSum is the CRC-32C of an encoded record v: its kind byte and
@@ -90,7 +98,8 @@ var (
 )
 
 // decodeRecord verifies the checksum and splits a stored value. The result
-// aliases v.
+// aliases v, but for a compressed put, whose payload is decompressed into
+// a new slice (and whose kind reads as kindPut).
 func decodeRecord(v []byte) (record, error) {
 	if len(v) < recordHeaderLen {
 		return record{}, fmt.Errorf("%d bytes, %w", len(v), errRecordShort)
@@ -106,13 +115,25 @@ func decodeRecord(v []byte) (record, error) {
 			return record{}, fmt.Errorf("tombstone carries %d bytes of data", len(v)-recordHeaderLen)
 		}
 		return r, nil
-	case kindPut:
+	case kindPut, kindPutZstd:
 	default:
 		return record{}, fmt.Errorf("unknown record kind %d", r.kind)
 	}
 	body := v[recordHeaderLen:]
 	n, w := binary.Uvarint(body)
-	if w <= 0 || n > uint64(len(body)-w) {
+	if r.kind == kindPutZstd {
+		if w <= 0 {
+			return record{}, errors.New("label length is unreadable")
+		}
+		var err error
+		if body, err = inflate(body[w:]); err != nil {
+			return record{}, err
+		}
+		r.kind, w = kindPut, 0
+	} else if w <= 0 {
+		return record{}, errors.New("label length runs past the end of the record")
+	}
+	if n > uint64(len(body)-w) {
 		return record{}, errors.New("label length runs past the end of the record")
 	}
 	r.label = body[w : w+int(n)]

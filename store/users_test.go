@@ -2,14 +2,10 @@ package store
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 func usSID(i int) string { return fmt.Sprintf("US%032d", i) }
@@ -93,47 +89,13 @@ func TestUsersVersioned(t *testing.T) {
 // plain snapshots keeps format 1, and the first media, user or API moves
 // it to format 2 with every old snapshot intact.
 func TestFormat1ArchiveReadsAsBefore(t *testing.T) {
-	img, err := os.ReadFile("testdata/v1/sample.vault")
-	must(t, err)
-	golden, err := os.ReadFile("testdata/v1/sample.dump")
-	must(t, err)
-	path := filepath.Join(t.TempDir(), "v1.vault")
-	must(t, os.WriteFile(path, img, 0o600))
-
-	readAs := func(a *Archive) string {
-		snaps, err := a.Snapshots()
-		must(t, err)
-		var b strings.Builder
-		for _, s := range snaps {
-			if s.ID > 3 {
-				continue
-			}
-			if s.API != "" {
-				t.Errorf("old snapshot %d reads API %q", s.ID, s.API)
-			}
-			fmt.Fprintf(&b, "== snapshot %d %s %s %s ch=%d msg=%d +%d ~%d -%d req=%d failed=%v\n", s.ID, s.Service, s.Status,
-				s.Started.Format("2006-01-02T15:04:05Z"), s.Channels, s.Messages, s.Added, s.Changed, s.Deleted, s.Requests, s.Failed)
-			b.WriteString(dump(t, a, s.ID))
-		}
-		return b.String()
-	}
-	format := func() uint32 {
-		db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
-		must(t, err)
-		defer db.Close()
-		var v uint32
-		must(t, db.View(func(tx *bolt.Tx) error {
-			v = binary.BigEndian.Uint32(tx.Bucket(bktMeta).Get(keyFormat))
-			return nil
-		}))
-		return v
-	}
+	path, img, golden := v1Copy(t)
 
 	for _, readOnly := range []bool{true, false} {
 		a, err := Open(path, Options{ReadOnly: readOnly})
 		must(t, err)
 		checkClean(t, a)
-		if got := readAs(a); got != string(golden) {
+		if got := format1Snapshots(t, a); got != string(golden) {
 			t.Errorf("read-only=%v: the format-1 archive reads differently from the previous release", readOnly)
 		}
 		must(t, a.Close())
@@ -148,7 +110,7 @@ func TestFormat1ArchiveReadsAsBefore(t *testing.T) {
 	must(t, w.PutChannel(chSID(1), "room-1", chanJSON(1, "2026-01-01T00:00:00Z")))
 	finish(t, w)
 	must(t, a.Close())
-	if v := format(); v != 1 {
+	if v := fileFormat(t, path); v != 1 {
 		t.Errorf("a plain snapshot moved the file to format %d", v)
 	}
 
@@ -159,13 +121,13 @@ func TestFormat1ArchiveReadsAsBefore(t *testing.T) {
 	must(t, w.SetAPI(APIChat))
 	finish(t, w)
 	must(t, a.Close())
-	if v := format(); v != FormatVersion {
+	if v := fileFormat(t, path); v != FormatVersion {
 		t.Errorf("after users were written the file is at format %d, want %d", v, FormatVersion)
 	}
 	a, err = Open(path, Options{ReadOnly: true})
 	must(t, err)
 	defer a.Close()
-	if got := readAs(a); got != string(golden) {
+	if got := format1Snapshots(t, a); got != string(golden) {
 		t.Error("after the upgrade, the old snapshots read differently")
 	}
 	checkClean(t, a)

@@ -58,13 +58,18 @@ type ChannelSync struct {
 	WalkNext      string `json:"walk_next"`      // next_page_url where that walk stopped
 }
 
-// bucket resolves l in tx, or nil.
-func (l loc) bucket(tx *bolt.Tx) *bolt.Bucket {
+// bucket resolves l in tx, or nil, walking a channel's pages first (see
+// vetBucket).
+func (a *Archive) bucket(tx *bolt.Tx, l loc) (*bolt.Bucket, error) {
 	sb := serviceBucket(tx, l.svc)
-	if l.ch != "" {
-		return child(channelBucket(sb, l.ch), l.bkt)
+	if l.ch == "" {
+		return child(sb, l.bkt), nil
 	}
-	return child(sb, l.bkt)
+	cb := channelBucket(sb, l.ch)
+	if err := a.vetChannel(cb, l.svc, l.ch); err != nil {
+		return nil, err
+	}
+	return child(cb, l.bkt), nil
 }
 
 // item is a visible live version read by scan (copied out of bbolt).
@@ -84,11 +89,11 @@ func (a *Archive) scan(l loc, asOf uint64, chunk int, keysOnly bool, fn func(ite
 		var items []item
 		var next []byte
 		err := a.read(func(tx *bolt.Tx) error {
-			b := l.bucket(tx)
+			b, err := a.bucket(tx, l)
 			if b == nil {
-				return nil
+				return err
 			}
-			err := forEachEntity(b, resume, func(entity []byte, vs []version) (bool, error) {
+			err = forEachEntity(b, resume, func(entity []byte, vs []version) (bool, error) {
 				if l.numeric() && len(entity) != 8 {
 					return false, a.errCorrupt(l.key(vs[0].key), errShape)
 				}
@@ -135,9 +140,9 @@ func (a *Archive) scan(l loc, asOf uint64, chunk int, keysOnly bool, fn func(ite
 // false when there is none or it is a tombstone.
 func (a *Archive) lookup(l loc, entity []byte, asOf uint64) (it item, found bool, err error) {
 	err = a.read(func(tx *bolt.Tx) error {
-		b := l.bucket(tx)
+		b, err := a.bucket(tx, l)
 		if b == nil {
-			return nil
+			return err
 		}
 		v, ok, err := a.newestAt(b.Cursor(), l, entity, asOf, make([]byte, 0, len(entity)+8))
 		if err != nil || !ok {

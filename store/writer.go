@@ -207,6 +207,7 @@ func (a *Archive) applyBatch(batch []*op) {
 			})
 		})
 		a.mu.RUnlock()
+		a.committed.Store(a.committed.Load() || err == nil)
 		if err != nil {
 			err = a.errDamaged("writing", err)
 			err = fmt.Errorf("archive %s: writing failed, nothing more is written in this run: %w", a.path, err)
@@ -287,6 +288,9 @@ func (a *Archive) BeginSnapshot(service string, full bool, started time.Time) (*
 	}
 	if started.IsZero() {
 		started = time.Now()
+	}
+	if err := a.vetService(service); err != nil {
+		return nil, errRefused(fmt.Errorf("not beginning a snapshot of service %s: %w", service, err))
 	}
 	w := &Writer{a: a, service: service, full: full, started: started.UTC()}
 	a.wmu.Lock()
@@ -433,19 +437,21 @@ func (w *Writer) PutMessages(channelSID string, ms []MessageRecord) error {
 		if !json.Valid(m.Raw) {
 			return w.invalid("message %d in channel %s is not valid JSON; store the resource exactly as the API returned it", m.Index, channelSID)
 		}
-		size += recordLen(kindPut, m.SID, m.Raw)
+		size += recordLen(kindPut, m.SID, m.Raw) + len(m.Raw)
 	}
-	// The copy is the records as they will be stored, encoded here rather
-	// than in the writer goroutine, which the callers all wait on.
+	// The copy is the records as they will be stored (compressed), encoded
+	// here rather than in the writer goroutine, which the callers all wait
+	// on, followed by the raw messages the goroutine compares with.
 	buf := make([]byte, 0, size)
 	cp := make([]MessageRecord, len(ms))
 	recs := make([][]byte, len(ms))
 	for i, m := range ms {
 		start := len(buf)
-		buf = appendRecord(buf, kindPut, m.SID, m.Raw)
+		buf = w.a.appendResource(buf, kindPut, m.SID, m.Raw)
 		end := len(buf)
 		recs[i] = buf[start:end:end]
-		cp[i] = MessageRecord{SID: m.SID, Index: m.Index, Raw: buf[end-len(m.Raw) : end : end]}
+		buf = append(buf, m.Raw...)
+		cp[i] = MessageRecord{SID: m.SID, Index: m.Index, Raw: buf[end:len(buf):len(buf)]}
 	}
 	return w.send(&op{kind: opPutMessages, channel: channelSID, messages: cp, records: recs})
 }

@@ -18,9 +18,9 @@ func countKeys(t *testing.T, a *Archive, svc, ch string, bkt []byte) int {
 	t.Helper()
 	n := 0
 	must(t, a.read(func(tx *bolt.Tx) error {
-		b := loc{svc: svc, ch: ch, bkt: bkt}.bucket(tx)
+		b, err := a.bucket(tx, loc{svc: svc, ch: ch, bkt: bkt})
 		if b == nil {
-			return nil
+			return err
 		}
 		n = b.Stats().KeyN
 		return nil
@@ -600,6 +600,7 @@ func TestStickyWriteError(t *testing.T) {
 	path := tempPath(t)
 	a, err := Open(path, Options{Create: true})
 	must(t, err)
+	a.plain = true // markers are found in the file's bytes
 	defer a.Close()
 	w := begin(t, a, testSvc)
 	must(t, w.PutChannel(chSID(1), "", chanJSON(1, "")))

@@ -1,0 +1,142 @@
+package store
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// Resources are compressed one record at a time with zstd and a
+// dictionary built from emulator-like history and shipped in the binary
+// (zstd.dict; see doc.go, "Compression", for the figures behind the
+// choice). The dictionary can never change: records written with it must
+// read back forever. A later dictionary would need a new record kind.
+//
+//go:embed zstd.dict
+var resourceDict []byte
+
+// compressMin is the smallest payload worth compressing: below it the
+// frame's header costs more than it saves.
+const compressMin = 64
+
+// maxResource bounds a decompressed resource: a damaged frame must not make
+// a read allocate without limit.
+const maxResource = 64 << 20
+
+var (
+	zOnce sync.Once
+	zEnc  *zstd.Encoder // with resourceDict
+	zDec  *zstd.Decoder // with resourceDict
+	zBulk *zstd.Encoder // without a dictionary: content chunks
+	zErr  error
+)
+
+// codecs builds the encoders and decoder once. They are safe for
+// concurrent use (EncodeAll and DecodeAll).
+func codecs() error {
+	zOnce.Do(func() {
+		n := runtime.GOMAXPROCS(0)
+		zEnc, zErr = zstd.NewWriter(nil, zstd.WithEncoderDict(resourceDict), zstd.WithEncoderCRC(false),
+			zstd.WithEncoderConcurrency(n), zstd.WithLowerEncoderMem(true), zstd.WithEncoderLevel(zstd.SpeedFastest))
+		if zErr != nil {
+			return
+		}
+		zBulk, zErr = zstd.NewWriter(nil, zstd.WithEncoderCRC(false), zstd.WithEncoderConcurrency(n),
+			zstd.WithEncoderLevel(zstd.SpeedFastest))
+		if zErr != nil {
+			return
+		}
+		zDec, zErr = zstd.NewReader(nil, zstd.WithDecoderDicts(resourceDict), zstd.WithDecoderConcurrency(n),
+			zstd.WithDecoderMaxMemory(maxResource))
+	})
+	if zErr != nil {
+		return fmt.Errorf("zstd: %v", zErr)
+	}
+	return nil
+}
+
+// appendResource appends the record of a resource version: kindPutZstd
+// when compressing saves bytes, else a plain record (always plain when
+// a.plain, which only tests set: to find a record's bytes in the file, or
+// to measure the size of an archive written as before compression). A compressed record
+// holds one zstd frame of label and payload together (the label, a SID
+// most often, also appears in the payload, so it costs once), without the
+// frame's 4-byte magic number, which every frame shares.
+func (a *Archive) appendResource(dst []byte, kind byte, label string, payload []byte) []byte {
+	if kind != kindPut || len(payload) < compressMin || a.plain || codecs() != nil {
+		return appendRecord(dst, kind, label, payload)
+	}
+	start := len(dst)
+	dst = append(dst, kindPutZstd, 0, 0, 0, 0)
+	dst = binary.AppendUvarint(dst, uint64(len(label)))
+	body := len(dst)
+	in := make([]byte, 0, len(label)+len(payload))
+	in = append(append(in, label...), payload...)
+	dst = zEnc.EncodeAll(in, dst)
+	if !bytes.HasPrefix(dst[body:], zstdMagic) || len(dst)-body-len(zstdMagic) >= len(in) {
+		return appendRecord(dst[:start], kind, label, payload)
+	}
+	dst = append(dst[:body], dst[body+len(zstdMagic):]...)
+	sealRecord(dst[start:])
+	return dst
+}
+
+// zstdMagic starts every zstd frame; compressed records leave it out.
+var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+
+var errFrame = errors.New("compressed payload does not decompress")
+
+// inflate decompresses the frame of a kindPutZstd record (without its
+// magic number) into a new slice: label then payload.
+func inflate(frame []byte) ([]byte, error) {
+	if err := codecs(); err != nil {
+		return nil, err
+	}
+	in := make([]byte, 0, len(zstdMagic)+len(frame))
+	in = append(append(in, zstdMagic...), frame...)
+	out, err := zDec.DecodeAll(in, make([]byte, 0, 4*len(frame)))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errFrame, err)
+	}
+	return out, nil
+}
+
+// compressChunk returns data compressed into dst's spare room when that
+// saves at least an eighth; ok is false otherwise (already-compressed
+// media such as PNG or MP4 does not pay). A 64 KiB sample is tried first
+// so incompressible chunks cost little.
+func compressChunk(dst, data []byte) (out []byte, ok bool) {
+	if codecs() != nil {
+		return nil, false
+	}
+	if len(data) > 128<<10 {
+		sample := data[:64<<10]
+		if z := zBulk.EncodeAll(sample, dst[:0]); len(z) > len(sample)*7/8 {
+			return nil, false
+		}
+	}
+	out = zBulk.EncodeAll(data, dst[:0])
+	if len(out) > len(data)*7/8 {
+		return nil, false
+	}
+	return out, true
+}
+
+// inflateChunk decompresses a chunk's data, which must hold at most
+// contentChunk bytes.
+func inflateChunk(z []byte) ([]byte, error) {
+	if err := codecs(); err != nil {
+		return nil, err
+	}
+	out, err := zDec.DecodeAll(z, make([]byte, 0, contentChunk))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errFrame, err)
+	}
+	return out, nil
+}
