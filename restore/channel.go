@@ -496,11 +496,11 @@ func (c *chanRun) restoreMessages(ctx context.Context) (int, error) {
 			continue
 		}
 		if m.Index <= c.st.LastSrcIndex {
-			_, ok, err := r.j.Get(c.st.indexKey(c.rec.SID, m.Index))
+			v, ok, err := r.j.Get(c.st.indexKey(c.rec.SID, m.Index))
 			if err != nil {
 				return news, journalErr("read", c.st.indexKey(c.rec.SID, m.Index), err)
 			}
-			if ok {
+			if ok && string(v) != deletedIndex {
 				c.msSkip++
 			} else {
 				c.skip(m, SkipBehind, fmt.Sprintf("not restored by an earlier run, which restored later messages (up to index %d) already; "+

@@ -272,6 +272,13 @@
 // the journal maps whose source channel the snapshot no longer has are
 // deleted (when no channel is selected by name), with all they hold.
 //
+// A sync to an older snapshot than the last one restored takes back what
+// the newer brought: edits are reverted, and new messages deleted, after
+// which last_src_index is the newest message the target keeps, so a later
+// sync to the newer snapshot appends them again, in order. A message the
+// target lost in the middle is not re-created (its ix/ entry is "-"): it
+// is reported in Result.Skipped as behind.
+//
 // With --since/--until the range bounds what is created or updated (by
 // the archived message's date_created); a message gone from the snapshot
 // is deleted only when its date_created (kept in its wm/ entry) is in the
@@ -330,6 +337,8 @@
 //   - A write whose connection was lost has finished on the service by the
 //     time a following read is answered.
 //   - Nobody else writes into a channel while it is being restored.
+//   - A message update with an empty LastUpdatedBy clears it (a sync sends
+//     one where the archive has null, to take back an edit).
 //   - A fetched channel's messages_count is the number of messages it holds
 //     (used only to report messages deleted from the target).
 //

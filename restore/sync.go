@@ -460,9 +460,11 @@ func (c *chanRun) syncMessages(ctx context.Context) error {
 		c.st.Restored = int64(len(entries))
 	}
 	outside := 0
+	newest := int64(-1) // the newest restored message the target keeps
 	del := func(e entry) error {
 		if !r.o.keepsDate(e.w.Date) {
 			outside++
+			newest = max(newest, e.idx)
 			return nil
 		}
 		return c.deleteMessage(ctx, e.idx, e.w)
@@ -482,6 +484,7 @@ func (c *chanRun) syncMessages(ctx context.Context) error {
 		}
 		e := entries[0]
 		entries = entries[1:]
+		newest = max(newest, e.idx)
 		m, err := parseMessage(rec)
 		if err != nil {
 			return err
@@ -497,6 +500,11 @@ func (c *chanRun) syncMessages(ctx context.Context) error {
 		if err := del(e); err != nil {
 			return err
 		}
+	}
+	if !r.o.DryRun && seen {
+		// Deleting the newest restored messages (a sync to an older
+		// snapshot) lets a later sync append them again, in order.
+		c.st.LastSrcIndex = newest
 	}
 	if outside > 0 {
 		r.note("--since/--until bound the sync: messages the snapshot no longer has that were created outside the range are not deleted")
@@ -585,6 +593,9 @@ func (c *chanRun) updateMessage(ctx context.Context, m *srcMessage, w written) e
 		return nil
 	}
 	p := messageParams(m, r.sameSvc)
+	if p.LastUpdatedBy == nil {
+		p.LastUpdatedBy = new("") // clears one an edit set (a sync to an older snapshot)
+	}
 	missing := false
 	err := c.write(ctx, fmt.Sprintf("update message %s in target channel %s", w.Target, c.st.Target), func() error {
 		_, err := r.dst.UpdateMessage(ctx, r.o.Target, c.st.Target, w.Target, p)

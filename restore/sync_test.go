@@ -535,3 +535,32 @@ func TestSyncLegacyJournal(t *testing.T) {
 		t.Errorf("second sync: %v, writes %v, %+v", err, *ops, res)
 	}
 }
+
+// TestSyncBackAndForth: a sync to an older snapshot takes back what the
+// newer one brought (new messages deleted, edits reverted), and a sync to
+// the newer one again brings it back, in order.
+func TestSyncBackAndForth(t *testing.T) {
+	s1 := genHistory(histOpts{channels: 2, messages: 10, seed: 39})
+	s2 := change{editMsgs: 2, addMsgs: 3}.apply(t, s1)
+	ft := newFakeTarget(srcSvc, dstSvc)
+	fa := newFakeArchive(s1, s2)
+	if _, err := run(t.Context(), ft, fa, opts(Options{Snapshot: "1"})); err != nil {
+		t.Fatal(err)
+	}
+	j := journalOf(t, fa, srcSvc, dstSvc)
+	for i, tc := range []struct {
+		snap                       string
+		want                       *fakeSnap
+		updated, deleted, messages int
+	}{
+		{"2", s2, 3, 0, 3}, // two edits, user0's read position; three new messages
+		{"1", s1, 3, 3, 0}, // back: the edits and the read position, the new messages deleted
+		{"2", s2, 3, 0, 3},
+	} {
+		res, err := run(t.Context(), ft, fa, opts(Options{Sync: true, Snapshot: tc.snap}))
+		if err != nil || res.Status != StatusComplete || res.Updated != tc.updated || res.Deleted != tc.deleted || res.Messages != tc.messages {
+			t.Fatalf("sync %d to snapshot %s: %v %+v", i, tc.snap, err, res)
+		}
+		checkRestored(t, ft, dstSvc, j, expected(t, tc.want, nil), false)
+	}
+}
