@@ -43,7 +43,7 @@ type Action struct {
 	Op      string   `json:"op"`                // "create", "update" or "delete"
 	Kind    string   `json:"kind"`              // "user", "channel", "member" or "message"
 	Channel string   `json:"channel,omitempty"` // source channel SID; none for a user
-	Source  string   `json:"source,omitempty"`  // member identity or archived message index
+	Source  string   `json:"source,omitempty"`  // user or member identity (source MB SID of a member to delete), or archived message index
 	Target  string   `json:"target,omitempty"`  // target SID, when there is one
 	Fields  []string `json:"fields,omitempty"`  // update: what changed, when the journal can tell
 }
