@@ -103,6 +103,7 @@ func credentialFlags() []cli.Flag {
 		&cli.StringFlag{Name: "api-secret", Usage: "API key secret", EnvVars: []string{"TWILIO_API_SECRET"}},
 		&cli.StringFlag{Name: "base-url", Usage: "API root; http:// only for loopback hosts", Value: "https://chat.twilio.com", EnvVars: []string{"CHATVAULT_BASE_URL"}},
 		&cli.StringFlag{Name: "conversations-url", Usage: "Conversations v1 root; http:// only for loopback hosts", Value: remote.DefaultConversationsURL, EnvVars: []string{"CHATVAULT_CONVERSATIONS_URL"}},
+		&cli.StringFlag{Name: "media-url", Usage: "Media Content Service root; http:// only for loopback hosts", Value: remote.DefaultMediaURL, EnvVars: []string{"CHATVAULT_MEDIA_URL"}},
 		&cli.DurationFlag{Name: "timeout", Usage: "give up on one request after `DURATION`; failed reads are retried up to 8 times with backoff", Value: remote.DefaultTimeout},
 	}
 }
@@ -114,6 +115,8 @@ type connOptions struct {
 	Timeout time.Duration // per request; 0 means remote.DefaultTimeout
 	// ConversationsURL is the Conversations v1 root; "" means remote.DefaultConversationsURL.
 	ConversationsURL string
+	// MediaURL is the Media Content Service's root; "" means remote.DefaultMediaURL.
+	MediaURL string
 }
 
 func connFrom(c *cli.Context) connOptions {
@@ -124,8 +127,9 @@ func connFrom(c *cli.Context) connOptions {
 			APIKey:     c.String("api-key"),
 			APISecret:  c.String("api-secret"),
 		},
-		BaseURL: c.String("base-url"),
-		Timeout: c.Duration("timeout"),
+		BaseURL:  c.String("base-url"),
+		Timeout:  c.Duration("timeout"),
+		MediaURL: c.String("media-url"),
 
 		ConversationsURL: c.String("conversations-url"),
 	}
@@ -167,17 +171,28 @@ func (o connOptions) validate() error {
 	if o.Timeout < 0 || (o.Timeout > 0 && o.Timeout < 100*time.Millisecond) {
 		return usagef("--timeout %s is too short: give at least 100ms", o.Timeout)
 	}
-	u, err := url.Parse(o.BaseURL)
-	if err != nil {
-		return usagef("--base-url is not a URL like https://chat.twilio.com")
-	}
-	if u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-		return usagef("--base-url %q is not an http(s) URL like https://chat.twilio.com", u.Redacted())
+	if err := checkRoot("--base-url", o.BaseURL, "https://chat.twilio.com"); err != nil {
+		return err
 	}
 	if o.ConversationsURL != "" {
-		if u, err := url.Parse(o.ConversationsURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
-			return usagef("--conversations-url is not an http(s) URL like %s", remote.DefaultConversationsURL)
+		if err := checkRoot("--conversations-url", o.ConversationsURL, remote.DefaultConversationsURL); err != nil {
+			return err
 		}
+	}
+	if o.MediaURL != "" {
+		return checkRoot("--media-url", o.MediaURL, remote.DefaultMediaURL)
+	}
+	return nil
+}
+
+// checkRoot validates the API root given with flag; example is a good one.
+func checkRoot(flag, root, example string) error {
+	u, err := url.Parse(root)
+	if err != nil {
+		return usagef("%s is not a URL like %s", flag, example)
+	}
+	if u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") {
+		return usagef("%s %q is not an http(s) URL like %s", flag, u.Redacted(), example)
 	}
 	return nil
 }
@@ -190,6 +205,9 @@ func (o connOptions) client(opts ...remote.Option) (*remote.Client, error) {
 	base := []remote.Option{remote.WithBaseURL(o.BaseURL), remote.WithVersion(version)}
 	if o.ConversationsURL != "" {
 		base = append(base, remote.WithConversationsURL(o.ConversationsURL))
+	}
+	if o.MediaURL != "" {
+		base = append(base, remote.WithMediaURL(o.MediaURL))
 	}
 	if o.Timeout != 0 {
 		base = append(base, remote.WithTimeout(o.Timeout))

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatvault/chatvault/remote"
 	"github.com/chatvault/chatvault/remote/emulator"
 	"github.com/chatvault/chatvault/store"
 )
@@ -97,6 +98,7 @@ func emulatorEnv(info emulator.Info) []string {
 		"TWILIO_AUTH_TOKEN="+info.AuthToken,
 		"CHATVAULT_BASE_URL="+info.BaseURL,
 		"CHATVAULT_CONVERSATIONS_URL="+info.ConversationsURL,
+		"CHATVAULT_MEDIA_URL="+info.MediaURL,
 	)
 }
 
@@ -160,7 +162,8 @@ func TestBinaryEndToEnd(t *testing.T) {
 		t.Fatalf("backup exit %d: %s", code, errOut)
 	}
 	b := decodeJSON(t, out, "snapshot", "service", "status", "channels", "messages", "added", "changed", "deleted", "requests", "duration_seconds")
-	if b["status"] != "complete" || b["snapshot"] != 1.0 || b["channels"] != 4.0 || b["service"] != src {
+	if b["status"] != "complete" || b["snapshot"] != 1.0 || b["channels"] != 4.0 || b["service"] != src ||
+		b["media_files"] == 0.0 || b["media_bytes"] == 0.0 {
 		t.Errorf("backup result: %s", out)
 	}
 	if fi, err := os.Stat(archive); err != nil || fi.Mode().Perm() != 0o600 {
@@ -169,7 +172,7 @@ func TestBinaryEndToEnd(t *testing.T) {
 
 	code, out, _ = chatvault(t, info, "backup", "--service", src, "--archive", archive, "--json")
 	b2 := decodeJSON(t, out, "snapshot")
-	if code != 0 || b2["snapshot"] != 2.0 || b2["added"] != 0.0 || b2["messages"] != b["messages"] {
+	if code != 0 || b2["snapshot"] != 2.0 || b2["added"] != 0.0 || b2["messages"] != b["messages"] || b2["media_files"] != 0.0 {
 		t.Errorf("incremental backup exit %d: %s", code, out)
 	}
 	if b2["requests"].(float64) >= b["requests"].(float64) {
@@ -222,32 +225,47 @@ func TestBinaryEndToEnd(t *testing.T) {
 	if kinds["channel"] != 4 || float64(kinds["message"]) != b["messages"] || kinds["member"] == 0 {
 		t.Errorf("export counted %v", kinds)
 	}
+	checkMediaExport(t, info, archive, b["media_files"].(float64))
+
+	// --no-media keeps the metadata only: export then names no file, and
+	// says why.
+	bare := filepath.Join(t.TempDir(), "bare.vault")
+	code, out, _ = chatvault(t, info, "backup", "--service", src, "--archive", bare, "--no-media", "--json")
+	if nb := decodeJSON(t, out, "media_files"); code != 0 || nb["media_files"] != 0.0 || nb["messages"] != b["messages"] {
+		t.Errorf("backup --no-media exit %d: %s", code, out)
+	}
+	code, out, errOut = chatvault(t, info, "export", "--archive", bare, "--media-dir", filepath.Join(t.TempDir(), "none"))
+	if code != 0 || strings.Contains(out, `"media_file"`) || !strings.Contains(errOut, "not in the archive") || !strings.Contains(errOut, "--no-media") {
+		t.Errorf("export --media-dir of a --no-media archive: exit %d, stderr %q", code, errOut)
+	}
 
 	code, out, _ = chatvault(t, info, "verify", "--archive", archive, "--service", src, "--json")
 	if v := decodeJSON(t, out, "ok", "problems", "differences"); code != 0 || v["ok"] != true {
 		t.Errorf("verify --service exit %d: %s", code, out)
 	}
 
-	// The seeded history holds media messages, which cannot be restored into
-	// another service: they are reported as skipped, and the exit code is 3.
+	// The seeded history holds media messages: their files are uploaded to
+	// the target, and every message is restored.
 	code, out, _ = chatvault(t, info, "restore", "--archive", archive, "--service", dst, "--source", src, "--dry-run", "--json")
-	dry := decodeJSON(t, out, "plan", "skipped")
-	media := mediaSkipped(t, dry)
-	if code != exitPartial || media == 0 {
-		t.Fatalf("restore --dry-run exit %d, %d media skipped: %s", code, media, out)
+	dry := decodeJSON(t, out, "plan")
+	plan := dry["plan"].(map[string]any)
+	if code != exitOK || plan["media_uploads"] != b["media_files"] || plan["media_bytes"] != b["media_bytes"] {
+		t.Fatalf("restore --dry-run exit %d: %s", code, out)
 	}
 	code, out, errOut = chatvault(t, info, "restore", "--archive", archive, "--service", dst, "--source", src, "--json", "--concurrency", "4")
-	r := decodeJSON(t, out, "status", "target", "snapshot", "channels_created", "channels_skipped", "members", "messages", "messages_skipped", "conflicts", "requests", "duration_seconds")
-	restored := b["messages"].(float64) - float64(media)
-	if code != exitPartial || r["status"] != "partial" || r["channels_created"] != 4.0 || r["messages"] != restored || mediaSkipped(t, r) != media {
+	r := decodeJSON(t, out, "status", "target", "snapshot", "channels_created", "channels_skipped", "members", "messages", "messages_skipped",
+		"conflicts", "requests", "duration_seconds", "media_uploaded", "media_uploaded_bytes")
+	restored := b["messages"].(float64)
+	if code != exitOK || r["status"] != "complete" || r["channels_created"] != 4.0 || r["messages"] != restored ||
+		r["media_uploaded"] != b["media_files"] || r["media_uploaded_bytes"] != b["media_bytes"] || len(r["skipped"].([]any)) != 0 {
 		t.Fatalf("restore exit %d: %s %s", code, out, errOut)
 	}
-	if plan := dry["plan"].(map[string]any); plan["messages"] != restored {
+	if plan["messages"] != restored {
 		t.Errorf("dry run planned %v messages, the restore created %v", plan["messages"], restored)
 	}
 	code, out, _ = chatvault(t, info, "restore", "--archive", archive, "--service", dst, "--source", src, "--json")
 	r2 := decodeJSON(t, out, "messages", "messages_skipped")
-	if code != exitPartial || r2["messages"] != 0.0 || r2["messages_skipped"] != restored {
+	if code != exitOK || r2["messages"] != 0.0 || r2["messages_skipped"] != restored || r2["media_uploaded"] != 0.0 {
 		t.Errorf("restore rerun exit %d: %s", code, out)
 	}
 
@@ -337,17 +355,44 @@ func TestHelpGolden(t *testing.T) {
 	}
 }
 
-// mediaSkipped counts the media messages a restore result reports skipped,
-// and fails on any other kind of skip.
-func mediaSkipped(t *testing.T, res map[string]any) int {
+// checkMediaExport runs `export --media-dir` and checks that every message
+// line with media names a file written there, as long as the message's
+// media says, and that files are the archived ones (files in all).
+func checkMediaExport(t *testing.T, info emulator.Info, archive string, files float64) {
 	t.Helper()
-	skipped, _ := res["skipped"].([]any)
-	for _, s := range skipped {
-		if k := s.(map[string]any)["kind"]; k != "media" {
-			t.Errorf("unexpected skip of kind %v: %v", k, s)
+	dir := filepath.Join(t.TempDir(), "media")
+	code, out, errOut := chatvault(t, info, "export", "--archive", archive, "--media-dir", dir)
+	if code != 0 {
+		t.Fatalf("export --media-dir exit %d: %s", code, errOut)
+	}
+	named := 0
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var l struct {
+			Message *remote.Message `json:"message"`
+			File    string          `json:"media_file"`
+		}
+		if err := json.Unmarshal([]byte(line), &l); err != nil {
+			t.Fatalf("export line %q: %v", line, err)
+		}
+		if l.Message == nil || l.Message.Media == nil {
+			if l.File != "" {
+				t.Errorf("a line without media names file %q", l.File)
+			}
+			continue
+		}
+		named++
+		if !strings.HasPrefix(l.File, l.Message.Media.SID+".") || strings.ContainsAny(l.File, `/\`) {
+			t.Errorf("media %s (%s) exported as %q", l.Message.Media.SID, l.Message.Media.ContentType, l.File)
+			continue
+		}
+		if fi, err := os.Stat(filepath.Join(dir, l.File)); err != nil || fi.Size() != l.Message.Media.Size {
+			t.Errorf("exported file %s: %v, want %d bytes", l.File, err, l.Message.Media.Size)
 		}
 	}
-	return len(skipped)
+	entries, _ := os.ReadDir(dir)
+	if float64(named) != files || float64(len(entries)) != files {
+		t.Errorf("export named %d files and wrote %d, the backup archived %v", named, len(entries), files)
+	}
 }
 
 // TestHelpHidesSecrets checks that --help names the environment variables
@@ -361,7 +406,7 @@ func TestHelpHidesSecrets(t *testing.T) {
 		if code != 0 || strings.Contains(out, secret) {
 			t.Errorf("%s --help exit %d, shows the secret: %v", cmd, code, strings.Contains(out, secret))
 		}
-		for _, env := range []string{"TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_API_KEY", "TWILIO_API_SECRET", "CHATVAULT_BASE_URL", "CHATVAULT_ARCHIVE"} {
+		for _, env := range []string{"TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_API_KEY", "TWILIO_API_SECRET", "CHATVAULT_BASE_URL", "CHATVAULT_MEDIA_URL", "CHATVAULT_ARCHIVE"} {
 			if !strings.Contains(out, env) {
 				t.Errorf("%s --help does not name %s", cmd, env)
 			}

@@ -340,6 +340,7 @@ type exportOptions struct {
 	Channels []string
 	Output   string
 	Format   string // jsonl (default) or html
+	MediaDir string // "" = no files, only the lines
 }
 
 func exportCommand() *cli.Command {
@@ -350,16 +351,17 @@ func exportCommand() *cli.Command {
 			&cli.StringFlag{Name: "service", Usage: "service `SID` (IS…) when the archive holds several"},
 			channelFlag("only this channel (`CH…|UNIQUE_NAME`); repeat for more"),
 			&cli.StringFlag{Name: "output", Usage: "write to `FILE`; - is stdout; with --format html, the folder to write the pages into", Value: "-"},
-			&cli.StringFlag{Name: "format", Usage: "jsonl, or html for an index.html and one transcript per channel", Value: "jsonl"}},
+			&cli.StringFlag{Name: "format", Usage: "jsonl, or html for an index.html and one transcript per channel", Value: "jsonl"},
+			&cli.StringFlag{Name: "media-dir", Usage: "also write the media files into `DIR`, named by media SID; each message line with media names its file (html: DIR/media by default)"}},
 		Action: func(c *cli.Context) error {
 			return runExport(c.Context, exportOptions{Archive: c.String("archive"), Snapshot: c.String("snapshot"),
 				Service: c.String("service"), Channels: c.StringSlice("channel"), Output: c.String("output"),
-				Format: c.String("format")}, c.App.Writer)
+				Format: c.String("format"), MediaDir: c.String("media-dir")}, c.App.Writer, c.App.ErrWriter)
 		},
 	}
 }
 
-func runExport(ctx context.Context, o exportOptions, stdout io.Writer) (err error) {
+func runExport(ctx context.Context, o exportOptions, stdout, stderr io.Writer) (err error) {
 	if err := o.checkFormat(); err != nil {
 		return err
 	}
@@ -373,7 +375,13 @@ func runExport(ctx context.Context, o exportOptions, stdout io.Writer) (err erro
 		return err
 	}
 	if o.Format == "html" {
-		return exportHTML(ctx, v, chs, o, stdout)
+		return exportHTML(ctx, a, v, chs, o, stdout)
+	}
+	var media *mediaExporter
+	if o.MediaDir != "" {
+		if media, err = newMediaExporter(a, v, o.MediaDir); err != nil {
+			return err
+		}
 	}
 	out := stdout
 	if o.Output != "-" && o.Output != "" {
@@ -386,11 +394,18 @@ func runExport(ctx context.Context, o exportOptions, stdout io.Writer) (err erro
 	}
 	w := bufio.NewWriterSize(out, 1<<16)
 	var buf bytes.Buffer
-	line := func(key string, raw []byte) error {
+	// line writes {"key": raw}, with "media_file" beside the message when
+	// its file was exported.
+	line := func(key string, raw []byte, mediaFile string) error {
 		buf.Reset()
 		buf.WriteString(`{"` + key + `":`)
 		if err := json.Compact(&buf, raw); err != nil {
 			return fmt.Errorf("a %s in the archive is not JSON: %w", key, err)
+		}
+		if mediaFile != "" {
+			name, _ := json.Marshal(mediaFile)
+			buf.WriteString(`,"media_file":`)
+			buf.Write(name)
 		}
 		buf.WriteString("}\n")
 		_, err := w.Write(buf.Bytes())
@@ -403,7 +418,7 @@ func runExport(ctx context.Context, o exportOptions, stdout io.Writer) (err erro
 		return err
 	}
 	for _, u := range users {
-		if err := line("user", u.Raw); err != nil {
+		if err := line("user", u.Raw, ""); err != nil {
 			return err
 		}
 	}
@@ -411,7 +426,7 @@ func runExport(ctx context.Context, o exportOptions, stdout io.Writer) (err erro
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := line("channel", ch.Raw); err != nil {
+		if err := line("channel", ch.Raw, ""); err != nil {
 			return err
 		}
 		ms, err := v.Members(ch.SID)
@@ -419,7 +434,7 @@ func runExport(ctx context.Context, o exportOptions, stdout io.Writer) (err erro
 			return err
 		}
 		for _, m := range ms {
-			if err := line("member", m.Raw); err != nil {
+			if err := line("member", m.Raw, ""); err != nil {
 				return err
 			}
 		}
@@ -427,10 +442,20 @@ func runExport(ctx context.Context, o exportOptions, stdout io.Writer) (err erro
 			if err != nil {
 				return err
 			}
-			if err := line("message", m.Raw); err != nil {
+			file := ""
+			if media != nil {
+				if file, err = media.file(m.Raw); err != nil {
+					return err
+				}
+			}
+			if err := line("message", m.Raw, file); err != nil {
 				return err
 			}
 		}
+	}
+	if media != nil && len(media.missing) > 0 {
+		fmt.Fprintf(stderr, "%d media files are not in the archive (backed up with --no-media, or before chatvault archived media files), e.g. %s; their messages have no media_file\n",
+			len(media.missing), media.missing[0])
 	}
 	return w.Flush()
 }

@@ -26,6 +26,10 @@ type backupOptions struct {
 	PageSize    int
 	JSON        bool
 	Quiet       bool
+	// NoMedia keeps media messages' metadata only; MediaConcurrency bounds
+	// the media downloads in flight, beside Concurrency.
+	NoMedia          bool
+	MediaConcurrency int
 }
 
 func backupCommand() *cli.Command {
@@ -40,6 +44,8 @@ func backupCommand() *cli.Command {
 			apiFlag(),
 			&cli.IntFlag{Name: "concurrency", Usage: "channels backed up at once", Value: 16},
 			&cli.IntFlag{Name: "page-size", Usage: "records per list request (at most 100)", Value: 100},
+			&cli.BoolFlag{Name: "no-media", Usage: "keep media messages' metadata only, without downloading their files"},
+			&cli.IntFlag{Name: "media-concurrency", Usage: "media files downloaded at once, beside --concurrency", Value: backup.DefaultMediaConcurrency},
 			jsonFlag(),
 			quietFlag(),
 		),
@@ -55,6 +61,9 @@ func backupCommand() *cli.Command {
 				PageSize:    c.Int("page-size"),
 				JSON:        c.Bool("json"),
 				Quiet:       c.Bool("quiet"),
+
+				NoMedia:          c.Bool("no-media"),
+				MediaConcurrency: c.Int("media-concurrency"),
 			}, c.App.Writer, c.App.ErrWriter)
 		},
 	}
@@ -79,6 +88,9 @@ func (o backupOptions) validate() error {
 	if o.PageSize < 1 || o.PageSize > 100 {
 		return usagef("--page-size %d is out of range: give 1 to 100 (the API's maximum)", o.PageSize)
 	}
+	if o.MediaConcurrency < 1 || o.MediaConcurrency > backup.MaxMediaConcurrency {
+		return usagef("--media-concurrency %d is out of range: give 1 to %d", o.MediaConcurrency, backup.MaxMediaConcurrency)
+	}
 	return o.Conn.validate()
 }
 
@@ -91,9 +103,11 @@ func runBackup(ctx context.Context, o backupOptions, stdout, stderr io.Writer) e
 	if err := o.validate(); err != nil {
 		return err
 	}
-	// Every request of a backup is bounded by --concurrency; the client
-	// must allow that many in flight.
-	cl, err := o.Conn.client(remote.WithLimits(remote.Limits{MaxInFlight: max(o.Concurrency, remote.DefaultLimits().MaxInFlight)}),
+	// The requests of a backup are bounded by --concurrency, and its media
+	// downloads by --media-concurrency; the client must allow that many in
+	// flight.
+	inFlight := o.Concurrency + o.MediaConcurrency
+	cl, err := o.Conn.client(remote.WithLimits(remote.Limits{MaxInFlight: max(inFlight, remote.DefaultLimits().MaxInFlight)}),
 		retryOption(o.Quiet, stderr))
 	if err != nil {
 		return err
@@ -130,6 +144,9 @@ func runBackup(ctx context.Context, o backupOptions, stdout, stderr io.Writer) e
 		Concurrency: o.Concurrency,
 		PageSize:    o.PageSize,
 		Progress:    progress,
+
+		NoMedia:          o.NoMedia,
+		MediaConcurrency: o.MediaConcurrency,
 	})
 	began = res.Snapshot != 0
 	if res.Snapshot != 0 {
@@ -160,8 +177,9 @@ func reportBackup(stdout, stderr io.Writer, o backupOptions, res backup.Result, 
 	if o.JSON {
 		return printResult(stdout, res, runErr)
 	}
-	fmt.Fprintf(stdout, "snapshot %d of %s through %s: %s, %d channels, %d messages (%d added, %d changed, %d deleted), %d users, %d requests in %.1fs\n",
-		res.Snapshot, res.Service, res.API, res.Status, res.Channels, res.Messages, res.Added, res.Changed, res.Deleted, res.Users, res.Requests, res.DurationSeconds)
+	fmt.Fprintf(stdout, "snapshot %d of %s through %s: %s, %d channels, %d messages (%d added, %d changed, %d deleted), %d users, %d media files downloaded (%s), %d requests in %.1fs\n",
+		res.Snapshot, res.Service, res.API, res.Status, res.Channels, res.Messages, res.Added, res.Changed, res.Deleted, res.Users,
+		res.MediaFiles, megabytes(res.MediaBytes), res.Requests, res.DurationSeconds)
 	for _, w := range res.Warnings {
 		if !o.Quiet {
 			fmt.Fprintf(stderr, "warning: %s\n", w)

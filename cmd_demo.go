@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"os"
@@ -82,7 +83,8 @@ func runDemo(ctx context.Context, o demoOptions, stdout io.Writer) error {
 	step(1, "emulator at %s: source service %s with %d channels of sample history, empty target %s",
 		info.BaseURL, source, cfg.Channels, target)
 
-	cl, err := remote.NewClient(remote.Credentials{AccountSID: info.AccountSID, AuthToken: info.AuthToken}, remote.WithBaseURL(info.BaseURL), remote.WithVersion(version))
+	cl, err := remote.NewClient(remote.Credentials{AccountSID: info.AccountSID, AuthToken: info.AuthToken},
+		remote.WithBaseURL(info.BaseURL), remote.WithMediaURL(info.MediaURL), remote.WithVersion(version))
 	if err != nil {
 		return err
 	}
@@ -96,15 +98,16 @@ func runDemo(ctx context.Context, o demoOptions, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("demo backup: %w", err)
 	}
-	step(2, "backup into %s: snapshot %d %s, %d channels, %d messages, %d requests in %.2fs (%.0f messages/s)",
-		path, b.Snapshot, b.Status, b.Channels, b.Messages, b.Requests, b.DurationSeconds, rate(b.Messages, b.DurationSeconds))
+	step(2, "backup into %s: snapshot %d %s, %d channels, %d messages, %d media files (%s), %d requests in %.2fs (%.0f messages/s)",
+		path, b.Snapshot, b.Status, b.Channels, b.Messages, b.MediaFiles, megabytes(b.MediaBytes), b.Requests, b.DurationSeconds,
+		rate(b.Messages, b.DurationSeconds))
 
 	b2, err := backup.Run(ctx, cl, a, backup.Options{Service: source})
 	if err != nil {
 		return fmt.Errorf("demo incremental backup: %w", err)
 	}
-	step(3, "incremental backup: snapshot %d %s, %d added, %d changed, %d deleted, %d requests in %.2fs",
-		b2.Snapshot, b2.Status, b2.Added, b2.Changed, b2.Deleted, b2.Requests, b2.DurationSeconds)
+	step(3, "incremental backup: snapshot %d %s, %d added, %d changed, %d deleted, %d media files downloaded, %d requests in %.2fs",
+		b2.Snapshot, b2.Status, b2.Added, b2.Changed, b2.Deleted, b2.MediaFiles, b2.Requests, b2.DurationSeconds)
 
 	before := emu.Stats()
 	ro := restore.Options{Target: target, Source: source, Concurrency: cfg.Channels}
@@ -113,19 +116,12 @@ func runDemo(ctx context.Context, o demoOptions, stdout io.Writer) error {
 		return fmt.Errorf("demo restore: %w", err)
 	}
 	after := emu.Stats()
-	step(4, "restore into %s: %d channels, %d members, %d messages, %d writes in %.2fs (%.0f messages/s), %d webhook-enabled writes",
-		target, r.ChannelsCreated, r.Members, r.Messages, after.Writes-before.Writes, r.DurationSeconds,
+	step(4, "restore into %s: %d channels, %d members, %d messages, %d media files uploaded (%s), %d writes in %.2fs (%.0f messages/s), %d webhook-enabled writes",
+		target, r.ChannelsCreated, r.Members, r.Messages, r.MediaUploaded, megabytes(r.MediaBytes), after.Writes-before.Writes, r.DurationSeconds,
 		rate(r.Messages, r.DurationSeconds), after.WebhooksEnabledWrites-before.WebhooksEnabledWrites)
-	media, unexpected := 0, len(r.Conflicts)+len(r.Failed)
+	unexpected := len(r.Conflicts) + len(r.Failed) + len(r.Skipped)
 	for _, s := range r.Skipped {
-		if s.Kind == restore.SkipMedia {
-			media++
-		} else {
-			unexpected++
-		}
-	}
-	if media > 0 {
-		fmt.Fprintf(stdout, "   %d media messages were not copied: their media belongs to the source service, and copying media between services is not supported yet (the archive keeps their metadata)\n", media)
+		fmt.Fprintf(stdout, "   skipped: channel %s message %s: %s\n", s.Channel, s.Message, s.Reason)
 	}
 
 	r2, err := restore.Run(ctx, cl, a, ro)
@@ -133,7 +129,9 @@ func runDemo(ctx context.Context, o demoOptions, stdout io.Writer) error {
 		return fmt.Errorf("demo restore rerun: %w", err)
 	}
 	rerunWrites := emu.Stats().Writes - after.Writes
-	step(5, "restore again (exactly once): %d messages created, %d already there, %d writes", r2.Messages, r2.MessagesSkipped, rerunWrites)
+	rerunUploads := emu.Stats().MediaUploads - after.MediaUploads
+	step(5, "restore again (exactly once): %d messages created, %d already there, %d writes, %d media uploads",
+		r2.Messages, r2.MessagesSkipped, rerunWrites, rerunUploads)
 
 	diffs, err := restore.VerifyTarget(ctx, cl, a, ro)
 	if err != nil {
@@ -155,15 +153,105 @@ func runDemo(ctx context.Context, o demoOptions, stdout io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "   %s channel %s%s %v\n", d.Kind, d.Channel, msg, d.Fields)
 	}
-	if len(diffs) > 0 || len(problems) > 0 || unexpected > 0 || rerunWrites != 0 {
+	files, err := compareFiles(ctx, cl, source, target)
+	if err != nil {
+		return fmt.Errorf("demo media comparison: %w", err)
+	}
+	step(7, "media: %d restored files (%s) fetched from the target's Media service, %d of them with the SHA-256 of the source's file",
+		files.files, megabytes(files.bytes), files.files-len(files.bad))
+	for i, b := range files.bad {
+		if i == 10 {
+			fmt.Fprintf(stdout, "   … and %d more\n", len(files.bad)-10)
+			break
+		}
+		fmt.Fprintf(stdout, "   %s\n", b)
+	}
+	if len(diffs) > 0 || len(problems) > 0 || unexpected > 0 || rerunWrites != 0 || rerunUploads != 0 || len(files.bad) > 0 || files.files != b.MediaFiles {
 		return fmt.Errorf("the restored history does not match the source: %w", errDifferences)
 	}
-	if media > 0 {
-		fmt.Fprintf(stdout, "the restored history matches the source field for field, except the %d media messages above. Archive: %s\n", media, path)
-	} else {
-		fmt.Fprintf(stdout, "the restored history matches the source, field for field. Archive: %s\n", path)
-	}
+	fmt.Fprintf(stdout, "the restored history matches the source, field for field and byte for byte. Archive: %s\n", path)
 	return nil
+}
+
+// fileComparison is what compareFiles found.
+type fileComparison struct {
+	files int      // media files compared
+	bytes int64    // their bytes, on one side
+	bad   []string // one line per difference
+}
+
+// compareFiles fetches the file of every media message of the target
+// service and of the source's message it restores from each service's
+// Media service, and compares their SHA-256. Channels are paired by unique
+// name (every demo channel has one) and their media messages in order.
+func compareFiles(ctx context.Context, cl *remote.Client, source, target string) (fileComparison, error) {
+	var out fileComparison
+	media := func(service string) (map[string][]*remote.Media, error) {
+		byName := map[string][]*remote.Media{}
+		for ch, err := range cl.ListChannels(ctx, service) {
+			if err != nil {
+				return nil, err
+			}
+			byName[ch.UniqueName] = []*remote.Media{}
+			for m, err := range cl.ListMessages(ctx, service, ch.SID, remote.ListOptions{}) {
+				if err != nil {
+					return nil, err
+				}
+				if m.Media != nil {
+					byName[ch.UniqueName] = append(byName[ch.UniqueName], m.Media)
+				}
+			}
+		}
+		return byName, nil
+	}
+	src, err := media(source)
+	if err != nil {
+		return out, err
+	}
+	dst, err := media(target)
+	if err != nil {
+		return out, err
+	}
+	for name, sm := range src {
+		dm, ok := dst[name]
+		if !ok || len(dm) != len(sm) {
+			out.bad = append(out.bad, fmt.Sprintf("channel %q: %d media messages in the source, %d in the target", name, len(sm), len(dm)))
+			continue
+		}
+		for i := range sm {
+			a, n, err := fileSHA256(ctx, cl, source, sm[i].SID)
+			if err != nil {
+				return out, err
+			}
+			b, _, err := fileSHA256(ctx, cl, target, dm[i].SID)
+			if err != nil {
+				return out, err
+			}
+			out.files++
+			out.bytes += n
+			if a != b {
+				out.bad = append(out.bad, fmt.Sprintf("channel %q: media %s (SHA-256 %x) was restored as %s with SHA-256 %x", name, sm[i].SID, a, dm[i].SID, b))
+			}
+		}
+	}
+	return out, nil
+}
+
+// fileSHA256 downloads media sid of service and returns its SHA-256 and length.
+func fileSHA256(ctx context.Context, cl *remote.Client, service, sid string) ([sha256.Size]byte, int64, error) {
+	var sum [sha256.Size]byte
+	_, body, err := cl.OpenMedia(ctx, service, sid)
+	if err != nil {
+		return sum, 0, err
+	}
+	defer body.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, body)
+	if err != nil {
+		return sum, n, fmt.Errorf("downloading media %s of %s: %w", sid, service, err)
+	}
+	copy(sum[:], h.Sum(nil))
+	return sum, n, nil
 }
 
 // replaceDemoArchive removes the archive an earlier demo left at path: a

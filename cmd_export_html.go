@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"path/filepath"
 
 	"github.com/chatvault/chatvault/store"
 	"github.com/chatvault/chatvault/transcript"
@@ -24,13 +25,32 @@ func (o exportOptions) checkFormat() error {
 }
 
 // exportHTML writes the transcripts of chs into o.Output and says where.
-func exportHTML(ctx context.Context, v *store.View, chs []store.ChannelRecord, o exportOptions, stdout io.Writer) error {
+func exportHTML(ctx context.Context, a *store.Archive, v *store.View, chs []store.ChannelRecord, o exportOptions, stdout io.Writer) error {
 	if chs == nil {
 		chs = []store.ChannelRecord{}
 	}
 	res, err := transcript.Write(ctx, v, o.Output, transcript.Options{Channels: chs})
 	if err != nil {
 		return err
+	}
+	// The pages show images and link files from media/ beside them.
+	dir := o.MediaDir
+	if dir == "" {
+		dir = filepath.Join(o.Output, "media")
+	}
+	media, err := newMediaExporter(a, v, dir)
+	if err != nil {
+		return err
+	}
+	for _, ch := range chs {
+		for m, err := range v.Messages(ch.SID) {
+			if err != nil {
+				return err
+			}
+			if _, err := media.file(m.Raw); err != nil {
+				return err
+			}
+		}
 	}
 	fmt.Fprintf(stdout, "wrote %d channels, %d messages in %d pages; open %s/index.html\n", res.Channels, res.Messages, res.Pages, o.Output)
 	return nil

@@ -184,11 +184,13 @@ func reportRestore(stdout, stderr io.Writer, o restoreOptions, res restore.Resul
 		reportSync(stdout, stderr, o, res, runErr)
 	} else if res.Plan != nil {
 		p := res.Plan
-		fmt.Fprintf(stdout, "dry run of snapshot %d into %s through %s: would create %d users, %d channels, %d members, %d messages in %d write requests, about %s\n",
-			res.Snapshot, res.Target, res.API, p.Users, p.Channels, p.Members, p.Messages, p.Writes, (time.Duration(p.EstimatedSeconds * float64(time.Second))).Round(time.Second))
+		fmt.Fprintf(stdout, "dry run of snapshot %d into %s through %s: would create %d users, %d channels, %d members, %d messages and upload %d media files (%s) in %d write requests, about %s\n",
+			res.Snapshot, res.Target, res.API, p.Users, p.Channels, p.Members, p.Messages, p.MediaUploads, megabytes(p.MediaBytes), p.Writes,
+			(time.Duration(p.EstimatedSeconds * float64(time.Second))).Round(time.Second))
 	} else {
-		fmt.Fprintf(stdout, "restored snapshot %d into %s through %s: %s, %d users, %d channels created (%d already there), %d members, %d messages (%d already there), %d requests in %.1fs\n",
-			res.Snapshot, res.Target, res.API, res.Status, res.Users, res.ChannelsCreated, res.ChannelsSkipped, res.Members, res.Messages, res.MessagesSkipped, res.Requests, res.DurationSeconds)
+		fmt.Fprintf(stdout, "restored snapshot %d into %s through %s: %s, %d users, %d channels created (%d already there), %d members, %d messages (%d already there), %d media files uploaded (%s), %d requests in %.1fs\n",
+			res.Snapshot, res.Target, res.API, res.Status, res.Users, res.ChannelsCreated, res.ChannelsSkipped, res.Members, res.Messages, res.MessagesSkipped,
+			res.MediaUploaded, megabytes(res.MediaBytes), res.Requests, res.DurationSeconds)
 	}
 	if !o.Quiet {
 		for _, w := range res.Warnings {

@@ -17,6 +17,7 @@ type progressBar struct {
 	verb     string
 	messages atomic.Int64
 	total    atomic.Int64 // messages expected, 0 when unknown
+	media    atomic.Int64 // bytes of media files moved so far
 }
 
 func newProgressBar(w io.Writer, verb string) *progressBar {
@@ -44,15 +45,27 @@ func (p *progressBar) Messages(n int) {
 	p.describe()
 }
 
+// MediaBytes counts n more bytes of media files downloaded or uploaded.
+func (p *progressBar) MediaBytes(n int64) {
+	p.media.Add(n)
+	p.describe()
+}
+
 func (p *progressBar) describe() {
+	d := fmt.Sprintf("%s %d messages", p.verb, p.messages.Load())
 	if t := p.total.Load(); t > 0 {
-		p.bar.Describe(fmt.Sprintf("%s %d/%d messages", p.verb, p.messages.Load(), t))
-		return
+		d = fmt.Sprintf("%s %d/%d messages", p.verb, p.messages.Load(), t)
 	}
-	p.bar.Describe(fmt.Sprintf("%s %d messages", p.verb, p.messages.Load()))
+	if b := p.media.Load(); b > 0 {
+		d += ", " + megabytes(b) + " of media"
+	}
+	p.bar.Describe(d)
 }
 
 func (p *progressBar) finish() { p.bar.Finish() }
+
+// megabytes writes n bytes for people.
+func megabytes(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }
 
 // backupProgress adapts progressBar to backup.Progress.
 type backupProgress struct{ *progressBar }

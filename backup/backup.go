@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"log/slog"
 	"regexp"
@@ -34,6 +35,7 @@ type Source interface {
 	ListMembers(ctx context.Context, service, channel string, o remote.ListOptions) iter.Seq2[*remote.Member, error]
 	MessagesPage(ctx context.Context, service, channel string, o remote.ListOptions, pageURL string) (*remote.Page[*remote.Message], error)
 	ListMessages(ctx context.Context, service, channel string, o remote.ListOptions) iter.Seq2[*remote.Message, error] // Compare only
+	OpenMedia(ctx context.Context, service, sid string) (*remote.MediaFile, io.ReadCloser, error)
 	Requests() int64
 }
 
@@ -48,14 +50,16 @@ type Progress interface {
 	Start(channels int) // the number of channels the run will visit, once, before the first ChannelDone
 	ChannelDone()       // one channel finished (backed up or failed)
 	Messages(n int)     // n messages were read from the service
+	MediaBytes(n int64) // n bytes of media files were downloaded
 }
 
 // NopProgress discards progress events.
 type NopProgress struct{}
 
-func (NopProgress) Start(int)    {}
-func (NopProgress) ChannelDone() {}
-func (NopProgress) Messages(int) {}
+func (NopProgress) Start(int)        {}
+func (NopProgress) ChannelDone()     {}
+func (NopProgress) Messages(int)     {}
+func (NopProgress) MediaBytes(int64) {}
 
 var _ Progress = NopProgress{}
 
@@ -65,6 +69,11 @@ const (
 	MaxConcurrency     = 256
 	DefaultPageSize    = 100
 	MaxPageSize        = 100
+
+	// DefaultMediaConcurrency media files are downloaded at once, beside
+	// the Concurrency requests of the message walks.
+	DefaultMediaConcurrency = 4
+	MaxMediaConcurrency     = 64
 
 	// memberPageSize is always the API's maximum: members are re-listed on
 	// every run, so the fewer pages the better.
@@ -89,8 +98,12 @@ type Options struct {
 	Full        bool     // re-read every message of every channel
 	Concurrency int      // requests in flight (see doc.go); 0 = DefaultConcurrency
 	PageSize    int      // messages per page; 0 = DefaultPageSize
-	Progress    Progress // nil = NopProgress
-	Logger      *slog.Logger
+	// NoMedia keeps media messages' metadata only: no file is downloaded.
+	NoMedia bool
+	// MediaConcurrency bounds the media downloads in flight; 0 = DefaultMediaConcurrency.
+	MediaConcurrency int
+	Progress         Progress // nil = NopProgress
+	Logger           *slog.Logger
 }
 
 // ChannelFailure is one channel (or, with Channel empty, one service-level
@@ -116,6 +129,8 @@ type Result struct {
 	DurationSeconds float64          `json:"duration_seconds"`
 	Failures        []ChannelFailure `json:"failures,omitempty"`
 	Warnings        []string         `json:"warnings,omitempty"`
+	MediaFiles      int              `json:"media_files"` // files downloaded and archived by this run
+	MediaBytes      int64            `json:"media_bytes"` // their bytes
 }
 
 var (
@@ -150,6 +165,12 @@ func (o *Options) validate() error {
 	case o.PageSize < 1 || o.PageSize > MaxPageSize:
 		errs = append(errs, fmt.Errorf("page size %d is out of range: use 1 to %d", o.PageSize, MaxPageSize))
 	}
+	switch {
+	case o.MediaConcurrency == 0:
+		o.MediaConcurrency = DefaultMediaConcurrency
+	case o.MediaConcurrency < 1 || o.MediaConcurrency > MaxMediaConcurrency:
+		errs = append(errs, fmt.Errorf("media concurrency %d is out of range: use 1 to %d", o.MediaConcurrency, MaxMediaConcurrency))
+	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", ErrInvalidOptions, errors.Join(errs...))
 	}
@@ -183,13 +204,14 @@ func checkChannelArg(c string) error {
 
 // run is the state of one Run.
 type run struct {
-	src  Source
-	a    *store.Archive
-	w    *store.Writer // set before begun is closed
-	o    Options
-	log  *slog.Logger
-	prog *startGate
-	caps remote.Capabilities // what the source's API shows of changes
+	src   Source
+	a     *store.Archive
+	w     *store.Writer // set before begun is closed
+	o     Options
+	log   *slog.Logger
+	prog  *startGate
+	caps  remote.Capabilities // what the source's API shows of changes
+	media *mediaFetcher       // nil with Options.NoMedia
 
 	slots chan struct{} // one per request in flight (see slot)
 	queue *jobQueue     // channels listed and not yet started
@@ -336,6 +358,9 @@ func Run(ctx context.Context, src Source, a *store.Archive, o Options) (Result, 
 	r := &run{src: src, a: a, o: o, log: o.Logger, prog: &startGate{Progress: o.Progress},
 		caps:  remote.CapabilitiesOf(src.API()),
 		slots: make(chan struct{}, o.Concurrency), queue: newJobQueue(), begun: make(chan struct{}), named: make(chan struct{})}
+	if !o.NoMedia {
+		r.media = newMediaFetcher(r)
+	}
 	res := Result{Service: o.Service, API: src.API()}
 
 	// The service resource, the channels and the roles are fetched at once,
@@ -394,6 +419,10 @@ func Run(ctx context.Context, src Source, a *store.Archive, o Options) (Result, 
 	close(r.begun)
 
 	runErr := r.body(svc)
+	if runErr == nil && ctx.Err() == nil && len(r.failures) == 0 && o.Full && len(o.Channels) == 0 && r.media != nil {
+		// Every message was read: media no message holds any more are gone.
+		runErr = r.media.sweep()
+	}
 
 	status := store.StatusComplete
 	switch {
@@ -428,6 +457,9 @@ func Run(ctx context.Context, src Source, a *store.Archive, o Options) (Result, 
 	res.Failures = r.failures
 	res.Warnings = r.warnings
 	res.Users = r.users
+	if r.media != nil {
+		res.MediaFiles, res.MediaBytes = int(r.media.files.Load()), r.media.bytes.Load()
+	}
 	res.DurationSeconds = time.Since(started).Seconds()
 	r.log.Info("snapshot finished", "snapshot", w.ID(), "status", status, "requests", res.Requests)
 	return res, runErr

@@ -853,12 +853,13 @@ func TestCancelledBeforeStart(t *testing.T) {
 }
 
 type countingProgress struct {
-	starts, channels, done, messages atomic.Int64
+	starts, channels, done, messages, mediaBytes atomic.Int64
 }
 
-func (p *countingProgress) Start(n int)    { p.starts.Add(1); p.channels.Store(int64(n)) }
-func (p *countingProgress) ChannelDone()   { p.done.Add(1) }
-func (p *countingProgress) Messages(n int) { p.messages.Add(int64(n)) }
+func (p *countingProgress) Start(n int)        { p.starts.Add(1); p.channels.Store(int64(n)) }
+func (p *countingProgress) ChannelDone()       { p.done.Add(1) }
+func (p *countingProgress) Messages(n int)     { p.messages.Add(int64(n)) }
+func (p *countingProgress) MediaBytes(n int64) { p.mediaBytes.Add(n) }
 
 func TestProgressEvents(t *testing.T) {
 	tests := []struct {

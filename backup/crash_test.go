@@ -61,6 +61,7 @@ func helperCommandVia(e *emu, api, path string, pageSize, concurrency int, full 
 	cmd.Env = append(os.Environ(),
 		helperEnv+"=backup",
 		helperBaseURL+"="+e.info.BaseURL,
+		helperMediaURL+"="+e.info.MediaURL,
 		helperAccount+"="+e.info.AccountSID,
 		helperToken+"="+e.info.AuthToken,
 		helperService+"="+e.svc,

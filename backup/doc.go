@@ -43,8 +43,10 @@
 // Options.Concurrency bounds the requests in flight, not only the channels:
 // the service fetch, the channel listing, the roles and each channel hold
 // one of Options.Concurrency places while they send requests (each sends
-// one at a time). The client's own limit (remote.Limits.MaxInFlight) should
-// be at least as large, or it is the bound.
+// one at a time). Media downloads have places of their own,
+// Options.MediaConcurrency (see Media). The client's own limit
+// (remote.Limits.MaxInFlight) should be at least the sum of the two, or it
+// is the bound.
 //
 // A channel that still fails after the client's retries is recorded in
 // Result.Failures and the others go on; the snapshot ends "partial". A
@@ -211,6 +213,47 @@
 // A killed process leaves its snapshot "running"; the store marks it
 // "interrupted" at the next read-write Open (see package store). Run itself
 // never leaves one running.
+//
+// # Media
+//
+// A media message's metadata is archived with the message; its file is
+// archived too, once per media SID, unless Options.NoMedia. Each page a walk
+// stores hands its media SIDs to the run's media fetcher. A SID the run has
+// seen already joins that SID's download; one the archive holds
+// (Archive.CurrentMedia, with its content whole: HasContent) needs nothing,
+// so a run that finds no new media sends no media request, whatever pages
+// it reads; any other is downloaded: OpenMedia streams the file into
+// Archive.PutContent (checked against the size the metadata gives, in
+// chunks, never whole in memory), then Writer.PutMedia records the SID in
+// the snapshot. The downloads run Options.MediaConcurrency at a time, in
+// the run's errgroup, beside the message walks, which do not wait for them
+// page by page. Progress.MediaBytes counts the bytes.
+//
+// A download whose bytes do not match the metadata (remote.ErrMediaCorrupt)
+// is refused, nothing is archived, and it is tried once more. A file that
+// still cannot be archived (404, 5xx after the client's retries, corrupt
+// twice) fails its channel: before the channel's sync state is saved, the
+// walk waits for the channel's downloads; if one failed, the sync state is
+// set below the lowest message whose file is missing, with a count that
+// makes the channel look changed, so the next run reads those messages
+// again and retries the files, even with nothing else changed. The
+// snapshot is "partial". A refused credential or a failing archive ends
+// the run, as elsewhere.
+//
+// A kill must not lose a file either: a walk's resume point is saved only
+// when the channel's downloads so far are archived (otherwise the next run
+// would resume below pages whose files it never fetched), so a channel with
+// downloads in flight saves resume points less often.
+//
+// What is not fetched: the files of messages archived by a run with
+// NoMedia, or by a release before media were archived, are fetched only by
+// a run that reads those messages again (Options.Full).
+//
+// Media of deleted messages: a plain run does not know which media the
+// messages it finds deleted held. A run with Options.Full over all channels
+// that fails nowhere has seen every live message's media, and records the
+// archived media it did not see as deleted (Writer.DeleteMedia), so forget
+// frees their files once no kept snapshot sees them.
 //
 // # Comparing a snapshot with the live service
 //

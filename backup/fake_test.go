@@ -1,10 +1,12 @@
 package backup
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"iter"
 	"net/url"
 	"slices"
@@ -26,6 +28,7 @@ const (
 	kMembers      = "members"
 	kMessages     = "messages"
 	kUsers        = "users"
+	kMedia        = "media" // OpenMedia; the fail hook gets the ME SID as channel
 )
 
 // fakeSource is an in-memory Chat service implementing Source. It pages
@@ -48,6 +51,10 @@ type fakeSource struct {
 	pageHook  func(channel string, n int)                                                     // after the n-th message page of a channel was served (1-based)
 	pageEdit  func(url string, p *remote.Page[*remote.Message]) *remote.Page[*remote.Message] // rewrites a served page
 	pagesSeen map[string]int
+	// mediaEdit, when set, rewrites the bytes an OpenMedia serves (the
+	// metadata keeps the true size): a corrupt download.
+	mediaEdit func(sid string, data []byte) []byte
+	mediaSeen map[string]int // OpenMedia requests per ME SID
 }
 
 type fakeRole struct{ sid, name string }
@@ -70,6 +77,17 @@ type fakeMessage struct {
 	body   string
 	edited bool
 	edits  int // how many times edited: the message's date_updated moves with each
+	media  *fakeMedia
+}
+
+// fakeMedia is a media file of the fake service.
+type fakeMedia struct {
+	sid, contentType, filename string
+	data                       []byte
+}
+
+func (m *fakeMedia) remote() *remote.Media {
+	return &remote.Media{SID: m.sid, Size: int64(len(m.data)), ContentType: m.contentType, Filename: m.filename}
 }
 
 func hexSID(prefix string, n int) string { return fmt.Sprintf("%s%032x", prefix, n) }
@@ -82,6 +100,7 @@ func newFakeSource(channels, messages int) *fakeSource {
 		kinds:     map[string]int{},
 		urls:      map[string][]string{},
 		pagesSeen: map[string]int{},
+		mediaSeen: map[string]int{},
 		roles:     []fakeRole{{hexSID("RL", 1), "channel user"}, {hexSID("RL", 2), "service admin"}},
 		users:     []fakeUser{{hexSID("US", 1), "user-0"}, {hexSID("US", 2), "user-1"}, {hexSID("US", 3), "user-2"}},
 	}
@@ -169,6 +188,9 @@ func (c *fakeChannel) remote(service, api string) *remote.Channel {
 // remote is the message as api shows it.
 func (m fakeMessage) remote(channel, api string) *remote.Message {
 	r := &remote.Message{SID: m.sid, Index: m.index, Body: m.body, ChannelSID: channel, Raw: m.raw(channel)}
+	if m.media != nil {
+		r.Type, r.Media = "media", m.media.remote()
+	}
 	if api == remote.APIConversations {
 		if m.edits > 0 {
 			r.DateUpdated = fakeEpoch.Add(time.Duration(m.edits) * time.Second)
@@ -184,7 +206,85 @@ func (m fakeMember) raw(channel string) []byte {
 }
 
 func (m fakeMessage) raw(channel string) []byte {
-	return mustJSON(map[string]any{"sid": m.sid, "channel_sid": channel, "index": m.index, "body": m.body, "was_edited": m.edited})
+	o := map[string]any{"sid": m.sid, "channel_sid": channel, "index": m.index, "body": m.body, "was_edited": m.edited, "type": "text"}
+	if m.media != nil {
+		o["type"], o["media"] = "media", m.media.remote()
+	}
+	return mustJSON(o)
+}
+
+// postMedia posts a media message with a file of size bytes to channel ch
+// and returns the file.
+func (f *fakeSource) postMedia(ch, size int) *fakeMedia {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c := f.channels[ch]
+	i := c.add("")
+	data := make([]byte, size)
+	for k := range data {
+		data[k] = byte(k*7 + int(i) + ch)
+	}
+	me := &fakeMedia{sid: hexSID("ME", (ch+1)<<20+int(i)), contentType: "image/png", filename: fmt.Sprintf("pic-%d.png", i), data: data}
+	c.messages[len(c.messages)-1].media = me
+	return me
+}
+
+// mediaRequests is how many OpenMedia requests media sid had.
+func (f *fakeSource) mediaRequests(sid string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.mediaSeen[sid]
+}
+
+// findMedia returns media sid of the service; f.mu held.
+func (f *fakeSource) findMedia(sid string) *fakeMedia {
+	for _, c := range f.channels {
+		for _, m := range c.messages {
+			if m.media != nil && m.media.sid == sid {
+				return m.media
+			}
+		}
+	}
+	return nil
+}
+
+// OpenMedia serves a media file; like the real client, reading its body
+// to the end fails with remote.ErrMediaCorrupt when the byte count is not
+// the size the metadata gives.
+func (f *fakeSource) OpenMedia(ctx context.Context, service, sid string) (*remote.MediaFile, io.ReadCloser, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.mediaSeen[sid]++
+	if err := f.begin(ctx, kMedia, sid); err != nil {
+		return nil, nil, err
+	}
+	me := f.findMedia(sid)
+	if me == nil {
+		return nil, nil, notFound("/v1/Services/"+service+"/Media/"+sid, 20404)
+	}
+	meta := &remote.MediaFile{SID: sid, ServiceSID: service, ContentType: me.contentType, Filename: me.filename,
+		Size: int64(len(me.data)), Raw: mustJSON(map[string]any{"sid": sid, "size": len(me.data), "content_type": me.contentType, "filename": me.filename})}
+	data := me.data
+	if f.mediaEdit != nil {
+		data = f.mediaEdit(sid, slices.Clone(data))
+	}
+	return meta, io.NopCloser(&sizedReader{r: bytes.NewReader(data), want: meta.Size}), nil
+}
+
+// sizedReader fails at EOF when it read another count than want.
+type sizedReader struct {
+	r    io.Reader
+	n    int64
+	want int64
+}
+
+func (s *sizedReader) Read(p []byte) (int, error) {
+	n, err := s.r.Read(p)
+	s.n += int64(n)
+	if err == io.EOF && s.n != s.want {
+		return n, fmt.Errorf("fake: %d bytes, metadata says %d: %w", s.n, s.want, remote.ErrMediaCorrupt)
+	}
+	return n, err
 }
 
 // --- mutations used by tests ---
@@ -238,6 +338,7 @@ func (f *fakeSource) resetCounts() {
 	f.kinds = map[string]int{}
 	f.urls = map[string][]string{}
 	f.pagesSeen = map[string]int{}
+	f.mediaSeen = map[string]int{}
 }
 
 func (f *fakeSource) count(kind string) int {

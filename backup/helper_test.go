@@ -25,6 +25,7 @@ import (
 const (
 	helperEnv        = "CHATVAULT_BACKUP_HELPER" // "backup" = run one backup
 	helperBaseURL    = "CHATVAULT_HELPER_BASE_URL"
+	helperMediaURL   = "CHATVAULT_HELPER_MEDIA_URL"
 	helperAccount    = "CHATVAULT_HELPER_ACCOUNT_SID"
 	helperToken      = "CHATVAULT_HELPER_AUTH_TOKEN"
 	helperService    = "CHATVAULT_HELPER_SERVICE"
@@ -123,7 +124,7 @@ func helperBackupProcess() int {
 		return def
 	}
 	cl, err := remote.NewClient(remote.Credentials{AccountSID: env(helperAccount), AuthToken: env(helperToken)},
-		remote.WithBaseURL(env(helperBaseURL)), remote.WithConversationsURL(env(helperBaseURL)), remote.WithLimits(testLimits))
+		remote.WithBaseURL(env(helperBaseURL)), remote.WithConversationsURL(env(helperBaseURL)), remote.WithMediaURL(env(helperMediaURL)), remote.WithLimits(testLimits))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -68,7 +68,7 @@ func (e *emu) client(tb testing.TB, token string, l remote.Limits) *remote.Clien
 	e.https = append(e.https, h)
 	e.mu.Unlock()
 	cl, err := remote.NewClient(remote.Credentials{AccountSID: e.info.AccountSID, AuthToken: token},
-		remote.WithBaseURL(e.info.BaseURL), remote.WithConversationsURL(e.info.ConversationsURL), remote.WithLimits(l), remote.WithHTTPClient(h))
+		remote.WithBaseURL(e.info.BaseURL), remote.WithConversationsURL(e.info.ConversationsURL), remote.WithMediaURL(e.info.MediaURL), remote.WithLimits(l), remote.WithHTTPClient(h))
 	if err != nil {
 		tb.Fatalf("NewClient: %v", err)
 	}

@@ -50,7 +50,7 @@ func (r *run) messages(ctx context.Context, j job) error {
 	if r.o.Full || !ok {
 		bottom = -1
 	}
-	w := &walker{r: r, ch: j.sid, base: st, top: -1, pendTop: -1, covHi: math.MaxInt64}
+	w := &walker{r: r, ch: j.sid, base: st, top: -1, pendTop: -1, covHi: math.MaxInt64, media: &chanMedia{f: r.media}}
 	if bottom < 0 {
 		// The walk reads the whole channel anyway: find deletions page by
 		// page. Incremental walks only note what they covered, and look for
@@ -110,6 +110,19 @@ func (r *run) messages(ctx context.Context, j job) error {
 		date = j.marker + " " + w.newest
 	}
 	synced := max(st.SyncedIndex, w.top, w.pendTop)
+	low, merr := w.media.wait(ctx)
+	if low >= 0 {
+		// The messages whose files could not be archived must be read
+		// again by the next run: sync below the lowest of them, with a
+		// count that makes the channel look changed.
+		if err := r.w.SetSync(j.sid, store.ChannelSync{SyncedIndex: min(synced, low-1), MessagesCount: -1, WalkTop: -1}); err != nil {
+			return storeErr(err)
+		}
+		return merr
+	}
+	if merr != nil {
+		return merr
+	}
 	if err := r.w.SetSync(j.sid, store.ChannelSync{
 		SyncedIndex:   synced,
 		MessagesCount: count,
@@ -248,6 +261,8 @@ type walker struct {
 	spans []span  // without live: ranges covered, newest first
 	seen  []int64 // without live: indexes read within spans
 
+	media *chanMedia // the media files the walk asked for
+
 	newest   string // newestMarker of the last page read from the newest message
 	top      int64  // highest index read in this run; -1 = none
 	pendTop  int64  // WalkTop of the interrupted walk being finished; -1 = none
@@ -369,6 +384,9 @@ func (w *walker) walk(ctx context.Context, s walkSpec) (failedFirst bool, err er
 			if err := w.r.w.PutMessages(w.ch, recs); err != nil {
 				return false, storeErr(err)
 			}
+			if err := w.media.add(page.Items); err != nil {
+				return false, err
+			}
 		}
 
 		// The index range this page covers (see walker).
@@ -405,7 +423,10 @@ func (w *walker) walk(ctx context.Context, s walkSpec) (failedFirst bool, err er
 			return false, fmt.Errorf("reading messages: the service returned page %s as its own successor", url)
 		}
 		url = page.NextPageURL
-		if s.persist {
+		// A resume point past a page whose media files are not archived
+		// yet would let a kill lose them: it is saved only when the
+		// channel's downloads are settled.
+		if s.persist && w.media.settled() {
 			if err := w.r.w.SetSync(w.ch, store.ChannelSync{
 				SyncedIndex:   s.stopAt,
 				MessagesCount: w.base.MessagesCount,

@@ -93,9 +93,10 @@ type progressLog struct {
 	events []string
 }
 
-func (p *progressLog) Start(n int)    { p.add("start") }
-func (p *progressLog) ChannelDone()   { p.add("done") }
-func (p *progressLog) Messages(n int) {}
+func (p *progressLog) Start(n int)      { p.add("start") }
+func (p *progressLog) ChannelDone()     { p.add("done") }
+func (p *progressLog) Messages(n int)   {}
+func (p *progressLog) MediaBytes(int64) {}
 func (p *progressLog) add(e string) {
 	p.mu.Lock()
 	p.events = append(p.events, e)
@@ -204,12 +205,13 @@ func TestIntegrationConcurrencyIsABound(t *testing.T) {
 		e, cl, log := meteredEmulator(t, emulator.Config{Seed: 31, Channels: 8, Messages: 15}, 5*time.Millisecond)
 		want, _ := liveShape(t, e)
 		a := newArchive(t)
-		res, err := Run(context.Background(), cl, a, Options{Service: e.svc, Concurrency: n, PageSize: 10})
-		if err != nil || res.Status != "complete" || res.Messages != want {
-			t.Fatalf("concurrency %d: Run = %+v, %v; want %d messages", n, res, err, want)
+		// Media downloads have their own bound, beside the walks'.
+		res, err := Run(context.Background(), cl, a, Options{Service: e.svc, Concurrency: n, PageSize: 10, MediaConcurrency: 1})
+		if err != nil || res.Status != "complete" || res.Messages != want || res.MediaFiles == 0 {
+			t.Fatalf("concurrency %d: Run = %+v, %v; want %d messages and some media", n, res, err, want)
 		}
-		if top := log.meter.top.Load(); top > int64(n) {
-			t.Errorf("concurrency %d: %d requests were in flight at once", n, top)
+		if top := log.meter.top.Load(); top > int64(n+1) {
+			t.Errorf("concurrency %d and one media download: %d requests were in flight at once", n, top)
 		} else if n > 1 && top < 2 {
 			t.Errorf("concurrency %d: at most %d request in flight: nothing ran concurrently", n, top)
 		}

@@ -49,9 +49,14 @@ type chanRun struct {
 	seen                      int        // archived messages dealt with (for Progress)
 	unreported                int
 
+	uploaded      int   // media files uploaded
+	uploadedBytes int64 // their bytes
+
 	// Dry run.
-	writes int   // write requests left to do
-	newMin int64 // smallest source index that would be newly mapped; -1 none
+	writes      int   // write requests left to do
+	uploads     int   // media uploads left to do
+	uploadBytes int64 // their bytes
+	newMin      int64 // smallest source index that would be newly mapped; -1 none
 
 	// Sync (sync.go).
 	tgt              *remote.Channel // the journaled target channel as read back; nil when created by this run
@@ -108,14 +113,18 @@ func (c *chanRun) finish() {
 	r.res.Members += c.members
 	r.res.Messages += c.messages
 	r.res.MessagesSkipped += c.msSkip
+	r.res.MediaUploaded += c.uploaded
+	r.res.MediaBytes += c.uploadedBytes
 	r.res.Skipped = append(r.res.Skipped, c.skipped...)
 	r.res.Conflicts = append(r.res.Conflicts, c.conflicts...)
 	r.res.Updated += c.updated
 	r.res.Deleted += c.deleted
 	r.planned.Actions = append(r.planned.Actions, c.actions...)
 	if r.o.DryRun && c.writes > 0 {
-		r.chanPlans = append(r.chanPlans, c.writes)
+		r.chanPlans = append(r.chanPlans, chain{writes: c.writes, bytes: c.uploadBytes})
 		r.planned.Writes += c.writes
+		r.planned.MediaUploads += c.uploads
+		r.planned.MediaBytes += c.uploadBytes
 	}
 }
 
@@ -491,7 +500,11 @@ func (c *chanRun) restoreMessages(ctx context.Context) (int, error) {
 		if !c.selected(m) {
 			continue
 		}
-		if reason := c.unrestorable(m); reason != "" {
+		media, archived, reason, err := restorableMedia(r.view, r.a, m, r.sameSvc)
+		if err != nil {
+			return news, err
+		}
+		if reason != "" {
 			c.skip(m, SkipMedia, reason)
 			continue
 		}
@@ -517,7 +530,7 @@ func (c *chanRun) restoreMessages(ctx context.Context) (int, error) {
 		if len(extras) > 0 {
 			t := extras[0]
 			extras = extras[1:]
-			if diff := messageDiff(m, t, r.sameSvc, r.lost); diff != "" {
+			if diff := messageDiff(m, t, r.lost); diff != "" {
 				return news, conflictf("target channel %s holds message %s (index %d) after the last restored one that differs from the next archived message %s (index %d) in %s; it was left as is",
 					c.st.Target, t.SID, t.Index, m.SID, m.Index, diff)
 			}
@@ -526,6 +539,14 @@ func (c *chanRun) restoreMessages(ctx context.Context) (int, error) {
 			}
 			c.msSkip++
 			news++
+			continue
+		}
+		mediaSID, skip, err := c.targetMedia(ctx, m, media, archived)
+		if err != nil {
+			return news, err
+		}
+		if skip != "" {
+			c.skip(m, SkipMedia, skip)
 			continue
 		}
 		if r.o.DryRun {
@@ -540,7 +561,7 @@ func (c *chanRun) restoreMessages(ctx context.Context) (int, error) {
 			news++
 			continue
 		}
-		t, err := c.createMessage(ctx, m)
+		t, err := c.createMessage(ctx, m, mediaSID)
 		if err != nil {
 			return news, err
 		}
@@ -582,17 +603,6 @@ func (o *Options) keeps(m *srcMessage) bool {
 	return !m.DateCreated.Before(o.Since) && (o.Until.IsZero() || !m.DateCreated.After(o.Until))
 }
 
-func (c *chanRun) unrestorable(m *srcMessage) string { return unrestorable(m, c.r.sameSvc) }
-
-// unrestorable says why m cannot be restored, "" when it can. sameSvc: the
-// target is the source service.
-func unrestorable(m *srcMessage, sameSvc bool) string {
-	if me := m.media(); me != "" && !sameSvc {
-		return fmt.Sprintf("media message: its media %s belongs to the source service and media cannot be attached across services", me)
-	}
-	return ""
-}
-
 func (c *chanRun) skip(m *srcMessage, kind, reason string) {
 	c.skipped = append(c.skipped, Skipped{Channel: c.rec.SID, Message: m.SID, Kind: kind, Reason: reason})
 }
@@ -621,13 +631,14 @@ func (c *chanRun) record(m *srcMessage, t *remote.Message) error {
 	return r.saveState(c.rec.SID, c.st)
 }
 
-// createMessage creates m in the target channel exactly once and returns
-// the target message. After an unknown outcome it looks at the newest target
-// message: the channel is written only by this goroutine, so a message after
-// LastTgtIndex can only be this one.
-func (c *chanRun) createMessage(ctx context.Context, m *srcMessage) (*remote.Message, error) {
+// createMessage creates m in the target channel, with media mediaSID when
+// not "", exactly once and returns the target message. After an unknown
+// outcome it looks at the newest target message: the channel is written
+// only by this goroutine, so a message after LastTgtIndex can only be this
+// one.
+func (c *chanRun) createMessage(ctx context.Context, m *srcMessage, mediaSID string) (*remote.Message, error) {
 	r := c.r
-	p := messageParams(m, r.sameSvc)
+	p := messageParams(m, mediaSID)
 	for range maxAttempts {
 		t, err := r.dst.CreateMessage(ctx, r.o.Target, c.st.Target, p)
 		if err == nil {
@@ -654,7 +665,7 @@ func (c *chanRun) createMessage(ctx context.Context, m *srcMessage) (*remote.Mes
 			return nil, conflictf("target channel %s gained messages this restore did not send (found %d after index %d); stopped",
 				c.st.Target, len(after), c.st.LastTgtIndex)
 		}
-		if diff := messageDiff(m, after[0], r.sameSvc, r.lost); diff != "" {
+		if diff := messageDiff(m, after[0], r.lost); diff != "" {
 			return nil, conflictf("target channel %s gained message %s that this restore did not send (differs from %s in %s); stopped",
 				c.st.Target, after[0].SID, m.SID, diff)
 		}

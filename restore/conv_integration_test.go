@@ -83,8 +83,8 @@ func TestIntegrationChatToConversations(t *testing.T) {
 		t.Errorf("losses %+v, dry run said %+v", res.Losses, dry.Losses)
 	}
 	want := underMapping(src)
-	compareLive(t, want, underMapping(capture(t, conv, e.dst)), nil, notMedia)
-	compareLive(t, want, underMapping(capture(t, e.cl, e.dst)), nil, notMedia)
+	compareLive(t, want, underMapping(capture(t, conv, e.dst)), nil, nil)
+	compareLive(t, want, underMapping(capture(t, e.cl, e.dst)), nil, nil)
 	for _, via := range []Target{conv, e.cl} {
 		if d := e.verifyVia(t, via, e.dst); len(d) != 0 {
 			t.Errorf("VerifyTarget through %s: %+v", via.API(), d)
@@ -117,7 +117,7 @@ func TestIntegrationConversationsFaults(t *testing.T) {
 	if st := e.srv.Stats(); st.LostResponses == 0 {
 		t.Errorf("the faults did not bite: %+v", st)
 	}
-	compareLive(t, underMapping(src), underMapping(capture(t, conv, e.dst)), nil, notMedia)
+	compareLive(t, underMapping(src), underMapping(capture(t, conv, e.dst)), nil, nil)
 	if d := e.verifyVia(t, conv, e.dst); len(d) != 0 {
 		t.Errorf("VerifyTarget: %+v", d)
 	}
@@ -144,7 +144,7 @@ func TestIntegrationChatOff(t *testing.T) {
 	if err != nil || len(res.Failed)+len(res.Conflicts) != 0 || res.Losses != nil || res.Users == 0 {
 		t.Fatalf("restore: %+v, %v", res, err)
 	}
-	compareLive(t, underMapping(src), underMapping(capture(t, conv, e.dst)), nil, notMedia)
+	compareLive(t, underMapping(src), underMapping(capture(t, conv, e.dst)), nil, nil)
 	if d := e.verifyVia(t, conv, e.dst); len(d) != 0 {
 		t.Errorf("VerifyTarget: %+v", d)
 	}

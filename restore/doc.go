@@ -105,9 +105,7 @@
 //  3. its messages in source index order, streamed from the archive, kept
 //     when date_created lies in [Since, Until]: From, Body (an empty body
 //     explicitly), Attributes exactly as archived, DateCreated, DateUpdated,
-//     LastUpdatedBy when not null, and MediaSid only when the target is the
-//     source service (media cannot be attached across services: such a
-//     message is reported in Result.Skipped and the status is "partial");
+//     LastUpdatedBy when not null, and the MediaSid of its file (see Media);
 //  4. each member's last_consumed_message_index, mapped onto the restored
 //     indexes: the target index of the newest restored message whose source
 //     index is at or below the archived one (none: left unset);
@@ -151,6 +149,7 @@
 //	lcmi/<source MB>[@g]                    target last_consumed_message_index last sent (decimal)
 //	us/<identity>                           target US SID of a user this restore created, or "pending"
 //	api/<chat|conversations>                "1": a restore wrote into the target through this API
+//	me/<source CH>[@g]/<source ME>          target ME SID of the file uploaded for it
 //
 // "restored" counts the channel's ix entries (the messages this restore
 // put into the target channel). "gen" is the channel's generation, 0 at
@@ -173,6 +172,32 @@
 // written. Restore queues an ix entry before the ch state that points past
 // it, and flushes the journal when a channel is created, every 200 messages,
 // before reading the index map, and at channel end.
+//
+// # Media
+//
+// A media SID belongs to one service. Into another service, the archived
+// file (store.View.Media names its content, Archive.OpenContent streams
+// it) is uploaded to the target's Media service and the message created
+// with the new MediaSid. Into the source service the media is reused while
+// FetchMedia answers 200, and uploaded again from the archive when it
+// answers 404. A media message whose file is not archived (a backup with
+// --no-media, or one made before files were archived) cannot go to another
+// service, nor back into its own once the service lost the media: it is
+// reported in Result.Skipped (kind "media", the reason names the cause and
+// the cure) and the status is "partial". A file whose archived chunks are
+// damaged fails its channel only (Result.Failed names the media and the
+// archive's error); the other channels go on.
+//
+// Each upload is journaled (me/ key) and the journal flushed before the
+// message that uses it is created: a kill, a lost answer or a refused
+// create between the two reuses the upload on the next attempt or run,
+// instead of sending the file again. An upload whose own answer is lost
+// (or that a kill cuts off after the service stored it) is sent again: the
+// Media service cannot be searched for the first copy, which stays
+// unattached. A dry run counts the uploads and their bytes in the Plan
+// (into the source service it asks FetchMedia which media are still
+// there), and its estimate adds each channel's upload bytes at
+// Options.UploadRate to the channel's chain.
 //
 // # Why exactly once
 //
@@ -228,7 +253,10 @@
 // so a deleted or added message is one difference and the rest still
 // pair; a channel paired by unique name has no map, and its messages are
 // paired one for one in order, so there a message deleted from the middle
-// shifts all that follow. Read positions are expected where Run puts them
+// shifts all that follow. A restored media message equals the archived one
+// when its media has the same size, content type and filename: its SID
+// differs from service to service (the bytes themselves are not fetched;
+// the demo and the tests compare them). Read positions are expected where Run puts them
 // (the same ix/ map, or the order pairing). Run and VerifyTarget share one
 // comparison (match.go): channelDiffs, memberDiffs and messageDiffs list
 // every differing field; Run's adoption and reconciliation stop at the
@@ -237,8 +265,9 @@
 // archive (attributes, created_by, from, role, dates) is the service's to
 // choose and matches anything; a null friendly_name, last_updated_by, read
 // position or consumption timestamp must stay null. Media messages Run
-// cannot restore are not differences; a member whose archived role has no
-// namesake in the target differs in role_sid.
+// cannot restore (no archived file, another service) are not differences;
+// a member whose archived role has no namesake in the target differs in
+// role_sid.
 //
 // # Sync
 //
@@ -259,7 +288,10 @@
 //     last_src_index are walked together in index order; an archived
 //     message whose hash differs is updated (UpdateMessage by the entry's
 //     SID), an entry without archived message is deleted; then new
-//     messages are created as a plain rerun;
+//     messages are created as a plain rerun, media uploaded as in any run
+//     (see Media). An update never sends media again: a message's media
+//     cannot change, and the hash is of the parameters with the source
+//     media SID, so an uploaded copy's new SID is no change;
 //  5. each member with a wb/ entry whose hash differs, or whose mapped
 //     read position differs from lcmi/, is updated in one write (read
 //     position included); a member restore found in the target (50404)
@@ -369,7 +401,6 @@
 //     Run and VerifyTarget alike.
 //   - Deleted source messages leave gaps in source indexes; the target's
 //     indexes are dense, hence the last_consumed_message_index mapping.
-//   - Media are not copied; media messages restore only into their own service.
 //   - A user that exists in the target but was not created by this
 //     restore is updated only by a sync, which says so.
 package restore

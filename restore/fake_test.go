@@ -1,10 +1,14 @@
 package restore
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"iter"
 	"maps"
 	"slices"
@@ -12,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/chatvault/chatvault/remote"
@@ -58,12 +64,22 @@ type fakeTarget struct {
 	killed bool
 	// afterCreateMessage runs (unlocked) after a message is created: tests use it to write foreign messages.
 	afterCreateMessage func(channel string)
+	// media holds each service's media files: service → ME SID → file.
+	media   map[string]map[string]*fakeFile
+	uploads atomic.Int64 // media uploads carried out
+}
+
+// fakeFile is a media file of a fake service.
+type fakeFile struct {
+	media remote.Media
+	data  []byte
 }
 
 func newFakeTarget(services ...string) *fakeTarget {
-	t := &fakeTarget{channels: map[string][]*fakeChannel{}, roles: map[string][]*remote.Role{}}
+	t := &fakeTarget{channels: map[string][]*fakeChannel{}, roles: map[string][]*remote.Role{}, media: map[string]map[string]*fakeFile{}}
 	for _, s := range services {
 		t.channels[s] = nil
+		t.media[s] = map[string]*fakeFile{}
 		t.roles[s] = []*remote.Role{
 			{SID: t.sid("RL"), ServiceSID: s, FriendlyName: "channel user", Type: "channel"},
 			{SID: t.sid("RL"), ServiceSID: s, FriendlyName: "channel admin", Type: "channel"},
@@ -379,6 +395,9 @@ func (t *fakeTarget) CreateMessage(ctx context.Context, service, channel string,
 		if c == nil {
 			return notFound("channel " + channel)
 		}
+		if p.MediaSID != nil && t.media[service][*p.MediaSID] == nil {
+			return &remote.APIError{Method: "POST", Path: "/Messages", Status: 400, Code: 50510, Message: "media not in this service"}
+		}
 		out = t.addMessage(c, p)
 		return nil
 	})
@@ -406,10 +425,73 @@ func (t *fakeTarget) addMessage(c *fakeChannel, p remote.MessageParams) remote.M
 	if p.MediaSID != nil {
 		m.Type = "media"
 		m.Media = &remote.Media{SID: *p.MediaSID}
+		if f := t.media[c.ch.ServiceSID][*p.MediaSID]; f != nil {
+			md := f.media
+			m.Media = &md
+		}
 	}
 	m.WasEdited = !m.DateUpdated.Equal(m.DateCreated)
 	c.messages = append(c.messages, m)
 	return *m
+}
+
+// addMedia stores a media file in service and returns its SID; t.mu held.
+func (t *fakeTarget) addMedia(service, sid, contentType, filename string, data []byte) string {
+	if sid == "" {
+		sid = t.sid("ME")
+	}
+	t.media[service][sid] = &fakeFile{media: remote.Media{SID: sid, Size: int64(len(data)), ContentType: contentType, Filename: filename},
+		data: slices.Clone(data)}
+	return sid
+}
+
+// file returns media sid of service, nil when it has none.
+func (t *fakeTarget) file(service, sid string) *fakeFile {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.media[service][sid]
+}
+
+func (t *fakeTarget) FetchMedia(ctx context.Context, service, sid string) (*remote.MediaFile, error) {
+	if err := t.read("FetchMedia"); err != nil {
+		return nil, err
+	}
+	f := t.file(service, sid)
+	if f == nil {
+		return nil, notFound("media " + sid)
+	}
+	return &remote.MediaFile{SID: sid, ServiceSID: service, ContentType: f.media.ContentType, Filename: f.media.Filename, Size: f.media.Size}, nil
+}
+
+// UploadMedia reads the whole file (a body that fails fails the upload,
+// nothing is stored) and stores it as a new media file of the service.
+func (t *fakeTarget) UploadMedia(ctx context.Context, service string, u remote.MediaUpload) (*remote.MediaFile, error) {
+	var out remote.MediaFile
+	err := t.write(ctx, "UploadMedia", func() error {
+		if _, ok := t.media[service]; !ok {
+			return notFound("service " + service)
+		}
+		rc, err := u.Open()
+		if err != nil {
+			return fmt.Errorf("fake: opening the upload body: %w", err)
+		}
+		defer rc.Close()
+		data, err := io.ReadAll(rc)
+		if err != nil {
+			return fmt.Errorf("fake: reading the upload body: %w", err)
+		}
+		if int64(len(data)) != u.Size {
+			return fmt.Errorf("fake: upload body of %d bytes, Size says %d", len(data), u.Size)
+		}
+		sid := t.addMedia(service, "", u.ContentType, u.Filename, data)
+		t.uploads.Add(1)
+		out = remote.MediaFile{SID: sid, ServiceSID: service, ContentType: u.ContentType, Filename: u.Filename, Size: u.Size}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
 
 // deleteChannel removes channel sid from the service, as an operator might.
@@ -463,7 +545,8 @@ func (t *fakeTarget) channelsOf(service string) []*fakeChannel {
 // ---- fake archive ----
 
 type fakeSnap struct {
-	msgErr   map[string]error // Messages of this channel fail after the first record
+	msgErr   map[string]error             // Messages of this channel fail after the first record
+	media    map[string]store.MediaRecord // by ME SID
 	meta     store.Snapshot
 	channels []store.ChannelRecord
 	roles    []store.RoleRecord
@@ -480,10 +563,101 @@ type fakeArchive struct {
 	failView error
 	// batch: a journal commits by itself when this many puts are queued (default 5).
 	batch int
+	// contents are the archived media files by SHA-256; damaged ones fail
+	// with store.ErrCorrupt halfway through.
+	contents map[string][]byte
+	damaged  map[string]bool
 }
 
 func newFakeArchive(snaps ...*fakeSnap) *fakeArchive {
-	return &fakeArchive{snaps: snaps, journals: map[string]*fakeJournal{}}
+	return &fakeArchive{snaps: snaps, journals: map[string]*fakeJournal{}, contents: map[string][]byte{}, damaged: map[string]bool{}}
+}
+
+// archiveFiles archives a file for every media message of snap (its bytes
+// derived from its SID, its size as the message says) and returns them by
+// ME SID.
+func (a *fakeArchive) archiveFiles(snap *fakeSnap) map[string][]byte {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if snap.media == nil {
+		snap.media = map[string]store.MediaRecord{}
+	}
+	files := map[string][]byte{}
+	for _, msgs := range snap.messages {
+		for _, rec := range msgs {
+			m, err := parseMessage(rec)
+			if err != nil || m.Media == nil {
+				continue
+			}
+			data := fileOf(m.Media)
+			sum := sha256.Sum256(data)
+			sha := hex.EncodeToString(sum[:])
+			a.contents[sha] = data
+			snap.media[m.Media.SID] = store.MediaRecord{SID: m.Media.SID, SHA256: sha, Size: m.Media.Size,
+				ContentType: m.Media.ContentType, Filename: m.Media.Filename}
+			files[m.Media.SID] = data
+		}
+	}
+	return files
+}
+
+// fileOf is the file of source media m in the tests: its bytes derived
+// from its SID, as long as its size says.
+func fileOf(m *srcMedia) []byte {
+	data := make([]byte, m.Size)
+	for i := range data {
+		data[i] = m.SID[2+i%32] + byte(i)
+	}
+	return data
+}
+
+// mediaOf returns the media of snap's messages.
+func mediaOf(t *testing.T, snap *fakeSnap) []*srcMedia {
+	t.Helper()
+	var out []*srcMedia
+	for _, msgs := range snap.messages {
+		for _, rec := range msgs {
+			m, err := parseMessage(rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Media != nil {
+				out = append(out, m.Media)
+			}
+		}
+	}
+	return out
+}
+
+// holdMedia gives service the media files of snap's messages, under their
+// own SIDs: the source service, where they were posted.
+func (t *fakeTarget) holdMedia(tt *testing.T, service string, snap *fakeSnap) {
+	for _, m := range mediaOf(tt, snap) {
+		t.mu.Lock()
+		t.addMedia(service, m.SID, m.ContentType, m.Filename, fileOf(m))
+		t.mu.Unlock()
+	}
+}
+
+func (a *fakeArchive) HasContent(sha string) (bool, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	_, ok := a.contents[sha]
+	return ok, nil
+}
+
+func (a *fakeArchive) OpenContent(sha string) (io.ReadCloser, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	data, ok := a.contents[sha]
+	if !ok {
+		return nil, fmt.Errorf("content %s: %w", sha, store.ErrNotFound)
+	}
+	if a.damaged[sha] {
+		return io.NopCloser(io.MultiReader(bytes.NewReader(data[:len(data)/2]),
+			iotest.ErrReader(fmt.Errorf("content %s: chunk 1: %w", sha, store.ErrCorrupt)))), nil
+	}
+	return io.NopCloser(bytes.NewReader(data)), nil
 }
 
 func (a *fakeArchive) Services() ([]string, error) {
@@ -589,6 +763,10 @@ func (s *fakeSnap) Messages(ch string) iter.Seq2[store.MessageRecord, error] {
 	}
 }
 func (s *fakeSnap) MessageCount(ch string) (int, error) { return len(s.messages[ch]), nil }
+func (s *fakeSnap) Media(sid string) (store.MediaRecord, bool, error) {
+	rec, ok := s.media[sid]
+	return rec, ok, nil
+}
 
 // fakeJournal commits queued puts in batches, in order, like the store's
 // writer; crash drops what is not committed, as a kill would.

@@ -29,7 +29,10 @@ type histOpts struct {
 	channels int
 	messages int
 	media    bool // the second message of every channel is a media message
-	seed     uint64
+	// mediaEvery > 0: so is every mediaEvery-th message after it, each
+	// with a file of its own size.
+	mediaEvery int
+	seed       uint64
 }
 
 func rawJSON(v map[string]any) []byte {
@@ -113,9 +116,14 @@ func genHistory(o histOpts) *fakeSnap {
 				m["from"] = "system"
 				m["attributes"] = nil
 			}
-			if o.media && i == 1 {
+			switch {
+			case o.media && i == 1:
 				m["type"], m["body"] = "media", nil
 				m["media"] = map[string]any{"sid": fmt.Sprintf("ME%032x", c+1), "size": 10, "content_type": "image/png", "filename": "a.png"}
+			case o.mediaEvery > 0 && i%o.mediaEvery == 1:
+				m["type"] = "media"
+				m["media"] = map[string]any{"sid": fmt.Sprintf("ME%016x%016x", c+1, i+1), "size": 10 + 31*i,
+					"content_type": "application/pdf", "filename": fmt.Sprintf("doc %d-%d.pdf", c, i)}
 			}
 			s.messages[chSID] = append(s.messages[chSID], store.MessageRecord{SID: mSID, Index: idx, Raw: rawJSON(m)})
 			idxs = append(idxs, idx)
@@ -182,7 +190,7 @@ func expected(t *testing.T, s *fakeSnap, keep func(*srcMessage) bool) map[string
 
 // checkRestored compares the target with the archive field by field, using
 // the journal to pair channels. Channels listed in skip must not be restored.
-func checkRestored(t *testing.T, ft *fakeTarget, target string, j *fakeJournal, wants map[string]want, sameSvc bool) {
+func checkRestored(t *testing.T, ft *fakeTarget, target string, j *fakeJournal, wants map[string]want) {
 	t.Helper()
 	byTarget := map[string]*fakeChannel{}
 	for _, c := range ft.channelsOf(target) {
@@ -225,7 +233,7 @@ func checkRestored(t *testing.T, ft *fakeTarget, target string, j *fakeJournal, 
 		srcToTgt := map[int64]int64{}
 		for i := range min(len(c.messages), len(w.messages)) {
 			sm, tm := w.messages[i], c.messages[i]
-			if d := messageDiff(sm, tm, sameSvc, nil); d != "" {
+			if d := messageDiff(sm, tm, nil); d != "" {
 				t.Errorf("channel %s message %d (%s): differs in %s: got %+v", src, i, sm.SID, d, tm)
 			}
 			if !sameTime(sm.DateUpdated, tm.DateUpdated) {

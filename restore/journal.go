@@ -15,6 +15,7 @@ const (
 	keyMember  = "mb/"   // mb/<source MB>[@gen] → target MB SID
 	keyIndex   = "ix/"   // ix/<source CH>[@gen]/<source index, 20 digits> → target index (decimal)
 	keyLCMI    = "lcmi/" // lcmi/<source MB>[@gen] → target last_consumed_message_index sent (decimal)
+	keyMedia   = "me/"   // me/<source CH>[@gen]/<source ME> → target ME SID uploaded for it
 )
 
 // chanState is the journal record of one source channel.
@@ -72,6 +73,9 @@ func (st chanState) memberKey(src string) string { return keyMember + src + genS
 func (st chanState) lcmiKey(src string) string   { return keyLCMI + src + genSuffix(st.Gen) }
 func (st chanState) indexPrefix(ch string) string {
 	return keyIndex + ch + genSuffix(st.Gen) + "/"
+}
+func (st chanState) mediaKey(ch, me string) string {
+	return keyMedia + ch + genSuffix(st.Gen) + "/" + me
 }
 func (st chanState) indexKey(ch string, srcIndex int64) string {
 	return fmt.Sprintf("%s%020d", st.indexPrefix(ch), srcIndex)

@@ -16,13 +16,14 @@ import (
 
 // Environment of the helper process.
 const (
-	envHelper  = "CHATVAULT_RESTORE_HELPER"
-	envArchive = "CHATVAULT_RESTORE_HELPER_ARCHIVE"
-	envBaseURL = "CHATVAULT_RESTORE_HELPER_BASE_URL"
-	envAccount = "CHATVAULT_RESTORE_HELPER_ACCOUNT"
-	envToken   = "CHATVAULT_RESTORE_HELPER_TOKEN"
-	envTarget  = "CHATVAULT_RESTORE_HELPER_TARGET"
-	envSync    = "CHATVAULT_RESTORE_HELPER_SYNC" // "1": restore --sync
+	envHelper   = "CHATVAULT_RESTORE_HELPER"
+	envArchive  = "CHATVAULT_RESTORE_HELPER_ARCHIVE"
+	envBaseURL  = "CHATVAULT_RESTORE_HELPER_BASE_URL"
+	envMediaURL = "CHATVAULT_RESTORE_HELPER_MEDIA_URL"
+	envAccount  = "CHATVAULT_RESTORE_HELPER_ACCOUNT"
+	envToken    = "CHATVAULT_RESTORE_HELPER_TOKEN"
+	envTarget   = "CHATVAULT_RESTORE_HELPER_TARGET"
+	envSync     = "CHATVAULT_RESTORE_HELPER_SYNC" // "1": restore --sync
 )
 
 // TestHelperRestoreProcess is not a test: TestIntegrationKill runs the test
@@ -34,7 +35,7 @@ func TestHelperRestoreProcess(t *testing.T) {
 		return
 	}
 	cl, err := remote.NewClient(remote.Credentials{AccountSID: os.Getenv(envAccount), AuthToken: os.Getenv(envToken)},
-		remote.WithBaseURL(os.Getenv(envBaseURL)), remote.WithLimits(fastLimits))
+		remote.WithBaseURL(os.Getenv(envBaseURL)), remote.WithMediaURL(os.Getenv(envMediaURL)), remote.WithLimits(fastLimits))
 	if err != nil {
 		t.Fatalf("helper: client: %v", err)
 	}
@@ -55,7 +56,7 @@ func TestIntegrationKill(t *testing.T) {
 	e := newEnv(t, emulator.Config{Seed: 11, Channels: 4, Messages: 60, Latency: 3 * time.Millisecond})
 	e.backup(t, false)
 	src := capture(t, e.cl, e.src)
-	nMsgs, _ := countMessages(src, notMedia)
+	nMsgs, nMedia := countMessages(src, nil)
 
 	kills := killHelpers(t, e, 45)
 	if kills < 3 {
@@ -71,7 +72,15 @@ func TestIntegrationKill(t *testing.T) {
 		t.Errorf("final restore created %d and found %d of %d messages", res.Messages, res.MessagesSkipped, nMsgs)
 	}
 	t.Logf("final restore: %d writes, %d messages created, %d found", e.srv.Stats().Writes-w, res.Messages, res.MessagesSkipped)
-	compareLive(t, src, capture(t, e.cl, e.dst), nil, notMedia)
+	compareLive(t, src, capture(t, e.cl, e.dst), nil, nil)
+	// An upload is journaled before the message that uses it, so a kill
+	// between the two reuses it; only an upload whose own answer the kill
+	// cut off is sent again (at most the helper's 4 channels' each time).
+	ups := e.srv.Stats().MediaUploads
+	t.Logf("%d uploads for %d media files, %d kills", ups, nMedia, kills)
+	if ups < int64(nMedia) || ups > int64(nMedia+4*kills) || res.MediaUploaded > nMedia {
+		t.Errorf("%d uploads for %d media files after %d kills (the final run uploaded %d)", ups, nMedia, kills, res.MediaUploaded)
+	}
 }
 
 // killHelpers runs helper processes restoring into e.dst (with env added
@@ -89,7 +98,7 @@ func killHelpers(t *testing.T, e *env, span int, env ...string) int {
 		at := w0 + 5 + int64(rng.IntN(span)) // kill after this many writes
 		var out bytes.Buffer
 		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperRestoreProcess$", "-test.count=1", "-test.v")
-		cmd.Env = append(os.Environ(), envHelper+"=1", envArchive+"="+e.path, envBaseURL+"="+e.info.BaseURL,
+		cmd.Env = append(os.Environ(), envHelper+"=1", envArchive+"="+e.path, envBaseURL+"="+e.info.BaseURL, envMediaURL+"="+e.info.MediaURL,
 			envAccount+"="+e.info.AccountSID, envToken+"="+e.info.AuthToken, envTarget+"="+e.dst)
 		cmd.Env = append(cmd.Env, env...)
 		cmd.Stdout, cmd.Stderr = &out, &out

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"reflect"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/chatvault/chatvault/remote"
@@ -24,10 +23,11 @@ func channelParams(c *srcChannel) remote.ChannelParams {
 	}
 }
 
-// messageParams are the create parameters that recreate m. The body is
-// always sent (an empty body explicitly) except on a media message, whose
-// media is attached instead; attributes are sent exactly as archived.
-func messageParams(m *srcMessage, withMedia bool) remote.MessageParams {
+// messageParams are the create parameters that recreate m, with media
+// mediaSID when not "". The body is always sent (an empty body explicitly)
+// except on a media message, whose media is attached instead; attributes
+// are sent exactly as archived.
+func messageParams(m *srcMessage, mediaSID string) remote.MessageParams {
 	p := remote.MessageParams{
 		From:          m.From,
 		Attributes:    m.Attributes,
@@ -35,8 +35,8 @@ func messageParams(m *srcMessage, withMedia bool) remote.MessageParams {
 		DateCreated:   utc(m.DateCreated),
 		DateUpdated:   utc(m.DateUpdated),
 	}
-	if me := m.media(); me != "" && withMedia {
-		p.MediaSID = &me
+	if mediaSID != "" {
+		p.MediaSID = &mediaSID
 		p.Body = nonEmpty(m.Body)
 		return p
 	}
@@ -96,16 +96,14 @@ func channelDiff(c *srcChannel, t *remote.Channel, lost map[string]bool) string 
 }
 
 // messageDiffs names the fields in which target message t differs from
-// archived message m. withMedia: m was restored with its media (the target
-// is the source service); the body of a media message is compared when it
-// has one.
-func messageDiffs(m *srcMessage, t *remote.Message, withMedia bool) diffs {
-	me := m.media()
-	media := me != "" && withMedia
+// archived message m. The body of a media message is compared when it has
+// one; its media when the target's is not a copy of the same file (see
+// mediaDiffers).
+func messageDiffs(m *srcMessage, t *remote.Message) diffs {
 	var d diffs
 	d.add("from", m.From != nil && *m.From != t.From)
-	d.add("body", (me == "" || (media && deref(m.Body) != "")) && deref(m.Body) != t.Body)
-	d.add("media", (media && (t.Media == nil || !strings.EqualFold(t.Media.SID, me))) || (me == "" && t.Media != nil))
+	d.add("body", (m.media() == "" || deref(m.Body) != "") && deref(m.Body) != t.Body)
+	d.add("media", mediaDiffers(m.Media, t.Media))
 	d.add("attributes", attrsDiffer(m.Attributes, t.Attributes))
 	d.add("date_created", !sameTime(m.DateCreated, t.DateCreated))
 	d.add("date_updated", !sameTime(m.DateUpdated, updated(t)))
@@ -127,8 +125,8 @@ func updated(t *remote.Message) time.Time {
 // what creating m would give, "" when none does. Reconciliation recognises
 // a message by what identifies it; date_updated and last_updated_by are left
 // out, and so are the fields in lost.
-func messageDiff(m *srcMessage, t *remote.Message, withMedia bool, lost map[string]bool) string {
-	return messageDiffs(m, t, withMedia).without(remote.KindMessage, lost).first("date_updated", "last_updated_by")
+func messageDiff(m *srcMessage, t *remote.Message, lost map[string]bool) string {
+	return messageDiffs(m, t).without(remote.KindMessage, lost).first("date_updated", "last_updated_by")
 }
 
 // memberDiffs names the fields in which target member t differs from

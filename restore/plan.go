@@ -1,6 +1,7 @@
 package restore
 
 import (
+	"cmp"
 	"math"
 	"slices"
 	"time"
@@ -11,7 +12,7 @@ func (r *runner) plan() *Plan {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	p := r.planned
-	p.EstimatedSeconds = estimate(p.Writes-p.Users, r.chanPlans, r.o.Concurrency, r.o.Latency, r.o.WriteRate) +
+	p.EstimatedSeconds = estimate(p.Writes-p.Users, r.chanPlans, r.o.Concurrency, r.o.Latency, r.o.WriteRate, r.o.UploadRate) +
 		usersTime(p.Users, r.o.Concurrency, r.o.Latency)
 	return &p
 }
@@ -25,14 +26,22 @@ func usersTime(users, concurrency int, latency time.Duration) float64 {
 	return math.Ceil(float64(users)/float64(concurrency)) * latency.Seconds()
 }
 
+// chain is what a dry run found left to do in one channel: its write
+// requests (media uploads included) and the bytes its uploads send.
+type chain struct {
+	writes int
+	bytes  int64
+}
+
 // estimate is the time the writes take at best. A channel's writes form
 // one chain: each waits for the previous one's answer (latency) and for
 // the per-channel write rate, so a chain of n writes takes n × max(latency,
-// 1/writeRate). The chains run on min(concurrency, channels) workers; they
-// are packed greedily, longest first, each onto the worker that is free
-// earliest, and the estimate is the time the busiest worker needs, or the
-// total writes' latency spread over concurrency when that is longer.
-func estimate(writes int, perChannel []int, concurrency int, latency time.Duration, writeRate float64) float64 {
+// 1/writeRate), plus the bytes its media uploads send at uploadRate. The
+// chains run on min(concurrency, channels) workers; they are packed
+// greedily, longest first, each onto the worker that is free earliest, and
+// the estimate is the time the busiest worker needs, or the total writes'
+// latency spread over concurrency when that is longer.
+func estimate(writes int, perChannel []chain, concurrency int, latency time.Duration, writeRate, uploadRate float64) float64 {
 	if writes == 0 || len(perChannel) == 0 || concurrency < 1 {
 		return 0
 	}
@@ -41,8 +50,14 @@ func estimate(writes int, perChannel []int, concurrency int, latency time.Durati
 	if writeRate > 0 {
 		step = math.Max(lat, 1/writeRate)
 	}
-	chains := slices.Clone(perChannel)
-	slices.SortFunc(chains, func(a, b int) int { return b - a })
+	chains := make([]float64, len(perChannel)) // seconds per chain
+	for i, c := range perChannel {
+		chains[i] = float64(c.writes) * step
+		if uploadRate > 0 {
+			chains[i] += float64(c.bytes) / uploadRate
+		}
+	}
+	slices.SortFunc(chains, func(a, b float64) int { return cmp.Compare(b, a) })
 	busy := make([]float64, min(concurrency, len(chains))) // per worker: when it is free
 	for _, w := range chains {
 		i := 0
@@ -51,7 +66,7 @@ func estimate(writes int, perChannel []int, concurrency int, latency time.Durati
 				i = j
 			}
 		}
-		busy[i] += float64(w) * step
+		busy[i] += w
 	}
 	spread := float64(writes) * lat / float64(concurrency)
 	return math.Max(slices.Max(busy), spread)

@@ -106,7 +106,7 @@ func TestDeletedTargetChannel(t *testing.T) {
 					}
 				}
 			}
-			checkRestored(t, ft, dstSvc, journalOf(t, fa, srcSvc, dstSvc), expected(t, snap, nil), false)
+			checkRestored(t, ft, dstSvc, journalOf(t, fa, srcSvc, dstSvc), expected(t, snap, nil))
 			// user2's archived role has no namesake in the target: the only differences.
 			var want []string
 			for _, c := range snap.channels {
@@ -191,7 +191,7 @@ func TestDeletedTargetMessages(t *testing.T) {
 			if res, err := run(t.Context(), ft, fa, opts(Options{})); err != nil || res.Status != StatusComplete || res.ChannelsCreated != len(tc.deleted) {
 				t.Fatalf("rerun after deleting the channels: %+v, %v", res, err)
 			}
-			checkRestored(t, ft, dstSvc, journalOf(t, fa, srcSvc, dstSvc), expected(t, snap, nil), false)
+			checkRestored(t, ft, dstSvc, journalOf(t, fa, srcSvc, dstSvc), expected(t, snap, nil))
 		})
 	}
 }

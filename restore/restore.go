@@ -34,6 +34,8 @@ type Target interface {
 	FetchUser(ctx context.Context, service, sidOrIdentity string) (*remote.User, error)
 	CreateUser(ctx context.Context, service string, p remote.UserParams) (*remote.User, error)
 	UpdateUser(ctx context.Context, service, user string, p remote.UserParams) (*remote.User, error)
+	FetchMedia(ctx context.Context, service, sid string) (*remote.MediaFile, error)
+	UploadMedia(ctx context.Context, service string, u remote.MediaUpload) (*remote.MediaFile, error)
 	Requests() int64
 	API() string // remote.APIChat or remote.APIConversations
 	// Sync (Options.Sync) also updates and deletes what restore wrote.
@@ -61,6 +63,8 @@ type Progress interface {
 	// Messages reports n more archived messages dealt with (created, found
 	// already restored, filtered out or skipped).
 	Messages(n int)
+	// MediaBytes reports n more bytes of media files read for uploads.
+	MediaBytes(n int64)
 }
 
 // NopProgress discards progress reports.
@@ -69,6 +73,7 @@ type NopProgress struct{}
 func (NopProgress) Start(channels, messages int) {}
 func (NopProgress) ChannelDone()                 {}
 func (NopProgress) Messages(n int)               {}
+func (NopProgress) MediaBytes(n int64)           {}
 
 var _ Progress = NopProgress{}
 
@@ -77,6 +82,9 @@ const (
 	DefaultConcurrency = 8
 	MaxConcurrency     = 64
 	DefaultWriteRate   = 25.0
+	// DefaultUploadRate is the bytes per second one media upload is
+	// assumed to move, for the dry-run estimate.
+	DefaultUploadRate = 10e6
 )
 
 // Options shape Run.
@@ -92,6 +100,7 @@ type Options struct {
 	Concurrency int           // channels restored in parallel; default 8; 1..64
 	Latency     time.Duration // round trip assumed by the dry-run estimate; measured when zero
 	WriteRate   float64       // per-channel writes per second assumed by the estimate; default 25
+	UploadRate  float64       // bytes per second of a media upload assumed by the estimate; default DefaultUploadRate
 	Progress    Progress      // default NopProgress
 	Logger      *slog.Logger  // default discards
 	// Sync also updates what changed and deletes what the snapshot no
@@ -121,8 +130,10 @@ type Skipped struct {
 
 // Kinds of Skipped.
 const (
-	// SkipMedia: a media message restored into another service; its media
-	// stays in the source service and is kept in the archive's metadata.
+	// SkipMedia: a media message whose file is not in the archive (backed
+	// up with --no-media, or before chatvault archived media files),
+	// restored into another service (or into its own, which no longer has
+	// the media): there is no file to attach.
 	SkipMedia = "media"
 	// SkipBehind: a message older than what an earlier run already restored
 	// into the channel; adding it now would break the channel's order.
@@ -141,8 +152,10 @@ type Plan struct {
 	Channels         int     `json:"channels"`
 	Members          int     `json:"members"`
 	Messages         int     `json:"messages"`
-	Users            int     `json:"users"` // to create (or update, ones an earlier run created)
-	Writes           int     `json:"write_requests"`
+	Users            int     `json:"users"`          // to create (or update, ones an earlier run created)
+	Writes           int     `json:"write_requests"` // media uploads included
+	MediaUploads     int     `json:"media_uploads"`
+	MediaBytes       int64   `json:"media_bytes"` // bytes the media uploads send
 	EstimatedSeconds float64 `json:"estimated_seconds"`
 	// Sync only: updates and deletions to make, each write listed in
 	// Actions, and Notes on what the run will not do (deletions outside
@@ -174,8 +187,10 @@ type Result struct {
 	Members         int        `json:"members"`          // created by this run
 	Messages        int        `json:"messages"`         // created by this run
 	MessagesSkipped int        `json:"messages_skipped"` // found already restored; kept for one release, same as MessagesAlreadyRestored
-	Conflicts       []Conflict `json:"conflicts"`        // never null in JSON
-	Skipped         []Skipped  `json:"skipped"`          // never null in JSON
+	MediaUploaded   int        `json:"media_uploaded"`   // media files uploaded by this run
+	MediaBytes      int64      `json:"media_uploaded_bytes"`
+	Conflicts       []Conflict `json:"conflicts"` // never null in JSON
+	Skipped         []Skipped  `json:"skipped"`   // never null in JSON
 	Failed          []Failure  `json:"failed,omitempty"`
 	Requests        int64      `json:"requests"`
 	DurationSeconds float64    `json:"duration_seconds"`
@@ -275,6 +290,12 @@ func (o *Options) validate() error {
 	case o.WriteRate < 0 || o.WriteRate != o.WriteRate:
 		return bad("write rate %v is not a positive number of writes per second", o.WriteRate)
 	}
+	switch {
+	case o.UploadRate == 0:
+		o.UploadRate = DefaultUploadRate
+	case o.UploadRate < 0 || o.UploadRate != o.UploadRate:
+		return bad("upload rate %v is not a positive number of bytes per second", o.UploadRate)
+	}
 	if o.Progress == nil {
 		o.Progress = NopProgress{}
 	}
@@ -367,6 +388,7 @@ func run(ctx context.Context, dst Target, a archive, o Options) (res Result, err
 
 	r := &runner{
 		dst:       dst,
+		a:         a,
 		view:      view,
 		j:         j,
 		o:         o,
@@ -379,7 +401,7 @@ func run(ctx context.Context, dst Target, a archive, o Options) (res Result, err
 		res:       &res,
 		counts:    counts,
 		claimed:   map[string]string{},
-		chanPlans: []int{},
+		chanPlans: []chain{},
 	}
 	if err := r.loadClaims(); err != nil {
 		return res, err
@@ -618,13 +640,14 @@ func mapRoles(src []store.RoleRecord, tgt []*remote.Role, typ string) map[string
 // runner holds what the channel workers share.
 type runner struct {
 	dst       Target
+	a         archive
 	view      snapshotView
 	j         journal
 	o         Options
 	log       *slog.Logger
 	roleMap   map[string]string // source role SID → target channel role SID
 	userRoles map[string]string // source role SID → target deployment role SID
-	sameSvc   bool              // target is the source service (media can be re-attached)
+	sameSvc   bool              // target is the source service (its media can be reused)
 	api       string            // the API the target is written through
 	lost      map[string]bool   // "kind/field" the target's API cannot carry from the snapshot's: not compared
 
@@ -634,7 +657,7 @@ type runner struct {
 	claimed   map[string]string // target CH → source CH, per the journal
 	planned   Plan              // dry run: what is left to do
 	noted     map[string]bool   // sync: notes already in the plan
-	chanPlans []int             // dry run: writes per channel
+	chanPlans []chain           // dry run: what is left to do per channel
 }
 
 func (r *runner) update(fn func(res *Result)) {

@@ -125,7 +125,7 @@ func TestRestoreIntoEmptyService(t *testing.T) {
 			if res.Requests < ft.writes.Load() || res.Requests != ft.Requests() {
 				t.Errorf("requests %d, fake counted %d", res.Requests, ft.Requests())
 			}
-			checkRestored(t, ft, dstSvc, journalOf(t, fa, srcSvc, dstSvc), expected(t, snap, nil), false)
+			checkRestored(t, ft, dstSvc, journalOf(t, fa, srcSvc, dstSvc), expected(t, snap, nil))
 			b, _ := json.Marshal(res)
 			if !strings.Contains(string(b), `"conflicts":[]`) || strings.Contains(string(b), `"plan"`) {
 				t.Errorf("JSON result %s", b)
@@ -230,7 +230,36 @@ func TestDryRun(t *testing.T) {
 			if p.Writes > 0 && p.EstimatedSeconds <= 0 || p.Writes == 0 && p.EstimatedSeconds != 0 {
 				t.Errorf("estimate %v for %d writes", p.EstimatedSeconds, p.Writes)
 			}
-			checkRestored(t, ft, dstSvc, j, expected(t, snap, nil), false)
+			checkRestored(t, ft, dstSvc, j, expected(t, snap, nil))
+		})
+	}
+}
+
+// TestEstimateUploads: a channel's uploads add their bytes at the upload
+// rate to its chain.
+func TestEstimateUploads(t *testing.T) {
+	cases := []struct {
+		name   string
+		chains []chain
+		conc   int
+		rate   float64
+		want   float64
+	}{
+		{"bytes lengthen the chain", []chain{{writes: 10, bytes: 5e6}}, 8, 1e6, 10*0.1 + 5},
+		{"the heavy channel is the long one", []chain{{writes: 40, bytes: 0}, {writes: 2, bytes: 8e6}}, 2, 1e6, 8 + 0.2},
+		{"heavy channels share workers", []chain{{writes: 1, bytes: 3e6}, {writes: 1, bytes: 3e6}, {writes: 1, bytes: 3e6}}, 2, 1e6, 2 * 3.1},
+		{"no rate: bytes cost nothing", []chain{{writes: 10, bytes: 5e6}}, 8, 0, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			writes := 0
+			for _, c := range tc.chains {
+				writes += c.writes
+			}
+			got := estimate(writes, tc.chains, tc.conc, 100*time.Millisecond, 1000, tc.rate)
+			if d := got - tc.want; d > 1e-9 || d < -1e-9 {
+				t.Errorf("estimate = %v, want %v", got, tc.want)
+			}
 		})
 	}
 }
@@ -265,7 +294,11 @@ func TestEstimate(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := estimate(tc.writes, tc.perChannel, tc.conc, tc.lat, tc.rate)
+			chains := make([]chain, len(tc.perChannel))
+			for i, w := range tc.perChannel {
+				chains[i] = chain{writes: w}
+			}
+			got := estimate(tc.writes, chains, tc.conc, tc.lat, tc.rate, DefaultUploadRate)
 			if d := got - tc.want; d > 1e-9 || d < -1e-9 {
 				t.Errorf("estimate = %v, want %v", got, tc.want)
 			}
@@ -320,7 +353,7 @@ func TestUnknownOutcomes(t *testing.T) {
 			if res.Status != StatusComplete || res.ChannelsCreated != 4 || res.Members != 12 || res.Messages != 160 {
 				t.Errorf("result %+v", res)
 			}
-			checkRestored(t, ft, dstSvc, journalOf(t, fa, srcSvc, dstSvc), expected(t, snap, nil), false)
+			checkRestored(t, ft, dstSvc, journalOf(t, fa, srcSvc, dstSvc), expected(t, snap, nil))
 		})
 	}
 }
@@ -376,7 +409,7 @@ func TestResumeAfterKill(t *testing.T) {
 				if res.Status != StatusComplete || len(res.Conflicts) != 0 {
 					t.Errorf("final run %+v", res)
 				}
-				checkRestored(t, ft, dstSvc, journalOf(t, fa, srcSvc, dstSvc), expected(t, snap, nil), false)
+				checkRestored(t, ft, dstSvc, journalOf(t, fa, srcSvc, dstSvc), expected(t, snap, nil))
 			})
 		}
 	}
@@ -417,7 +450,7 @@ func TestInterruptSavesJournal(t *testing.T) {
 	if res2.MessagesSkipped != res.Messages {
 		t.Errorf("rerun skipped %d messages, the first run created %d", res2.MessagesSkipped, res.Messages)
 	}
-	checkRestored(t, ft, dstSvc, j, expected(t, snap, nil), false)
+	checkRestored(t, ft, dstSvc, j, expected(t, snap, nil))
 }
 
 func TestFailuresAndFatalErrors(t *testing.T) {
@@ -497,7 +530,7 @@ func TestFailuresAndFatalErrors(t *testing.T) {
 			if res, err := run(t.Context(), ft, fa, opts(Options{})); err != nil || res.Status != StatusComplete {
 				t.Fatalf("rerun: %+v, %v", res, err)
 			}
-			checkRestored(t, ft, dstSvc, journalOf(t, fa, srcSvc, dstSvc), expected(t, fa.snaps[0], nil), false)
+			checkRestored(t, ft, dstSvc, journalOf(t, fa, srcSvc, dstSvc), expected(t, fa.snaps[0], nil))
 		})
 	}
 }
@@ -537,7 +570,7 @@ func TestConflicts(t *testing.T) {
 				if len(res.Conflicts) != 0 || res.Status != StatusComplete || res.ChannelsCreated != 2 || res.ChannelsSkipped != 1 {
 					t.Fatalf("result %+v", res)
 				}
-				checkRestored(t, ft, dstSvc, journalOf(t, fa, srcSvc, dstSvc), src, false)
+				checkRestored(t, ft, dstSvc, journalOf(t, fa, srcSvc, dstSvc), src)
 				return
 			}
 			if len(res.Conflicts) != 1 || res.Status != StatusPartial || res.ChannelsCreated != 2 {
@@ -672,7 +705,7 @@ func TestSelection(t *testing.T) {
 					}
 				}
 			}
-			checkRestored(t, ft, dstSvc, journalOf(t, fa, snap.meta.Service, dstSvc), wants, false)
+			checkRestored(t, ft, dstSvc, journalOf(t, fa, snap.meta.Service, dstSvc), wants)
 		})
 	}
 }
@@ -691,7 +724,7 @@ func TestMedia(t *testing.T) {
 		name   string
 		target string
 	}{
-		{"into another service: skipped", dstSvc},
+		{"into another service, files not archived: skipped", dstSvc},
 		{"into the source service: attached", srcSvc},
 	}
 	for _, tc := range cases {
@@ -704,6 +737,7 @@ func TestMedia(t *testing.T) {
 				}
 			}
 			ft := newFakeTarget(srcSvc, dstSvc)
+			ft.holdMedia(t, srcSvc, snap) // the source service still has its media
 			fa := newFakeArchive(snap)
 			res, err := run(t.Context(), ft, fa, opts(Options{Target: tc.target}))
 			if err != nil {
@@ -711,7 +745,7 @@ func TestMedia(t *testing.T) {
 			}
 			same := tc.target == srcSvc
 			keep := func(m *srcMessage) bool { return same || m.media() == "" }
-			checkRestored(t, ft, tc.target, journalOf(t, fa, srcSvc, tc.target), expected(t, snap, keep), same)
+			checkRestored(t, ft, tc.target, journalOf(t, fa, srcSvc, tc.target), expected(t, snap, keep))
 			if same {
 				if len(res.Skipped) != 0 || res.Status != StatusComplete || res.Messages != 10 {
 					t.Errorf("result %+v", res)
@@ -747,7 +781,7 @@ func TestNewerSnapshotAppends(t *testing.T) {
 	if res.Messages != 10 || res.MessagesSkipped != 20 || res.ChannelsSkipped != 2 || res.Status != StatusComplete {
 		t.Errorf("result %+v", res)
 	}
-	checkRestored(t, ft, dstSvc, journalOf(t, fa, srcSvc, dstSvc), expected(t, snap2, nil), false)
+	checkRestored(t, ft, dstSvc, journalOf(t, fa, srcSvc, dstSvc), expected(t, snap2, nil))
 
 	// A narrower earlier run leaves messages that cannot be put before later ones.
 	ft2 := newFakeTarget(srcSvc, dstSvc)
@@ -770,6 +804,7 @@ type countingProgress struct {
 	channels, messages   int
 	doneCh, doneMessages int
 	starts               int
+	mediaBytes           int64
 }
 
 func (p *countingProgress) Start(c, m int) {
@@ -779,6 +814,11 @@ func (p *countingProgress) Start(c, m int) {
 	p.channels, p.messages = c, m
 }
 func (p *countingProgress) ChannelDone() { p.mu.Lock(); p.doneCh++; p.mu.Unlock() }
+func (p *countingProgress) MediaBytes(n int64) {
+	p.mu.Lock()
+	p.mediaBytes += n
+	p.mu.Unlock()
+}
 func (p *countingProgress) Messages(n int) {
 	p.mu.Lock()
 	p.doneMessages += n
@@ -810,26 +850,34 @@ func TestDiffs(t *testing.T) {
 		name   string
 		src    *srcMessage
 		change func(m *remote.Message)
-		media  bool
 		want   string
 	}{
-		{"same (re-encoded attributes, sub-second date)", src, func(*remote.Message) {}, false, ""},
-		{"from", src, func(m *remote.Message) { m.From = "bob" }, false, "from"},
-		{"body", src, func(m *remote.Message) { m.Body = "" }, false, "body"},
-		{"attributes", src, func(m *remote.Message) { m.Attributes = `{"a":2}` }, false, "attributes"},
-		{"attributes not JSON", src, func(m *remote.Message) { m.Attributes = `{` }, false, "attributes"},
-		{"date", src, func(m *remote.Message) { m.DateCreated = t0.Add(time.Second) }, false, "date_created"},
-		{"null body is empty", &srcMessage{Body: nil}, func(m *remote.Message) { m.From, m.Body, m.Attributes = "x", "", "{}" }, false, ""},
-		{"null body vs text", &srcMessage{Body: nil}, func(m *remote.Message) { m.Body = "x" }, false, "body"},
-		{"media attached", &srcMessage{Media: &srcMedia{SID: "ME1"}}, func(m *remote.Message) { m.Media = &remote.Media{SID: "ME1"}; m.Body = "" }, true, ""},
-		{"media missing", &srcMessage{Media: &srcMedia{SID: "ME1"}}, func(m *remote.Message) { m.Media = nil }, true, "media"},
-		{"media other", &srcMessage{Media: &srcMedia{SID: "ME1"}}, func(m *remote.Message) { m.Media = &remote.Media{SID: "ME2"} }, true, "media"},
+		{"same (re-encoded attributes, sub-second date)", src, func(*remote.Message) {}, ""},
+		{"from", src, func(m *remote.Message) { m.From = "bob" }, "from"},
+		{"body", src, func(m *remote.Message) { m.Body = "" }, "body"},
+		{"attributes", src, func(m *remote.Message) { m.Attributes = `{"a":2}` }, "attributes"},
+		{"attributes not JSON", src, func(m *remote.Message) { m.Attributes = `{` }, "attributes"},
+		{"date", src, func(m *remote.Message) { m.DateCreated = t0.Add(time.Second) }, "date_created"},
+		{"null body is empty", &srcMessage{Body: nil}, func(m *remote.Message) { m.From, m.Body, m.Attributes = "x", "", "{}" }, ""},
+		{"null body vs text", &srcMessage{Body: nil}, func(m *remote.Message) { m.Body = "x" }, "body"},
+		{"media attached", &srcMessage{Media: &srcMedia{SID: "ME1"}}, func(m *remote.Message) { m.Media = &remote.Media{SID: "ME1"}; m.Body = "" }, ""},
+		{"media missing", &srcMessage{Media: &srcMedia{SID: "ME1"}}, func(m *remote.Message) { m.Media = nil }, "media"},
+		{"media: the same file under another SID", &srcMessage{Media: &srcMedia{SID: "ME1", Size: 3, ContentType: "image/png", Filename: "a.png"}},
+			func(m *remote.Message) {
+				m.Media = &remote.Media{SID: "ME2", Size: 3, ContentType: "image/png", Filename: "a.png"}
+				m.Body = ""
+			}, ""},
+		{"media: another size", &srcMessage{Media: &srcMedia{SID: "ME1", Size: 3}}, func(m *remote.Message) { m.Media = &remote.Media{SID: "ME1", Size: 4} }, "media"},
+		{"media: another content type", &srcMessage{Media: &srcMedia{SID: "ME1", ContentType: "image/png"}},
+			func(m *remote.Message) { m.Media = &remote.Media{SID: "ME1", ContentType: "image/gif"} }, "media"},
+		{"media: another filename", &srcMessage{Media: &srcMedia{SID: "ME1", Filename: "a.png"}},
+			func(m *remote.Message) { m.Media = &remote.Media{SID: "ME1", Filename: "b.png"} }, "media"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			m := base
 			tc.change(&m)
-			if got := messageDiff(tc.src, &m, tc.media, nil); got != tc.want {
+			if got := messageDiff(tc.src, &m, nil); got != tc.want {
 				t.Errorf("messageDiff = %q, want %q", got, tc.want)
 			}
 		})

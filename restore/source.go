@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"iter"
 	"time"
 
@@ -19,6 +20,8 @@ type archive interface {
 	SnapshotAsOf(service string, t time.Time) (store.Snapshot, error)
 	View(snapshotID uint64) (snapshotView, error)
 	Journal(source, target string) (journal, error)
+	HasContent(sha string) (bool, error)
+	OpenContent(sha string) (io.ReadCloser, error)
 }
 
 // snapshotView is the part of *store.View restore reads.
@@ -30,6 +33,7 @@ type snapshotView interface {
 	Messages(channelSID string) iter.Seq2[store.MessageRecord, error]
 	MessageCount(channelSID string) (int, error)
 	Users() ([]store.UserRecord, error)
+	Media(mediaSID string) (store.MediaRecord, bool, error)
 }
 
 // journal is *store.Journal.
@@ -59,6 +63,8 @@ func (s storeArchive) View(id uint64) (snapshotView, error) { return s.a.View(id
 func (s storeArchive) Journal(source, target string) (journal, error) {
 	return s.a.Journal(source, target)
 }
+func (s storeArchive) HasContent(sha string) (bool, error)           { return s.a.HasContent(sha) }
+func (s storeArchive) OpenContent(sha string) (io.ReadCloser, error) { return s.a.OpenContent(sha) }
 
 // The archived resources are decoded from their raw JSON into these types
 // rather than the remote ones, because restore must tell null from "" (and
@@ -100,7 +106,10 @@ type srcMessage struct {
 }
 
 type srcMedia struct {
-	SID string `json:"sid"`
+	SID         string `json:"sid"`
+	Size        int64  `json:"size"`
+	ContentType string `json:"content_type"`
+	Filename    string `json:"filename"`
 }
 
 func parseChannel(rec store.ChannelRecord) (*srcChannel, error) {

@@ -60,7 +60,10 @@ func stateHash(p any) string {
 
 func channelHash(c *srcChannel) string { return stateHash(channelParams(c)) }
 
-func (r *runner) messageHash(m *srcMessage) string { return stateHash(messageParams(m, r.sameSvc)) }
+// messageHash is the hash of m's create parameters with its source media
+// SID: the media a target message is created with (the source's, or a copy
+// uploaded from the archive) is the same file whatever its SID.
+func messageHash(m *srcMessage) string { return stateHash(messageParams(m, m.media())) }
 
 func (st chanState) writtenMemberPrefix(ch string) string {
 	return keyWrittenMember + ch + genSuffix(st.Gen) + "/"
@@ -119,7 +122,7 @@ func (c *chanRun) writtenMember(m *srcMember, sid string, foreign bool) error {
 // writtenMessage journals w as what archived message m's target holds;
 // its hash and date are m's.
 func (c *chanRun) writtenMessage(m *srcMessage, w written) error {
-	w.Hash = c.r.messageHash(m)
+	w.Hash = messageHash(m)
 	if m.DateCreated != nil {
 		w.Date = m.DateCreated.Unix()
 	}
@@ -489,7 +492,14 @@ func (c *chanRun) syncMessages(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if !c.selected(m) || c.unrestorable(m) != "" || r.messageHash(m) == e.w.Hash {
+		if !c.selected(m) || messageHash(m) == e.w.Hash {
+			continue
+		}
+		_, _, why, err := restorableMedia(r.view, r.a, m, r.sameSvc)
+		if err != nil {
+			return err
+		}
+		if why != "" {
 			continue
 		}
 		if err := c.updateMessage(ctx, m, e.w); err != nil {
@@ -569,8 +579,8 @@ func (c *chanRun) backfillMessages(ctx context.Context) ([]entry, error) {
 			continue
 		}
 		w := written{Target: t.SID, Date: t.DateCreated.Unix()}
-		if m := archived[s]; m != nil && messageDiffs(m, t, r.sameSvc).without(remote.KindMessage, r.lost).first() == "" {
-			w.Hash = r.messageHash(m)
+		if m := archived[s]; m != nil && messageDiffs(m, t).without(remote.KindMessage, r.lost).first() == "" {
+			w.Hash = messageHash(m)
 		}
 		out = append(out, entry{s, w})
 		if !r.o.DryRun {
@@ -592,7 +602,8 @@ func (c *chanRun) updateMessage(ctx context.Context, m *srcMessage, w written) e
 		c.plan("update", "message", strconv.FormatInt(m.Index, 10), w.Target, nil)
 		return nil
 	}
-	p := messageParams(m, r.sameSvc)
+	p := messageParams(m, m.media())
+	p.MediaSID = nil // a message's media cannot change: an update never sends it again
 	if p.LastUpdatedBy == nil {
 		p.LastUpdatedBy = new("") // clears one an edit set (a sync to an older snapshot)
 	}
@@ -613,7 +624,7 @@ func (c *chanRun) updateMessage(ctx context.Context, m *srcMessage, w written) e
 		if err != nil {
 			return false, err
 		}
-		return messageDiffs(m, t, r.sameSvc).without(remote.KindMessage, r.lost).first() == "", nil
+		return messageDiffs(m, t).without(remote.KindMessage, r.lost).first() == "", nil
 	})
 	if err != nil {
 		return err
@@ -912,7 +923,7 @@ func (r *runner) deleteGoneChannels(ctx context.Context, chans []store.ChannelRe
 			r.planned.Deletes++
 			r.planned.Writes++
 			r.planned.Actions = append(r.planned.Actions, Action{Op: "delete", Kind: "channel", Channel: d.src, Target: d.st.Target})
-			r.chanPlans = append(r.chanPlans, 1)
+			r.chanPlans = append(r.chanPlans, chain{writes: 1})
 			r.mu.Unlock()
 			continue
 		}

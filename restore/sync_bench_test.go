@@ -58,11 +58,11 @@ func BenchmarkSync(b *testing.B) {
 		if reads := reqs - writes; reads > int64(len(src.channels))+int64(len(src.channels))/2+3 {
 			b.Errorf("the sync sent %d reads for %d channels", reads, len(src.channels))
 		}
-		perChannel := make([]int, 0, len(src.channels))
+		perChannel := make([]chain, 0, len(src.channels))
 		for range src.channels {
-			perChannel = append(perChannel, int(writes)/len(src.channels))
+			perChannel = append(perChannel, chain{writes: int(writes) / len(src.channels)})
 		}
-		bound := estimate(int(writes), perChannel, 8, latency, remote.DefaultLimits().ChannelWriteRate)
+		bound := estimate(int(writes), perChannel, 8, latency, remote.DefaultLimits().ChannelWriteRate, DefaultUploadRate)
 		elapsed := res.DurationSeconds
 		b.ReportMetric(float64(changes), "changes")
 		b.ReportMetric(float64(writes), "writes")

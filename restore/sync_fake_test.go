@@ -79,6 +79,9 @@ func (t *fakeTarget) FetchMessage(ctx context.Context, service, channel, sid str
 func (t *fakeTarget) UpdateMessage(ctx context.Context, service, channel, sid string, p remote.MessageParams) (*remote.Message, error) {
 	var out remote.Message
 	err := t.write(ctx, "UpdateMessage", func() error {
+		if p.MediaSID != nil {
+			return &remote.APIError{Status: 400, Code: 20001, Message: "MediaSid cannot be updated"}
+		}
 		c := t.find(service, channel)
 		if c == nil {
 			return notFound("channel " + channel)

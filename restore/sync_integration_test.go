@@ -202,9 +202,9 @@ func TestIntegrationSync(t *testing.T) {
 				t.Fatal(err)
 			}
 			if tc.api == remote.APIConversations {
-				compareLive(t, underMapping(capture(t, e.cl, e.src)), underMapping(capture(t, e.cl, e.dst)), nil, notMedia)
+				compareLive(t, underMapping(capture(t, e.cl, e.src)), underMapping(capture(t, e.cl, e.dst)), nil, nil)
 			} else {
-				compareLive(t, capture(t, e.cl, e.src), capture(t, e.cl, e.dst), nil, notMedia)
+				compareLive(t, capture(t, e.cl, e.src), capture(t, e.cl, e.dst), nil, nil)
 			}
 			if archivedUsers(t, e) > 0 {
 				compareUsers(t, e.cl, e.src, e.dst)
@@ -251,7 +251,7 @@ func TestIntegrationSyncKill(t *testing.T) {
 		t.Fatalf("final sync: %+v, %v", res, err)
 	}
 	t.Logf("%d changes; after %d kills the final sync updated %d, deleted %d, created %d", changes, kills, res.Updated, res.Deleted, res.Messages)
-	compareLive(t, capture(t, e.cl, e.src), capture(t, e.cl, e.dst), nil, notMedia)
+	compareLive(t, capture(t, e.cl, e.src), capture(t, e.cl, e.dst), nil, nil)
 	w := e.srv.Stats().Writes
 	if res, err := e.restore(t, e.cl, Options{Sync: true}); err != nil || e.srv.Stats().Writes != w {
 		t.Errorf("a sync after the final one wrote %d times: %+v, %v", e.srv.Stats().Writes-w, res, err)

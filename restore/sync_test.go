@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -30,7 +31,7 @@ func edit(t *testing.T, raw []byte, fields map[string]any) []byte {
 // nextSnap copies s as snapshot id, for a test to change.
 func nextSnap(s *fakeSnap, id uint64) *fakeSnap {
 	n := &fakeSnap{meta: s.meta, channels: slices.Clone(s.channels), roles: slices.Clone(s.roles),
-		members: map[string][]store.MemberRecord{}, messages: map[string][]store.MessageRecord{}}
+		members: map[string][]store.MemberRecord{}, messages: map[string][]store.MessageRecord{}, media: maps.Clone(s.media)}
 	n.meta.ID = id
 	n.meta.Started = s.meta.Started.Add(time.Duration(id) * time.Hour)
 	n.meta.Finished = n.meta.Started.Add(time.Minute)
@@ -196,7 +197,7 @@ func TestSync(t *testing.T) {
 			if res.Updated != tc.updated || res.Deleted != tc.deleted || res.Messages != tc.messages {
 				t.Errorf("updated %d, deleted %d, messages %d; want %d, %d, %d", res.Updated, res.Deleted, res.Messages, tc.updated, tc.deleted, tc.messages)
 			}
-			checkRestored(t, ft, dstSvc, journalOf(t, fa, srcSvc, dstSvc), expected(t, s2, nil), false)
+			checkRestored(t, ft, dstSvc, journalOf(t, fa, srcSvc, dstSvc), expected(t, s2, nil))
 			// reads: the roles, one per channel, and one listing where messages were added
 			reads := ft.Requests() - reqs - int64(len(*ops))
 			if want := int64(1 + len(s2.channels)); reads < want || reads > want+1 {
@@ -340,7 +341,7 @@ func TestSyncLostResponses(t *testing.T) {
 			if len(*ops) != all.writes()+extra {
 				t.Errorf("sync sent %d writes %v, want %d", len(*ops), *ops, all.writes()+extra)
 			}
-			checkRestored(t, ft, dstSvc, journalOf(t, fa, srcSvc, dstSvc), expected(t, s2, nil), false)
+			checkRestored(t, ft, dstSvc, journalOf(t, fa, srcSvc, dstSvc), expected(t, s2, nil))
 		})
 	}
 }
@@ -366,7 +367,7 @@ func TestSyncKill(t *testing.T) {
 			if err != nil || res.Status != StatusComplete {
 				t.Fatalf("sync after kill at write %d: %v %+v", n, err, res)
 			}
-			checkRestored(t, ft, dstSvc, journalOf(t, fa, srcSvc, dstSvc), expected(t, s2, nil), false)
+			checkRestored(t, ft, dstSvc, journalOf(t, fa, srcSvc, dstSvc), expected(t, s2, nil))
 			// The update the kill interrupted is read back, not sent again:
 			// the channel, two messages, user1 of channel 1, user0's read position.
 			if u := countOps(*ops, "UpdateChannel", "UpdateMessage", "UpdateMember"); u != 5 {
@@ -529,7 +530,7 @@ func TestSyncLegacyJournal(t *testing.T) {
 	if err != nil || res.Status != StatusComplete || res.Deleted != 2 {
 		t.Fatalf("sync: %v %+v", err, res)
 	}
-	checkRestored(t, ft, dstSvc, j, expected(t, s2, nil), false)
+	checkRestored(t, ft, dstSvc, j, expected(t, s2, nil))
 	ops := recordOps(ft, nil)
 	if res, err := run(t.Context(), ft, fa, opts(Options{Sync: true})); err != nil || len(*ops) != 0 || res.Status != StatusComplete {
 		t.Errorf("second sync: %v, writes %v, %+v", err, *ops, res)
@@ -561,6 +562,91 @@ func TestSyncBackAndForth(t *testing.T) {
 		if err != nil || res.Status != StatusComplete || res.Updated != tc.updated || res.Deleted != tc.deleted || res.Messages != tc.messages {
 			t.Fatalf("sync %d to snapshot %s: %v %+v", i, tc.snap, err, res)
 		}
-		checkRestored(t, ft, dstSvc, j, expected(t, tc.want, nil), false)
+		checkRestored(t, ft, dstSvc, j, expected(t, tc.want, nil))
+	}
+}
+
+// TestSyncMedia restores media messages into another service (their files
+// uploaded), then syncs a snapshot in which channel 0's media messages
+// were edited and one of channel 1's deleted: the edits are updates that
+// never send the media again (the fake refuses a MediaSid on update, as
+// Twilio does), nothing is uploaded again, each media message keeps both
+// its upload's me/ entry and its wm/ entry with the new hash, and a
+// further sync writes nothing.
+func TestSyncMedia(t *testing.T) {
+	s1 := genHistory(histOpts{channels: 2, messages: 10, mediaEvery: 3, seed: 13})
+	ft := newFakeTarget(srcSvc, dstSvc)
+	fa := newFakeArchive(s1)
+	fa.archiveFiles(s1)
+	first, err := run(t.Context(), ft, fa, opts(Options{}))
+	if err != nil || first.Status != StatusComplete || first.MediaUploaded != 6 {
+		t.Fatalf("restore: %+v, %v", first, err)
+	}
+
+	s2 := nextSnap(s1, 2)
+	ch0, ch1 := s2.channels[0].SID, s2.channels[1].SID
+	edited := 0
+	for i, r := range s2.messages[ch0] {
+		m, err := parseMessage(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.media() != "" {
+			s2.messages[ch0][i].Raw = edit(t, r.Raw, map[string]any{"body": fmt.Sprintf("caption %d", i), "attributes": `{"captioned":true}`})
+			edited++
+		}
+	}
+	gone := -1
+	for i, r := range s2.messages[ch1] {
+		if m, err := parseMessage(r); err == nil && m.media() != "" {
+			gone = i
+		}
+	}
+	goneIdx := s2.messages[ch1][gone].Index
+	s2.messages[ch1] = slices.Delete(s2.messages[ch1], gone, gone+1)
+	fa.snaps = append(fa.snaps, s2)
+
+	ops := recordOps(ft, nil)
+	res, err := run(t.Context(), ft, fa, opts(Options{Sync: true}))
+	if err != nil || res.Status != StatusComplete {
+		t.Fatalf("sync: %+v, %v", res, err)
+	}
+	if res.Updated != edited || res.Deleted != 1 || res.MediaUploaded != 0 || ft.uploads.Load() != 6 {
+		t.Errorf("sync updated %d, deleted %d, uploaded %d (service saw %d uploads); want %d, 1, 0 (6)",
+			res.Updated, res.Deleted, res.MediaUploaded, ft.uploads.Load(), edited)
+	}
+	if u, d := countOps(*ops, "UpdateMessage"), countOps(*ops, "DeleteMessage"); u != edited || d != 1 || len(*ops) != edited+1 {
+		t.Errorf("sync sent %v; want %d message updates and 1 delete", *ops, edited)
+	}
+	checkRestored(t, ft, dstSvc, journalOf(t, fa, srcSvc, dstSvc), expected(t, s2, nil))
+	if n := checkFiles(t, ft, dstSvc, s2); n != 5 {
+		t.Errorf("%d media messages in the target, want 5", n)
+	}
+
+	j := journalOf(t, fa, srcSvc, dstSvc)
+	st, _ := j.value(chanKey(ch0))
+	for _, r := range s2.messages[ch0] {
+		m, err := parseMessage(r)
+		if err != nil || m.media() == "" {
+			continue
+		}
+		v, ok, err := j.Get(st.mediaKey(ch0, m.media()))
+		if err != nil || !ok || !strings.HasPrefix(string(v), "ME") {
+			t.Errorf("message %d: media entry %q, %v, %v", m.Index, v, ok, err)
+		}
+		var w written
+		b, ok, _ := j.Get(fmt.Sprintf("%s%020d", st.writtenMessagePrefix(ch0), m.Index))
+		if err := json.Unmarshal(b, &w); !ok || err != nil || w.Hash != messageHash(m) {
+			t.Errorf("message %d: written entry %s (%v), want hash %s", m.Index, b, err, messageHash(m))
+		}
+	}
+	if st1, _ := j.value(chanKey(ch1)); st1.LastSrcIndex < goneIdx {
+		t.Errorf("channel 1's last_src_index %d dropped below the deleted message %d, which was not its newest", st1.LastSrcIndex, goneIdx)
+	}
+
+	*ops = nil
+	again, err := run(t.Context(), ft, fa, opts(Options{Sync: true}))
+	if err != nil || len(*ops) != 0 || again.Updated != 0 || again.MediaUploaded != 0 {
+		t.Errorf("second sync sent %v: %+v, %v", *ops, again, err)
 	}
 }

@@ -83,7 +83,7 @@ func verify(ctx context.Context, dst Target, a archive, o Options) ([]Difference
 	if err != nil {
 		return nil, err
 	}
-	v := &verifier{dst: dst, view: sel.view, j: sel.j, o: o, sameSvc: strings.EqualFold(sel.snap.Service, o.Target),
+	v := &verifier{dst: dst, a: a, view: sel.view, j: sel.j, o: o, sameSvc: strings.EqualFold(sel.snap.Service, o.Target),
 		srcRoles: map[string]string{}, tgtRoles: map[string]string{},
 		userRoles: mapRoles(sel.roles, tgtRoles, "deployment"), lost: lostFields(sel.api, append(apis, dst.API())...)}
 	for _, r := range sel.roles {
@@ -131,10 +131,11 @@ func verify(ctx context.Context, dst Target, a archive, o Options) ([]Difference
 // verifier holds what the channel checks share; they only read it.
 type verifier struct {
 	dst       Target
+	a         archive
 	view      snapshotView
 	j         journal
 	o         Options
-	sameSvc   bool              // target is the source service (media were restored)
+	sameSvc   bool              // target is the source service
 	srcRoles  map[string]string // archived role SID → friendly name
 	tgtRoles  map[string]string // target role SID → friendly name
 	userRoles map[string]string // archived role SID → target deployment role SID
@@ -328,7 +329,14 @@ func (c *chanCheck) messages(ctx context.Context, journaled bool) (indexMapping,
 		if err != nil {
 			return indexMapping{}, nil, fmt.Errorf("verify restore: %w", err)
 		}
-		if !v.o.keeps(m) || unrestorable(m, v.sameSvc) != "" {
+		if !v.o.keeps(m) {
+			continue
+		}
+		_, _, why, err := restorableMedia(v.view, v.a, m, v.sameSvc)
+		if err != nil {
+			return indexMapping{}, nil, err
+		}
+		if why != "" {
 			continue
 		}
 		if journaled {
@@ -360,7 +368,7 @@ func (c *chanCheck) messages(ctx context.Context, journaled bool) (indexMapping,
 		if !journaled {
 			pairs[m.Index] = t.Index
 		}
-		if f := messageDiffs(m, t, v.sameSvc).without(remote.KindMessage, v.lost); len(f) > 0 {
+		if f := messageDiffs(m, t).without(remote.KindMessage, v.lost); len(f) > 0 {
 			out = append(out, c.messageDiff(KindChanged, m, t, f,
 				fmt.Sprintf("archived message index %d, target index %d", m.Index, t.Index)))
 		}

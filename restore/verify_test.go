@@ -105,53 +105,55 @@ func TestMessageDiffs(t *testing.T) {
 	media := &srcMessage{From: sp("ann"), Media: &srcMedia{SID: "ME1"}, DateCreated: tp(t0)}
 	captioned := &srcMessage{From: sp("ann"), Body: sp("look"), Media: &srcMedia{SID: "ME1"}, DateCreated: tp(t0)}
 	cases := []struct {
-		name      string
-		src       *srcMessage
-		change    func(m *remote.Message)
-		withMedia bool
-		want      []string
+		name   string
+		src    *srcMessage
+		change func(m *remote.Message)
+		want   []string
 	}{
-		{"same", src, func(*remote.Message) {}, false, nil},
-		{"from", src, func(m *remote.Message) { m.From = "system" }, false, []string{"from"}},
-		{"body", src, func(m *remote.Message) { m.Body = "hi!" }, false, []string{"body"}},
-		{"body emptied", src, func(m *remote.Message) { m.Body = "" }, false, []string{"body"}},
-		{"attributes", src, func(m *remote.Message) { m.Attributes = `{"a":"1"}` }, false, []string{"attributes"}},
-		{"date_created", src, func(m *remote.Message) { m.DateCreated = t0.Add(-time.Second) }, false, []string{"date_created"}},
-		{"date_updated", src, func(m *remote.Message) { m.DateUpdated = t0.Add(2 * time.Minute) }, false, []string{"date_updated"}},
-		{"last_updated_by", src, func(m *remote.Message) { m.LastUpdatedBy = "" }, false, []string{"last_updated_by"}},
-		{"media on a text message", src, func(m *remote.Message) { m.Media = &remote.Media{SID: "ME9"} }, false, []string{"media"}},
-		{"body and date_updated", src, func(m *remote.Message) { m.Body, m.DateUpdated = "x", t0.Add(time.Hour) }, false,
+		{"same", src, func(*remote.Message) {}, nil},
+		{"from", src, func(m *remote.Message) { m.From = "system" }, []string{"from"}},
+		{"body", src, func(m *remote.Message) { m.Body = "hi!" }, []string{"body"}},
+		{"body emptied", src, func(m *remote.Message) { m.Body = "" }, []string{"body"}},
+		{"attributes", src, func(m *remote.Message) { m.Attributes = `{"a":"1"}` }, []string{"attributes"}},
+		{"date_created", src, func(m *remote.Message) { m.DateCreated = t0.Add(-time.Second) }, []string{"date_created"}},
+		{"date_updated", src, func(m *remote.Message) { m.DateUpdated = t0.Add(2 * time.Minute) }, []string{"date_updated"}},
+		{"last_updated_by", src, func(m *remote.Message) { m.LastUpdatedBy = "" }, []string{"last_updated_by"}},
+		{"media on a text message", src, func(m *remote.Message) { m.Media = &remote.Media{SID: "ME9"} }, []string{"media"}},
+		{"body and date_updated", src, func(m *remote.Message) { m.Body, m.DateUpdated = "x", t0.Add(time.Hour) },
 			[]string{"body", "date_updated"}},
-		{"null last_updated_by vs one", &srcMessage{}, func(m *remote.Message) { *m = remote.Message{LastUpdatedBy: "x"} }, false,
+		{"null last_updated_by vs one", &srcMessage{}, func(m *remote.Message) { *m = remote.Message{LastUpdatedBy: "x"} },
 			[]string{"last_updated_by"}},
 		{"null from and attributes: the service chose", &srcMessage{}, func(m *remote.Message) {
 			*m = remote.Message{From: "system", Attributes: "{}", DateCreated: time.Now(), DateUpdated: time.Now()}
-		}, false, nil},
+		}, nil},
 		{"media attached", media, func(m *remote.Message) {
 			*m = remote.Message{From: "ann", DateCreated: t0, Media: &remote.Media{SID: "me1"}}
-		}, true, nil},
-		{"media missing", media, func(m *remote.Message) { *m = remote.Message{From: "ann", DateCreated: t0} }, true, []string{"media"}},
-		{"media other", media, func(m *remote.Message) {
+		}, nil},
+		{"media missing", media, func(m *remote.Message) { *m = remote.Message{From: "ann", DateCreated: t0} }, []string{"media"}},
+		{"media: the same file under another SID", media, func(m *remote.Message) {
 			*m = remote.Message{From: "ann", DateCreated: t0, Media: &remote.Media{SID: "ME2"}}
-		}, true,
+		}, nil},
+		{"media: another file", media, func(m *remote.Message) {
+			*m = remote.Message{From: "ann", DateCreated: t0, Media: &remote.Media{SID: "ME1", Size: 5, Filename: "x.pdf"}}
+		},
 			[]string{"media"}},
 		{"media caption", captioned, func(m *remote.Message) {
 			*m = remote.Message{From: "ann", Body: "look", DateCreated: t0, Media: &remote.Media{SID: "ME1"}}
-		}, true, nil},
+		}, nil},
 		{"media caption changed", captioned, func(m *remote.Message) {
 			*m = remote.Message{From: "ann", Body: "see", DateCreated: t0, Media: &remote.Media{SID: "ME1"}}
-		}, true, []string{"body"}},
+		}, []string{"body"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			m := base
 			tc.change(&m)
-			got := messageDiffs(tc.src, &m, tc.withMedia)
+			got := messageDiffs(tc.src, &m)
 			if !slices.Equal(got, tc.want) {
 				t.Errorf("messageDiffs = %q, want %q", got, tc.want)
 			}
 			wantFirst := diffs(tc.want).first("date_updated", "last_updated_by")
-			if got := messageDiff(tc.src, &m, tc.withMedia, nil); got != wantFirst {
+			if got := messageDiff(tc.src, &m, nil); got != wantFirst {
 				t.Errorf("messageDiff = %q, want %q", got, wantFirst)
 			}
 		})
@@ -647,6 +649,7 @@ func TestVerifyMediaSameService(t *testing.T) {
 	snap := genHistory(histOpts{channels: 1, messages: 6, media: true, seed: 10})
 	ft := newFakeTarget(srcSvc)
 	ft.roles[srcSvc] = append(ft.roles[srcSvc], &remote.Role{SID: ft.sid("RL"), FriendlyName: "moderator", Type: "channel"})
+	ft.holdMedia(t, srcSvc, snap)
 	fa := newFakeArchive(snap)
 	o := Options{Target: srcSvc}
 	if _, err := run(t.Context(), ft, fa, o); err != nil {
@@ -660,7 +663,7 @@ func TestVerifyMediaSameService(t *testing.T) {
 	if c.messages[1].Media == nil {
 		t.Fatalf("media message restored without media: %+v", c.messages[1])
 	}
-	ft.channels[srcSvc][0].messages[1].Media.SID = fmt.Sprintf("ME%032x", 1234)
+	ft.channels[srcSvc][0].messages[1].Media.Filename = "another.png"
 	got, err = verify(t.Context(), ft, fa, o)
 	if err != nil {
 		t.Fatal(err)
@@ -846,7 +849,7 @@ func TestIntegrationVerify(t *testing.T) {
 	e := newEnv(t, smallConfig())
 	ctx := context.Background()
 	e.backup(t, false)
-	if res, err := e.restore(t, e.cl, Options{Concurrency: 3}); err != nil || len(res.Failed)+len(res.Conflicts) != 0 || len(res.Skipped) == 0 {
+	if res, err := e.restore(t, e.cl, Options{Concurrency: 3}); err != nil || len(res.Failed)+len(res.Conflicts)+len(res.Skipped) != 0 || res.MediaUploaded == 0 {
 		t.Fatalf("restore: %+v, %v (the seeded history must hold media messages)", res, err)
 	}
 	check := func(o Options) []Difference {
@@ -882,11 +885,7 @@ func TestIntegrationVerify(t *testing.T) {
 	src, dst := capture(t, e.cl, e.src), capture(t, e.cl, e.dst)
 	a, b, c := chans[0], chans[1], chans[2]
 	var keptA []*remote.Message
-	for _, m := range src.channels[a.UniqueName].messages {
-		if notMedia(m) {
-			keptA = append(keptA, m)
-		}
-	}
+	keptA = append(keptA, src.channels[a.UniqueName].messages...)
 	tgtA, tgtB, tgtC := dst.channels[a.UniqueName], dst.channels[b.UniqueName], dst.channels[c.UniqueName]
 	if len(keptA) != len(tgtA.messages) || len(keptA) < 6 || len(tgtB.members) == 0 {
 		t.Fatalf("channel %q: %d archived text messages, %d restored; channel %q: %d members",

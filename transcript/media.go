@@ -32,6 +32,15 @@ var extensions = map[string]string{
 	"application/msword": "doc",
 	"application/vnd.openxmlformats-officedocument.wordprocessingml.document": "docx",
 	"application/vnd.openxmlformats-officedocument.spreadsheetml.sheet":       "xlsx",
+	"application/vnd.ms-excel":      "xls",
+	"application/vnd.ms-powerpoint": "ppt",
+	"application/vnd.openxmlformats-officedocument.presentationml.presentation": "pptx",
+	"image/tiff":    "tiff",
+	"text/html":     "html",
+	"text/calendar": "ics",
+	"text/vcard":    "vcf",
+	"audio/amr":     "amr",
+	"video/3gpp":    "3gp",
 }
 
 // MediaExtension returns the file extension (without the dot) for a media

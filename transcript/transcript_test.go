@@ -314,3 +314,25 @@ func TestHumanSize(t *testing.T) {
 		}
 	}
 }
+
+func TestMediaExtension(t *testing.T) {
+	tests := []struct {
+		contentType, want string
+	}{
+		{"image/png", "png"},
+		{"image/jpeg", "jpg"},
+		{"text/plain; charset=utf-8", "txt"},
+		{"application/pdf", "pdf"},
+		{"application/vnd.openxmlformats-officedocument.wordprocessingml.document", "docx"},
+		{"application/vnd.ms-excel", "xls"},
+		{"IMAGE/PNG", "png"},
+		{"application/x-chatvault-unknown", "bin"},
+		{"not a type;;", "bin"},
+		{"", "bin"},
+	}
+	for _, tt := range tests {
+		if got := MediaExtension(tt.contentType); got != tt.want {
+			t.Errorf("MediaExtension(%q) = %q, want %q", tt.contentType, got, tt.want)
+		}
+	}
+}
