@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -26,8 +27,10 @@ type restoreOptions struct {
 	DryRun      bool
 	Concurrency int
 	Webhooks    bool
+	API         string // remote.APIAuto, APIChat or APIConversations
 	JSON        bool
 	Quiet       bool
+	Sync        bool
 }
 
 func restoreCommand() *cli.Command {
@@ -47,6 +50,7 @@ func restoreCommand() *cli.Command {
 			&cli.BoolFlag{Name: "dry-run", Usage: "send no writes; print the plan and its estimated duration"},
 			&cli.IntFlag{Name: "concurrency", Usage: "channels restored at once", Value: 8},
 			&cli.BoolFlag{Name: "webhooks", Usage: "let the service fire post-event webhooks for the writes (off by default)"},
+			&cli.BoolFlag{Name: "sync", Usage: "into a target restored before: also update what changed and delete what the snapshot no longer has, among what restore created"},
 			jsonFlag(),
 			quietFlag(),
 		),
@@ -64,8 +68,10 @@ func restoreCommand() *cli.Command {
 				DryRun:      c.Bool("dry-run"),
 				Concurrency: c.Int("concurrency"),
 				Webhooks:    c.Bool("webhooks"),
+				API:         c.String("api"),
 				JSON:        c.Bool("json"),
 				Quiet:       c.Bool("quiet"),
+				Sync:        c.Bool("sync"),
 			}, c.App.Writer, c.App.ErrWriter)
 		},
 	}
@@ -110,6 +116,9 @@ func (o restoreOptions) libOptions() (restore.Options, error) {
 	if o.Concurrency < 1 || o.Concurrency > 64 {
 		return ro, usagef("--concurrency %d is out of range: give 1 to 64", o.Concurrency)
 	}
+	if err := remote.CheckAPI(cmp.Or(o.API, remote.APIAuto)); err != nil {
+		return ro, usagef("--api: %v", err)
+	}
 	if err := o.Conn.validate(); err != nil {
 		return ro, err
 	}
@@ -123,6 +132,7 @@ func (o restoreOptions) libOptions() (restore.Options, error) {
 		Until:       until,
 		DryRun:      o.DryRun,
 		Concurrency: o.Concurrency,
+		Sync:        o.Sync,
 	}, nil
 }
 
@@ -147,7 +157,11 @@ func runRestore(ctx context.Context, o restoreOptions, stdout, stderr io.Writer)
 		defer bar.finish()
 		ro.Progress = restoreProgress{bar}
 	}
-	res, runErr := restore.Run(ctx, cl, a, ro)
+	api, err := cl.ForAPI(ctx, o.Target, cmp.Or(o.API, remote.APIAuto))
+	if err != nil {
+		return fmt.Errorf("restore into service %s: %w", o.Target, err)
+	}
+	res, runErr := restore.Run(ctx, via[restore.Target](cl, api), a, ro)
 	if res.Snapshot != 0 {
 		if err := reportRestore(stdout, stderr, o, res, runErr); err != nil {
 			return err
@@ -166,14 +180,16 @@ func reportRestore(stdout, stderr io.Writer, o restoreOptions, res restore.Resul
 	if o.JSON {
 		return printResult(stdout, res, runErr)
 	}
-	if res.Plan != nil {
+	if o.Sync {
+		reportSync(stdout, stderr, o, res, runErr)
+	} else if res.Plan != nil {
 		p := res.Plan
-		fmt.Fprintf(stdout, "dry run of snapshot %d into %s: would create %d channels, %d members, %d messages and upload %d media files (%s) in %d write requests, about %s\n",
-			res.Snapshot, res.Target, p.Channels, p.Members, p.Messages, p.MediaUploads, megabytes(p.MediaBytes), p.Writes,
+		fmt.Fprintf(stdout, "dry run of snapshot %d into %s through %s: would create %d users, %d channels, %d members, %d messages and upload %d media files (%s) in %d write requests, about %s\n",
+			res.Snapshot, res.Target, res.API, p.Users, p.Channels, p.Members, p.Messages, p.MediaUploads, megabytes(p.MediaBytes), p.Writes,
 			(time.Duration(p.EstimatedSeconds * float64(time.Second))).Round(time.Second))
 	} else {
-		fmt.Fprintf(stdout, "restored snapshot %d into %s: %s, %d channels created (%d already there), %d members, %d messages (%d already there), %d media files uploaded (%s), %d requests in %.1fs\n",
-			res.Snapshot, res.Target, res.Status, res.ChannelsCreated, res.ChannelsSkipped, res.Members, res.Messages, res.MessagesSkipped,
+		fmt.Fprintf(stdout, "restored snapshot %d into %s through %s: %s, %d users, %d channels created (%d already there), %d members, %d messages (%d already there), %d media files uploaded (%s), %d requests in %.1fs\n",
+			res.Snapshot, res.Target, res.API, res.Status, res.Users, res.ChannelsCreated, res.ChannelsSkipped, res.Members, res.Messages, res.MessagesSkipped,
 			res.MediaUploaded, megabytes(res.MediaBytes), res.Requests, res.DurationSeconds)
 	}
 	if !o.Quiet {

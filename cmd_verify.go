@@ -1,13 +1,16 @@
 package main
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/chatvault/chatvault/backup"
+	"github.com/chatvault/chatvault/remote"
 	"github.com/chatvault/chatvault/store"
 )
 
@@ -16,6 +19,8 @@ type verifyOptions struct {
 	Archive  string
 	Snapshot string
 	Service  string
+	Source   string // with Service: compare the restored target Service with the snapshot of Source
+	API      string // remote.APIAuto, APIChat or APIConversations
 	JSON     bool
 }
 
@@ -28,6 +33,7 @@ func verifyCommand() *cli.Command {
 			archiveFlag(),
 			snapshotFlag(),
 			&cli.StringFlag{Name: "service", Usage: "also compare the snapshot with this live service `SID` (IS…)"},
+			&cli.StringFlag{Name: "source", Usage: "--service is a restore target: compare it with the snapshot of this source `SID` (IS…) it was restored from"},
 			jsonFlag(),
 		),
 		Action: func(c *cli.Context) error {
@@ -36,6 +42,8 @@ func verifyCommand() *cli.Command {
 				Archive:  c.String("archive"),
 				Snapshot: c.String("snapshot"),
 				Service:  c.String("service"),
+				Source:   c.String("source"),
+				API:      c.String("api"),
 				JSON:     c.Bool("json"),
 			}, c.App.Writer)
 		},
@@ -48,6 +56,21 @@ type verifyResult struct {
 	Snapshot    uint64              `json:"snapshot,omitempty"`
 	Problems    []store.Problem     `json:"problems"`
 	Differences []backup.Difference `json:"differences"`
+	// API: the API the live service was read through (with --service).
+	API string `json:"api,omitempty"`
+	// NotVisible: archived public channels the live service's API does not
+	// show (Conversations shows private channels only); not differences.
+	NotVisible []backup.Difference `json:"not_visible,omitempty"`
+	// NotCompared: the fields one of the two APIs cannot carry, which are
+	// therefore not compared (backup.NotCompared).
+	NotCompared []notCompared `json:"not_compared,omitempty"`
+}
+
+// notCompared is a field verify does not compare, and why.
+type notCompared struct {
+	Kind  string `json:"kind"`
+	Field string `json:"field"`
+	Why   string `json:"why"`
 }
 
 func runVerify(ctx context.Context, o verifyOptions, stdout io.Writer) error {
@@ -58,6 +81,12 @@ func runVerify(ctx context.Context, o verifyOptions, stdout io.Writer) error {
 		if err := o.Conn.validate(); err != nil {
 			return err
 		}
+		if err := remote.CheckAPI(cmp.Or(o.API, remote.APIAuto)); err != nil {
+			return usagef("--api: %v", err)
+		}
+	}
+	if o.Source != "" {
+		return runVerifyTarget(ctx, o, stdout)
 	}
 	res := verifyResult{Problems: []store.Problem{}, Differences: []backup.Difference{}}
 	a, err := openArchiveRead(o.Archive)
@@ -112,16 +141,30 @@ func compareLive(ctx context.Context, o verifyOptions, a *store.Archive, res *ve
 		return err
 	}
 	v, err := openView(a, o.Snapshot, o.Service)
+	if errors.Is(err, store.ErrNoSnapshot) {
+		return fmt.Errorf("%w; if %s is a restore target, compare it with the snapshot it was restored from: verify --service %s --source IS_SOURCE",
+			err, o.Service, o.Service)
+	}
 	if err != nil {
 		return err
 	}
 	res.Snapshot = v.Snapshot().ID
-	diffs, err := backup.Compare(ctx, cl, v)
+	if res.API, err = cl.ForAPI(ctx, o.Service, cmp.Or(o.API, remote.APIAuto)); err != nil {
+		return fmt.Errorf("verify service %s: %w", o.Service, err)
+	}
+	for _, l := range backup.NotCompared(v.Snapshot().API, res.API) {
+		res.NotCompared = append(res.NotCompared, notCompared{l.Kind, l.Field, l.Why})
+	}
+	diffs, err := backup.Compare(ctx, via[backup.Source](cl, res.API), v)
 	if err != nil {
 		return err
 	}
-	if diffs != nil {
-		res.Differences = diffs
+	for _, d := range diffs {
+		if d.Kind == backup.DiffNotVisible {
+			res.NotVisible = append(res.NotVisible, d)
+		} else {
+			res.Differences = append(res.Differences, d)
+		}
 	}
 	return nil
 }
@@ -130,8 +173,17 @@ func reportVerify(w io.Writer, o verifyOptions, res verifyResult) {
 	for _, p := range res.Problems {
 		fmt.Fprintf(w, "problem: %s: %s\n", p.Where, p.What)
 	}
+	for _, l := range res.NotCompared {
+		fmt.Fprintf(w, "not compared: %s %s: %s\n", l.Kind, l.Field, l.Why)
+	}
+	for _, d := range res.NotVisible {
+		fmt.Fprintf(w, "not compared: channel %s is public, and %s shows private channels only; make it private (Chat v3) to compare it\n", d.Channel, res.API)
+	}
 	for _, d := range res.Differences {
 		what := "channel " + d.Channel
+		if d.User != "" {
+			what = "user " + d.User
+		}
 		if d.Member != "" {
 			what += " member " + d.Member
 		}
@@ -142,7 +194,7 @@ func reportVerify(w io.Writer, o verifyOptions, res verifyResult) {
 	}
 	switch {
 	case res.OK && o.Service != "":
-		fmt.Fprintf(w, "archive %s is intact and snapshot %d equals the live service %s\n", o.Archive, res.Snapshot, o.Service)
+		fmt.Fprintf(w, "archive %s is intact and snapshot %d equals the live service %s (read through %s)\n", o.Archive, res.Snapshot, o.Service, res.API)
 	case res.OK:
 		fmt.Fprintf(w, "archive %s is intact\n", o.Archive)
 	default:

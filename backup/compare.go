@@ -27,10 +27,11 @@ const compareConcurrency = 8
 
 // Difference is one way the live service differs from an archived snapshot.
 type Difference struct {
-	Channel string   `json:"channel"`          // channel SID
+	Channel string   `json:"channel"`          // channel SID; "" for a user
+	User    string   `json:"user,omitempty"`   // user SID, for user differences
 	Member  string   `json:"member,omitempty"` // member SID, for member differences
 	Message *string  `json:"message"`          // message SID (IM…) for message differences, else null
-	Kind    string   `json:"kind"`             // DiffMissingLive, DiffMissingArchive or DiffChanged
+	Kind    string   `json:"kind"`             // DiffMissingLive, DiffMissingArchive, DiffChanged or DiffNotVisible
 	Fields  []string `json:"fields"`           // for DiffChanged: the JSON properties whose values differ, sorted
 }
 
@@ -54,8 +55,9 @@ var errChannelGone = errors.New("channel deleted during the comparison")
 
 // Compare reads the live service v.Snapshot().Service (channels of both
 // types, each channel's members, each channel's messages oldest first) and
-// compares it with the snapshot v. It returns every channel, member and
-// message that is missing on either side or changed, sorted by channel SID;
+// compares it with the snapshot v. It returns every user, channel, member and
+// message that is missing on either side or changed, the users first (by
+// SID), then sorted by channel SID;
 // within a channel the channel itself comes first, then its members by SID,
 // then its messages by index. It returns nil when they are equal.
 //
@@ -75,6 +77,11 @@ func Compare(ctx context.Context, src Source, v *store.View) ([]Difference, erro
 	for _, c := range recs {
 		archived[c.SID] = c.Raw
 	}
+	sd := newSides(v, src)
+	users, err := compareUsers(ctx, src, v, sd)
+	if err != nil {
+		return nil, err
+	}
 	live := make(map[string][]byte)
 	for c, err := range src.ListChannels(ctx, svc, "public", "private") {
 		if err != nil {
@@ -92,6 +99,9 @@ func Compare(ctx context.Context, src Source, v *store.View) ([]Difference, erro
 		l, inLive := live[sid]
 		if !inArchive || !inLive {
 			kind, _ := classify(a, l, inArchive, inLive)
+			if !inLive && sd.notVisible(a) {
+				kind = DiffNotVisible
+			}
 			results[i] = []Difference{{Channel: sid, Kind: kind}}
 			continue
 		}
@@ -99,7 +109,7 @@ func Compare(ctx context.Context, src Source, v *store.View) ([]Difference, erro
 			break // a channel failed: Wait returns its error
 		}
 		g.Go(func() error {
-			d, err := compareChannel(gctx, src, v, sid, a, l)
+			d, err := compareChannel(gctx, src, v, sd, sid, a, l)
 			if err != nil {
 				return fmt.Errorf("comparing channel %s of service %s with snapshot %d: %w", sid, svc, snap.ID, err)
 			}
@@ -113,21 +123,21 @@ func Compare(ctx context.Context, src Source, v *store.View) ([]Difference, erro
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("comparing snapshot %d with live service %s: %w", snap.ID, svc, err)
 	}
-	return slices.Concat(results...), nil
+	return slices.Concat(append([][]Difference{users}, results...)...), nil
 }
 
 // compareChannel compares one channel present on both sides: the channel
 // resource, its members and its messages.
-func compareChannel(ctx context.Context, src Source, v *store.View, ch string, archived, live []byte) ([]Difference, error) {
+func compareChannel(ctx context.Context, src Source, v *store.View, sd sides, ch string, archived, live []byte) ([]Difference, error) {
 	var out []Difference
-	if kind, fields := classify(archived, live, true, true); kind != "" {
+	if kind, fields := sd.classify(remote.KindChannel, archived, live, true, true); kind != "" {
 		out = append(out, Difference{Channel: ch, Kind: kind, Fields: fields})
 	}
-	members, err := compareMembers(ctx, src, v, ch)
+	members, err := compareMembers(ctx, src, v, sd, ch)
 	if err == nil {
 		out = append(out, members...)
 		var messages []Difference
-		messages, err = compareMessages(ctx, src, v, ch)
+		messages, err = compareMessages(ctx, src, v, sd, ch)
 		out = append(out, messages...)
 	}
 	switch {
@@ -150,7 +160,7 @@ func liveErr(what string, err error) error {
 }
 
 // compareMembers compares the members of channel ch.
-func compareMembers(ctx context.Context, src Source, v *store.View, ch string) ([]Difference, error) {
+func compareMembers(ctx context.Context, src Source, v *store.View, sd sides, ch string) ([]Difference, error) {
 	recs, err := v.Members(ch)
 	if err != nil {
 		return nil, fmt.Errorf("reading the archived members: %w", err)
@@ -170,7 +180,7 @@ func compareMembers(ctx context.Context, src Source, v *store.View, ch string) (
 	for _, sid := range sortedUnion(archived, live) {
 		a, inArchive := archived[sid]
 		l, inLive := live[sid]
-		if kind, fields := classify(a, l, inArchive, inLive); kind != "" {
+		if kind, fields := sd.classify(remote.KindMember, a, l, inArchive, inLive); kind != "" {
 			out = append(out, Difference{Channel: ch, Member: sid, Kind: kind, Fields: fields})
 		}
 	}
@@ -179,7 +189,7 @@ func compareMembers(ctx context.Context, src Source, v *store.View, ch string) (
 
 // compareMessages walks the archived and the live messages of channel ch
 // side by side, both in index order, one message of each side at a time.
-func compareMessages(ctx context.Context, src Source, v *store.View, ch string) ([]Difference, error) {
+func compareMessages(ctx context.Context, src Source, v *store.View, sd sides, ch string) ([]Difference, error) {
 	nextArchived, stopArchived := iter.Pull2(v.Messages(ch))
 	defer stopArchived()
 	nextLive, stopLive := iter.Pull2(src.ListMessages(ctx, v.Snapshot().Service, ch, remote.ListOptions{PageSize: MaxPageSize, Order: "asc"}))
@@ -230,7 +240,7 @@ func compareMessages(ctx context.Context, src Source, v *store.View, ch string) 
 			out = append(out, Difference{Channel: ch, Message: new(a.SID), Kind: DiffMissingLive})
 			err = advanceArchived()
 		default: // the same index on both sides
-			if kind, fields := classify(a.Raw, l.Raw, true, true); kind != "" {
+			if kind, fields := sd.classify(remote.KindMessage, a.Raw, l.Raw, true, true); kind != "" {
 				out = append(out, Difference{Channel: ch, Message: new(a.SID), Kind: kind, Fields: fields})
 			}
 			err = errors.Join(advanceArchived(), advanceLive())

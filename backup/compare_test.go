@@ -229,9 +229,9 @@ func TestCompareEmptyService(t *testing.T) {
 	}
 }
 
-// TestCompareRequests checks that Compare reads each channel's members once
-// and its messages oldest first in pages of the API's maximum, and nothing
-// else.
+// TestCompareRequests checks that Compare reads the users once, each
+// channel's members once and its messages oldest first in pages of the
+// API's maximum, and nothing else.
 func TestCompareRequests(t *testing.T) {
 	f := newFakeSource(3, 250)
 	v := backedUp(t, f)
@@ -240,7 +240,7 @@ func TestCompareRequests(t *testing.T) {
 	if err != nil || got != nil {
 		t.Fatalf("Compare = %v, %v; want nil, nil", got, err)
 	}
-	wantCounts(t, f, map[string]int{kChannels: 1, kMembers: 3, kMessages: 3 * 3})
+	wantCounts(t, f, map[string]int{kUsers: 1, kChannels: 1, kMembers: 3, kMessages: 3 * 3})
 }
 
 // disorderedSource lists a channel's messages newest first, which Compare

@@ -276,5 +276,17 @@
 // null against "", 1 against 1.0, a differently escaped string or nested
 // objects with their keys in another order do. A message with the same index
 // but another SID is "changed" with field "sid", named by its archived SID.
-// The service resource and the roles are not compared.
+// The service resource and the roles are not compared. Users are compared
+// first, by SID, in identity, friendly_name, attributes and role_sid only
+// (not the counts and dates the service keeps).
+//
+// Through either API (compare_api.go): when the snapshot and the live
+// service were not both read through Chat, both sides are put in Chat's
+// shape (remote.ChatShape) before comparing, and a field one API cannot
+// carry into the other (remote.Losses), a field only one side has, url and
+// links, a null message date_updated against one equal to its date_created,
+// and a null body against "" are not differences. An archived public
+// channel that the live API does not show (Conversations lists private
+// channels only) is reported as not_visible, never as missing_live; verify
+// lists those apart and they do not fail it.
 package backup

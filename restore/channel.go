@@ -57,6 +57,13 @@ type chanRun struct {
 	uploads     int   // media uploads left to do
 	uploadBytes int64 // their bytes
 	newMin      int64 // smallest source index that would be newly mapped; -1 none
+
+	// Sync (sync.go).
+	tgt              *remote.Channel // the journaled target channel as read back; nil when created by this run
+	updated, deleted int
+	gone             int  // target messages this run's deletions removed (answered 2xx)
+	resumed          bool // an earlier sync of the channel was interrupted: read back before each write
+	actions          []Action
 }
 
 // channel restores one channel. Problems confined to the channel (a
@@ -110,6 +117,9 @@ func (c *chanRun) finish() {
 	r.res.MediaBytes += c.uploadedBytes
 	r.res.Skipped = append(r.res.Skipped, c.skipped...)
 	r.res.Conflicts = append(r.res.Conflicts, c.conflicts...)
+	r.res.Updated += c.updated
+	r.res.Deleted += c.deleted
+	r.planned.Actions = append(r.planned.Actions, c.actions...)
 	if r.o.DryRun && c.writes > 0 {
 		r.chanPlans = append(r.chanPlans, chain{writes: c.writes, bytes: c.uploadBytes})
 		r.planned.Writes += c.writes
@@ -138,17 +148,28 @@ func (c *chanRun) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := c.syncBefore(ctx); err != nil {
+		return err
+	}
 	members, err := c.restoreMembers(ctx)
 	if err != nil {
+		return err
+	}
+	if err := c.syncMessages(ctx); err != nil {
 		return err
 	}
 	news, err := c.restoreMessages(ctx)
 	if err != nil {
 		return err
 	}
-	// A finished channel to which this run added nothing has its read
-	// positions set already.
-	if !c.st.Finished || news > 0 || c.newMembers > 0 {
+	if r.o.Sync {
+		// The sync's member pass sets read positions with the other fields.
+		if err := c.syncMembers(ctx, members); err != nil {
+			return err
+		}
+	} else if !c.st.Finished || news > 0 || c.newMembers > 0 {
+		// A finished channel to which this run added nothing has its read
+		// positions set already.
 		if err := c.restoreLCMI(ctx, members); err != nil {
 			return err
 		}
@@ -192,7 +213,8 @@ func (c *chanRun) checkTarget(ctx context.Context) error {
 		return fmt.Errorf("look up target channel %s: %w", c.st.Target, err)
 	}
 	c.skippedCh++
-	if c.st.Finished && int64(t.MessagesCount) < c.st.Restored {
+	c.tgt = t
+	if !r.o.Sync && c.st.Finished && remote.CapabilitiesOf(r.api).MessageCounts && int64(t.MessagesCount) < c.st.Restored {
 		c.conflicts = append(c.conflicts, Conflict{Channel: c.rec.SID, UniqueName: c.rec.UniqueName, Reason: fmt.Sprintf(
 			"target channel %s holds %d messages, fewer than the %d restored into it: messages were deleted from it, and restore does not "+
 				"put them back, since a message cannot be inserted before later ones; delete the target channel and rerun to restore it whole",
@@ -214,6 +236,7 @@ func (c *chanRun) ensureChannel(ctx context.Context) error {
 	if r.o.DryRun {
 		c.fresh = true
 		c.writes++
+		c.plan("create", "channel", c.rec.SID, "", nil)
 		r.mu.Lock()
 		r.planned.Channels++
 		r.mu.Unlock()
@@ -273,11 +296,14 @@ func (c *chanRun) findExisting(ctx context.Context, lookup bool) (*remote.Channe
 		if other, ok := r.claimedBy(t.SID); ok && other != c.rec.SID {
 			return nil, conflictf("target channel %s with unique name %q was restored from source channel %s", t.SID, un, other)
 		}
-		if t.MessagesCount > 0 {
+		if n, err := c.holds(ctx, t); err != nil || n > 0 {
+			if err != nil {
+				return nil, err
+			}
 			return nil, conflictf("target channel %s with unique name %q already holds %d messages that this restore did not create; it was left untouched (rename or delete it, or restore into another service)",
-				t.SID, un, t.MessagesCount)
+				t.SID, un, n)
 		}
-		if diff := channelDiff(c.src, t); diff != "" {
+		if diff := channelDiff(c.src, t, r.lost); diff != "" {
 			return nil, conflictf("target channel %s with unique name %q exists, is empty, but differs from the archived channel in %s; it was left untouched (delete it or restore into another service)",
 				t.SID, un, diff)
 		}
@@ -290,15 +316,36 @@ func (c *chanRun) findExisting(ctx context.Context, lookup bool) (*remote.Channe
 		if err != nil {
 			return nil, fmt.Errorf("list target channels: %w", err)
 		}
-		if t.UniqueName != "" || t.MessagesCount > 0 || channelDiff(c.src, t) != "" {
+		if t.UniqueName != "" || t.MessagesCount > 0 || channelDiff(c.src, t, r.lost) != "" {
 			continue
 		}
 		if _, ok := r.claimedBy(t.SID); ok {
 			continue
 		}
+		if n, err := c.holds(ctx, t); err != nil || n > 0 {
+			if err != nil {
+				return nil, err
+			}
+			continue
+		}
 		return t, nil
 	}
 	return nil, nil
+}
+
+// holds returns how many messages target channel t holds: its
+// messages_count through Chat. Conversations gives no count, so there it
+// is 1 when the channel holds any message (one read), else 0.
+func (c *chanRun) holds(ctx context.Context, t *remote.Channel) (int, error) {
+	r := c.r
+	if remote.CapabilitiesOf(r.api).MessageCounts {
+		return t.MessagesCount, nil
+	}
+	page, err := r.dst.MessagesPage(ctx, r.o.Target, t.SID, remote.ListOptions{PageSize: 1, Order: "desc"}, "")
+	if err != nil {
+		return 0, fmt.Errorf("look for messages in target channel %s: %w", t.SID, err)
+	}
+	return min(len(page.Items), 1), nil
 }
 
 // adopt journals t as this channel's target and saves the journal before
@@ -311,6 +358,7 @@ func (c *chanRun) adopt(ctx context.Context, t *remote.Channel, created bool) er
 		return conflictf("target channel %s is already the restore of source channel %s", t.SID, other)
 	}
 	c.st.Target, c.st.Pending = t.SID, false
+	c.st.Hash = channelHash(c.src)
 	if created {
 		c.created++
 		c.fresh = true
@@ -348,14 +396,26 @@ func (c *chanRun) restoreMembers(ctx context.Context) ([]*srcMember, error) {
 		}
 		c.newMembers++
 		if r.o.DryRun {
+			if c.timestampOnly(m) {
+				c.writes++
+			}
 			c.writes++
+			c.plan("create", "member", m.Identity, "", nil)
 			r.mu.Lock()
 			r.planned.Members++
 			r.mu.Unlock()
 			continue
 		}
-		sid, created, err := c.createMember(ctx, m)
+		sid, created, foreign, err := c.createMember(ctx, m)
 		if err != nil {
+			return nil, err
+		}
+		if c.timestampOnly(m) {
+			if err := c.updateMember(ctx, m, sid, nil); err != nil {
+				return nil, err
+			}
+		}
+		if err := c.writtenMember(m, sid, foreign); err != nil {
 			return nil, err
 		}
 		if err := journalErr("write", c.st.memberKey(m.SID), r.j.Put(c.st.memberKey(m.SID), []byte(sid))); err != nil {
@@ -376,44 +436,31 @@ func (c *chanRun) restoreMembers(ctx context.Context) ([]*srcMember, error) {
 
 // createMember creates m in the target channel, or adopts it when the
 // channel has it already (identity is unique per channel). created reports
-// whether this run made it.
-func (c *chanRun) createMember(ctx context.Context, m *srcMember) (sid string, created bool, err error) {
+// whether this run made it; foreign, that the member found was neither
+// sent by this run nor provably an earlier run's (ownMember).
+func (c *chanRun) createMember(ctx context.Context, m *srcMember) (sid string, created, foreign bool, err error) {
 	r := c.r
-	p := remote.MemberParams{
-		Identity:                 m.Identity,
-		Attributes:               m.Attributes,
-		DateCreated:              utc(m.DateCreated),
-		DateUpdated:              utc(m.DateUpdated),
-		LastConsumptionTimestamp: utc(m.LastConsumptionTimestamp),
-	}
-	if m.RoleSID != nil && *m.RoleSID != "" {
-		if t, ok := r.roleMap[*m.RoleSID]; ok {
-			p.RoleSID = &t
-		} else {
-			r.log.Warn("archived role has no namesake in the target; the member gets the target's default channel role",
-				"channel", c.rec.SID, "member", m.SID, "role", *m.RoleSID)
-		}
-	}
+	p := c.memberParams(m)
 	sent := false
 	for range maxAttempts {
 		t, err := r.dst.CreateMember(ctx, r.o.Target, c.st.Target, p)
 		if err == nil {
-			return t.SID, true, nil
+			return t.SID, true, false, nil
 		}
 		unknown := errors.Is(err, remote.ErrUnknownOutcome)
 		if ctx.Err() != nil || (!unknown && !errors.Is(err, remote.ErrConflict)) {
-			return "", false, fmt.Errorf("create member %q (source %s) in target channel %s: %w", m.Identity, m.SID, c.st.Target, err)
+			return "", false, false, fmt.Errorf("create member %q (source %s) in target channel %s: %w", m.Identity, m.SID, c.st.Target, err)
 		}
 		sent = sent || unknown
 		t, ferr := r.dst.FetchMember(ctx, r.o.Target, c.st.Target, m.Identity)
 		if ferr == nil {
-			return t.SID, sent, nil
+			return t.SID, sent, !sent && !c.ownMember(m, t), nil
 		}
 		if !errors.Is(ferr, remote.ErrNotFound) {
-			return "", false, fmt.Errorf("look up member %q in target channel %s: %w", m.Identity, c.st.Target, ferr)
+			return "", false, false, fmt.Errorf("look up member %q in target channel %s: %w", m.Identity, c.st.Target, ferr)
 		}
 	}
-	return "", false, fmt.Errorf("create member %q (source %s) in target channel %s: no answer after %d attempts; rerun the restore",
+	return "", false, false, fmt.Errorf("create member %q (source %s) in target channel %s: no answer after %d attempts; rerun the restore",
 		m.Identity, m.SID, c.st.Target, maxAttempts)
 }
 
@@ -422,7 +469,7 @@ func (c *chanRun) createMember(ctx context.Context, m *srcMember) (sid string, c
 func (c *chanRun) restoreMessages(ctx context.Context) (int, error) {
 	r := c.r
 	var extras []*remote.Message // target messages after LastTgtIndex, oldest first, not yet matched
-	reconciled := c.fresh
+	reconciled := c.fresh || c.nothingBeyond()
 	if !reconciled && !c.st.Finished {
 		var err error
 		if extras, err = c.beyond(ctx); err != nil {
@@ -453,23 +500,20 @@ func (c *chanRun) restoreMessages(ctx context.Context) (int, error) {
 		if !c.selected(m) {
 			continue
 		}
-		var media store.MediaRecord
-		archived := false
-		if me := m.media(); me != "" {
-			if media, archived, err = archivedMedia(r.view, r.a, me); err != nil {
-				return news, err
-			}
+		media, archived, reason, err := restorableMedia(r.view, r.a, m, r.sameSvc)
+		if err != nil {
+			return news, err
 		}
-		if reason := unrestorable(m, r.sameSvc, archived); reason != "" {
+		if reason != "" {
 			c.skip(m, SkipMedia, reason)
 			continue
 		}
 		if m.Index <= c.st.LastSrcIndex {
-			_, ok, err := r.j.Get(c.st.indexKey(c.rec.SID, m.Index))
+			v, ok, err := r.j.Get(c.st.indexKey(c.rec.SID, m.Index))
 			if err != nil {
 				return news, journalErr("read", c.st.indexKey(c.rec.SID, m.Index), err)
 			}
-			if ok {
+			if ok && string(v) != deletedIndex {
 				c.msSkip++
 			} else {
 				c.skip(m, SkipBehind, fmt.Sprintf("not restored by an earlier run, which restored later messages (up to index %d) already; "+
@@ -486,11 +530,11 @@ func (c *chanRun) restoreMessages(ctx context.Context) (int, error) {
 		if len(extras) > 0 {
 			t := extras[0]
 			extras = extras[1:]
-			if diff := messageDiff(m, t); diff != "" {
+			if diff := messageDiff(m, t, r.lost); diff != "" {
 				return news, conflictf("target channel %s holds message %s (index %d) after the last restored one that differs from the next archived message %s (index %d) in %s; it was left as is",
 					c.st.Target, t.SID, t.Index, m.SID, m.Index, diff)
 			}
-			if err := c.record(m.Index, t.Index); err != nil {
+			if err := c.record(m, t); err != nil {
 				return news, err
 			}
 			c.msSkip++
@@ -507,6 +551,7 @@ func (c *chanRun) restoreMessages(ctx context.Context) (int, error) {
 		}
 		if r.o.DryRun {
 			c.writes++
+			c.plan("create", "message", strconv.FormatInt(m.Index, 10), "", nil)
 			if c.newMin < 0 {
 				c.newMin = m.Index
 			}
@@ -516,11 +561,11 @@ func (c *chanRun) restoreMessages(ctx context.Context) (int, error) {
 			news++
 			continue
 		}
-		idx, err := c.createMessage(ctx, m, mediaSID)
+		t, err := c.createMessage(ctx, m, mediaSID)
 		if err != nil {
 			return news, err
 		}
-		if err := c.record(m.Index, idx); err != nil {
+		if err := c.record(m, t); err != nil {
 			return news, err
 		}
 		c.messages++
@@ -562,16 +607,20 @@ func (c *chanRun) skip(m *srcMessage, kind, reason string) {
 	c.skipped = append(c.skipped, Skipped{Channel: c.rec.SID, Message: m.SID, Kind: kind, Reason: reason})
 }
 
-// record journals that source index src is target index tgt. The index
-// entry is queued before the state that points past it, so a saved state
-// always has its index entries saved too.
-func (c *chanRun) record(src, tgt int64) error {
+// record journals that archived message m is target message t: what was
+// written (for a sync), then the index entry, both queued before the state
+// that points past them, so a saved state always has its entries saved too.
+func (c *chanRun) record(m *srcMessage, t *remote.Message) error {
 	r := c.r
+	src, tgt := m.Index, t.Index
 	if r.o.DryRun {
 		if c.newMin < 0 {
 			c.newMin = src
 		}
 		return nil
+	}
+	if err := c.writtenMessage(m, written{Target: t.SID}); err != nil {
+		return err
 	}
 	k := c.st.indexKey(c.rec.SID, src)
 	if err := r.j.Put(k, []byte(strconv.FormatInt(tgt, 10))); err != nil {
@@ -583,25 +632,25 @@ func (c *chanRun) record(src, tgt int64) error {
 }
 
 // createMessage creates m in the target channel, with media mediaSID when
-// not "", exactly once and returns its target index. After an unknown
+// not "", exactly once and returns the target message. After an unknown
 // outcome it looks at the newest target message: the channel is written
 // only by this goroutine, so a message after LastTgtIndex can only be this
 // one.
-func (c *chanRun) createMessage(ctx context.Context, m *srcMessage, mediaSID string) (int64, error) {
+func (c *chanRun) createMessage(ctx context.Context, m *srcMessage, mediaSID string) (*remote.Message, error) {
 	r := c.r
 	p := messageParams(m, mediaSID)
 	for range maxAttempts {
 		t, err := r.dst.CreateMessage(ctx, r.o.Target, c.st.Target, p)
 		if err == nil {
-			return t.Index, nil
+			return t, nil
 		}
 		if ctx.Err() != nil || !errors.Is(err, remote.ErrUnknownOutcome) {
-			return 0, fmt.Errorf("create message %s (index %d) in target channel %s: %w", m.SID, m.Index, c.st.Target, err)
+			return nil, fmt.Errorf("create message %s (index %d) in target channel %s: %w", m.SID, m.Index, c.st.Target, err)
 		}
 		r.log.Debug("message create outcome unknown; checking the target", "channel", c.rec.SID, "message", m.SID, "err", err)
 		page, err := r.dst.MessagesPage(ctx, r.o.Target, c.st.Target, remote.ListOptions{PageSize: 2, Order: "desc"}, "")
 		if err != nil {
-			return 0, fmt.Errorf("check target channel %s for message %s: %w", c.st.Target, m.SID, err)
+			return nil, fmt.Errorf("check target channel %s for message %s: %w", c.st.Target, m.SID, err)
 		}
 		var after []*remote.Message
 		for _, t := range page.Items {
@@ -613,16 +662,16 @@ func (c *chanRun) createMessage(ctx context.Context, m *srcMessage, mediaSID str
 		case len(after) == 0:
 			continue // not carried out: send again
 		case len(after) > 1:
-			return 0, conflictf("target channel %s gained messages this restore did not send (found %d after index %d); stopped",
+			return nil, conflictf("target channel %s gained messages this restore did not send (found %d after index %d); stopped",
 				c.st.Target, len(after), c.st.LastTgtIndex)
 		}
-		if diff := messageDiff(m, after[0]); diff != "" {
-			return 0, conflictf("target channel %s gained message %s that this restore did not send (differs from %s in %s); stopped",
+		if diff := messageDiff(m, after[0], r.lost); diff != "" {
+			return nil, conflictf("target channel %s gained message %s that this restore did not send (differs from %s in %s); stopped",
 				c.st.Target, after[0].SID, m.SID, diff)
 		}
-		return after[0].Index, nil
+		return after[0], nil
 	}
-	return 0, fmt.Errorf("create message %s (index %d) in target channel %s: no answer after %d attempts; rerun the restore",
+	return nil, fmt.Errorf("create message %s (index %d) in target channel %s: no answer after %d attempts; rerun the restore",
 		m.SID, m.Index, c.st.Target, maxAttempts)
 }
 
@@ -732,21 +781,36 @@ func (c *chanRun) updateLCMI(ctx context.Context, m *srcMember, idx int64) error
 		return fmt.Errorf("member %s (%q) is missing from the restore journal; rerun the restore", m.SID, m.Identity)
 	}
 	n := int(idx)
+	return c.updateMember(ctx, m, string(tgt), &n)
+}
+
+// updateMember sets the read horizon of m, whose target is member tgt: the
+// index idx (nil: left alone) and m's read timestamp, with m's
+// date_updated. Setting the same values twice is harmless, so an unknown
+// outcome is simply sent again.
+func (c *chanRun) updateMember(ctx context.Context, m *srcMember, tgt string, idx *int) error {
+	r := c.r
 	p := remote.MemberParams{
-		LastConsumedMessageIndex: &n,
+		LastConsumedMessageIndex: idx,
 		LastConsumptionTimestamp: utc(m.LastConsumptionTimestamp),
 		DateUpdated:              utc(m.DateUpdated),
 	}
-	// Setting the same values twice is harmless, so an unknown outcome is
-	// simply sent again.
+	var err error
 	for range maxAttempts {
-		_, err = r.dst.UpdateMember(ctx, r.o.Target, c.st.Target, string(tgt), p)
+		_, err = r.dst.UpdateMember(ctx, r.o.Target, c.st.Target, tgt, p)
 		if err == nil || ctx.Err() != nil || !errors.Is(err, remote.ErrUnknownOutcome) {
 			break
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("set last consumed message index of member %q in target channel %s: %w", m.Identity, c.st.Target, err)
+		return fmt.Errorf("set read horizon of member %q in target channel %s: %w", m.Identity, c.st.Target, err)
 	}
 	return nil
+}
+
+// timestampOnly: m's read timestamp must be set by an update of its own.
+// Conversations takes a participant's read horizon on update only; a
+// member with a read index gets its timestamp with the index (restoreLCMI).
+func (c *chanRun) timestampOnly(m *srcMember) bool {
+	return c.r.api == remote.APIConversations && m.LastConsumedMessageIndex == nil && m.LastConsumptionTimestamp != nil
 }

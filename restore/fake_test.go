@@ -50,6 +50,8 @@ type fakeTarget struct {
 	seq      int
 	channels map[string][]*fakeChannel // service → channels
 	roles    map[string][]*remote.Role
+	users    map[string][]*remote.User
+	api      string // API(): "" is Chat
 	requests atomic.Int64
 	writes   atomic.Int64
 	// onWrite, when set, decides the fate of every write; n counts writes from 1.
@@ -548,6 +550,7 @@ type fakeSnap struct {
 	meta     store.Snapshot
 	channels []store.ChannelRecord
 	roles    []store.RoleRecord
+	users    []store.UserRecord
 	members  map[string][]store.MemberRecord
 	messages map[string][]store.MessageRecord
 }

@@ -217,7 +217,7 @@ func checkRestored(t *testing.T, ft *fakeTarget, target string, j *fakeJournal, 
 			continue
 		}
 		restored++
-		if d := channelDiff(w.ch, &c.ch); d != "" {
+		if d := channelDiff(w.ch, &c.ch, nil); d != "" {
 			t.Errorf("channel %s: differs in %s: %+v", src, d, c.ch)
 		}
 		if w.ch.DateUpdated != nil && !w.ch.DateUpdated.Equal(c.ch.DateUpdated) {
@@ -233,7 +233,7 @@ func checkRestored(t *testing.T, ft *fakeTarget, target string, j *fakeJournal, 
 		srcToTgt := map[int64]int64{}
 		for i := range min(len(c.messages), len(w.messages)) {
 			sm, tm := w.messages[i], c.messages[i]
-			if d := messageDiff(sm, tm); d != "" {
+			if d := messageDiff(sm, tm, nil); d != "" {
 				t.Errorf("channel %s message %d (%s): differs in %s: got %+v", src, i, sm.SID, d, tm)
 			}
 			if !sameTime(sm.DateUpdated, tm.DateUpdated) {

@@ -89,9 +89,10 @@ func channelDiffs(c *srcChannel, t *remote.Channel) diffs {
 
 // channelDiff names the first field in which target channel t differs from
 // what creating c would give, "" when none does. date_updated is left out:
-// it says nothing about whose channel it is.
-func channelDiff(c *srcChannel, t *remote.Channel) string {
-	return channelDiffs(c, t).first("date_updated")
+// it says nothing about whose channel it is; so are the fields in lost,
+// which the target's API cannot carry.
+func channelDiff(c *srcChannel, t *remote.Channel, lost map[string]bool) string {
+	return channelDiffs(c, t).without(remote.KindChannel, lost).first("date_updated")
 }
 
 // messageDiffs names the fields in which target message t differs from
@@ -105,17 +106,27 @@ func messageDiffs(m *srcMessage, t *remote.Message) diffs {
 	d.add("media", mediaDiffers(m.Media, t.Media))
 	d.add("attributes", attrsDiffer(m.Attributes, t.Attributes))
 	d.add("date_created", !sameTime(m.DateCreated, t.DateCreated))
-	d.add("date_updated", !sameTime(m.DateUpdated, t.DateUpdated))
+	d.add("date_updated", !sameTime(m.DateUpdated, updated(t)))
 	d.add("last_updated_by", deref(m.LastUpdatedBy) != t.LastUpdatedBy)
 	return d
+}
+
+// updated is t's date_updated as Chat shows it: Conversations gives null
+// (read as the zero time) for a message never edited, which Chat shows as
+// its date_created.
+func updated(t *remote.Message) time.Time {
+	if t.DateUpdated.IsZero() {
+		return t.DateCreated
+	}
+	return t.DateUpdated
 }
 
 // messageDiff names the first field in which target message t differs from
 // what creating m would give, "" when none does. Reconciliation recognises
 // a message by what identifies it; date_updated and last_updated_by are left
-// out.
-func messageDiff(m *srcMessage, t *remote.Message) string {
-	return messageDiffs(m, t).first("date_updated", "last_updated_by")
+// out, and so are the fields in lost.
+func messageDiff(m *srcMessage, t *remote.Message, lost map[string]bool) string {
+	return messageDiffs(m, t).without(remote.KindMessage, lost).first("date_updated", "last_updated_by")
 }
 
 // memberDiffs names the fields in which target member t differs from

@@ -12,8 +12,18 @@ func (r *runner) plan() *Plan {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	p := r.planned
-	p.EstimatedSeconds = estimate(p.Writes, r.chanPlans, r.o.Concurrency, r.o.Latency, r.o.WriteRate, r.o.UploadRate)
+	p.EstimatedSeconds = estimate(p.Writes-p.Users, r.chanPlans, r.o.Concurrency, r.o.Latency, r.o.WriteRate, r.o.UploadRate) +
+		usersTime(p.Users, r.o.Concurrency, r.o.Latency)
 	return &p
+}
+
+// usersTime is the time the user writes take at best: they are sent before
+// any channel's, Concurrency at a time, each waiting for its answer.
+func usersTime(users, concurrency int, latency time.Duration) float64 {
+	if users == 0 || concurrency < 1 {
+		return 0
+	}
+	return math.Ceil(float64(users)/float64(concurrency)) * latency.Seconds()
 }
 
 // chain is what a dry run found left to do in one channel: its write

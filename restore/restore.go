@@ -17,7 +17,8 @@ import (
 	"golang.org/x/sync/errgroup"
 )
 
-// Target is what restore needs of the target service; *remote.Client satisfies it.
+// Target is what restore needs of the target service: *remote.Client writes
+// it through Chat, the client's Conversations view through Conversations.
 type Target interface {
 	ListRoles(ctx context.Context, service string) iter.Seq2[*remote.Role, error]
 	ListChannels(ctx context.Context, service string, types ...string) iter.Seq2[*remote.Channel, error]
@@ -29,12 +30,27 @@ type Target interface {
 	UpdateMember(ctx context.Context, service, channel, member string, p remote.MemberParams) (*remote.Member, error)
 	MessagesPage(ctx context.Context, service, channel string, o remote.ListOptions, pageURL string) (*remote.Page[*remote.Message], error)
 	CreateMessage(ctx context.Context, service, channel string, p remote.MessageParams) (*remote.Message, error)
+	ListUsers(ctx context.Context, service string) iter.Seq2[*remote.User, error]
+	FetchUser(ctx context.Context, service, sidOrIdentity string) (*remote.User, error)
+	CreateUser(ctx context.Context, service string, p remote.UserParams) (*remote.User, error)
+	UpdateUser(ctx context.Context, service, user string, p remote.UserParams) (*remote.User, error)
 	FetchMedia(ctx context.Context, service, sid string) (*remote.MediaFile, error)
 	UploadMedia(ctx context.Context, service string, u remote.MediaUpload) (*remote.MediaFile, error)
 	Requests() int64
+	API() string // remote.APIChat or remote.APIConversations
+	// Sync (Options.Sync) also updates and deletes what restore wrote.
+	UpdateChannel(ctx context.Context, service, channel string, p remote.ChannelParams) (*remote.Channel, error)
+	DeleteChannel(ctx context.Context, service, channel string) error
+	DeleteMember(ctx context.Context, service, channel, member string) error
+	FetchMessage(ctx context.Context, service, channel, sid string) (*remote.Message, error)
+	UpdateMessage(ctx context.Context, service, channel, sid string, p remote.MessageParams) (*remote.Message, error)
+	DeleteMessage(ctx context.Context, service, channel, sid string) error
 }
 
-var _ Target = (*remote.Client)(nil)
+var (
+	_ Target = (*remote.Client)(nil)
+	_ Target = (*remote.Conversations)(nil)
+)
 
 // Progress receives progress reports. Its methods are called from several
 // goroutines at once and must be safe for concurrent use.
@@ -87,6 +103,10 @@ type Options struct {
 	UploadRate  float64       // bytes per second of a media upload assumed by the estimate; default DefaultUploadRate
 	Progress    Progress      // default NopProgress
 	Logger      *slog.Logger  // default discards
+	// Sync also updates what changed and deletes what the snapshot no
+	// longer has, among what this archive's restores created in the
+	// target; the journal must know the target (see "Sync" in doc.go).
+	Sync bool
 }
 
 // Conflict is a channel whose target holds what restore cannot reconcile
@@ -132,10 +152,18 @@ type Plan struct {
 	Channels         int     `json:"channels"`
 	Members          int     `json:"members"`
 	Messages         int     `json:"messages"`
+	Users            int     `json:"users"`          // to create (or update, ones an earlier run created)
 	Writes           int     `json:"write_requests"` // media uploads included
 	MediaUploads     int     `json:"media_uploads"`
 	MediaBytes       int64   `json:"media_bytes"` // bytes the media uploads send
 	EstimatedSeconds float64 `json:"estimated_seconds"`
+	// Sync only: updates and deletions to make, each write listed in
+	// Actions, and Notes on what the run will not do (deletions outside
+	// --since/--until).
+	Updates int      `json:"updates,omitempty"`
+	Deletes int      `json:"deletes,omitempty"`
+	Actions []Action `json:"actions,omitempty"`
+	Notes   []string `json:"notes,omitempty"`
 }
 
 // Result reports a run. Status is one of:
@@ -161,8 +189,8 @@ type Result struct {
 	MessagesSkipped int        `json:"messages_skipped"` // found already restored; kept for one release, same as MessagesAlreadyRestored
 	MediaUploaded   int        `json:"media_uploaded"`   // media files uploaded by this run
 	MediaBytes      int64      `json:"media_uploaded_bytes"`
-	Conflicts       []Conflict `json:"conflicts"`        // never null in JSON
-	Skipped         []Skipped  `json:"skipped"`          // never null in JSON
+	Conflicts       []Conflict `json:"conflicts"` // never null in JSON
+	Skipped         []Skipped  `json:"skipped"`   // never null in JSON
 	Failed          []Failure  `json:"failed,omitempty"`
 	Requests        int64      `json:"requests"`
 	DurationSeconds float64    `json:"duration_seconds"`
@@ -174,6 +202,21 @@ type Result struct {
 	// MessagesAlreadyRestored: archived messages found already in the
 	// target (the new name of MessagesSkipped, which holds the same value).
 	MessagesAlreadyRestored int `json:"messages_already_restored"`
+	// Updated and Deleted count the channels, members and messages a sync
+	// (Options.Sync) updated or deleted in the target.
+	Updated int `json:"updated"`
+	Deleted int `json:"deleted"`
+	// API is the API the target was written through: remote.APIChat or
+	// remote.APIConversations.
+	API string `json:"api,omitempty"`
+	// Users: users this run created in the target (or updated, when an
+	// earlier run had created them).
+	Users int `json:"users"`
+	// Losses are the fields of the archived records restored that the
+	// target's API cannot carry from the snapshot's (remote.Losses), with
+	// how many records hold a value there; each is also a line of
+	// Warnings. None when the APIs are the same.
+	Losses []LossCount `json:"losses,omitempty"`
 }
 
 // Status values of Result.
@@ -318,6 +361,18 @@ func run(ctx context.Context, dst Target, a archive, o Options) (res Result, err
 		counts[c.SID] = n
 	}
 	roles, j := sel.roles, sel.j
+	if err := checkSync(j, o, snap.Service); err != nil {
+		return res, err
+	}
+	res.API = dst.API()
+	if res.Losses, err = countLosses(sel.raw, chans, sel.api, res.API); err != nil {
+		return res, err
+	}
+	if len(res.Losses) > 0 {
+		w := lossWarnings(res.Losses, sel.api, res.API)
+		o.Logger.Warn("fields the target's API cannot carry are not restored", "from", sel.api, "to", res.API, "fields", len(w))
+		res.Warnings = append(res.Warnings, w...)
+	}
 
 	// The first request reads the target's roles: it proves the target
 	// exists and the credentials work before anything else happens, and
@@ -338,14 +393,23 @@ func run(ctx context.Context, dst Target, a archive, o Options) (res Result, err
 		j:         j,
 		o:         o,
 		log:       o.Logger,
-		roleMap:   mapRoles(roles, tgtRoles),
+		roleMap:   mapRoles(roles, tgtRoles, "channel"),
+		userRoles: mapRoles(roles, tgtRoles, "deployment"),
 		sameSvc:   strings.EqualFold(snap.Service, o.Target),
+		api:       res.API,
+		lost:      lostFields(sel.api, res.API),
 		res:       &res,
 		counts:    counts,
 		claimed:   map[string]string{},
 		chanPlans: []chain{},
 	}
 	if err := r.loadClaims(); err != nil {
+		return res, err
+	}
+	if err := r.noteAPI(); err != nil {
+		return res, err
+	}
+	if err := r.restoreUsers(ctx); err != nil {
 		return res, err
 	}
 	o.Progress.Start(len(chans), total)
@@ -362,6 +426,9 @@ func run(ctx context.Context, dst Target, a archive, o Options) (res Result, err
 		})
 	}
 	werr := g.Wait()
+	if werr == nil && ctx.Err() == nil && o.Sync {
+		werr = r.deleteGoneChannels(ctx, chans)
+	}
 
 	// Save what was done whatever happened, even when ctx is cancelled.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -399,8 +466,10 @@ func status(ctx context.Context, res *Result, err error) string {
 // sending any request.
 type selection struct {
 	snap     store.Snapshot
-	warnings []string // about the snapshot picked
-	view     snapshotView
+	warnings []string              // about the snapshot picked
+	api      string                // the API the snapshot was read through
+	raw      snapshotView          // records as that API returned them
+	view     snapshotView          // records in Chat's shape
 	chans    []store.ChannelRecord // selected, in the snapshot's order
 	roles    []store.RoleRecord    // archived
 	j        journal               // of (snapshot's service, o.Target)
@@ -422,9 +491,11 @@ func selectFrom(a archive, o *Options) (sel selection, err error) {
 		o.Logger.Warn(w)
 		sel.warnings = append(sel.warnings, w)
 	}
-	if sel.view, err = a.View(sel.snap.ID); err != nil {
+	if sel.raw, err = a.View(sel.snap.ID); err != nil {
 		return sel, fmt.Errorf("restore: open snapshot %d of archive: %w", sel.snap.ID, err)
 	}
+	sel.api = snapshotAPI(sel.snap)
+	sel.view = shaped(sel.raw, sel.api)
 	if sel.chans, err = selectChannels(sel.view, o.Channels, sel.snap.ID); err != nil {
 		return sel, err
 	}
@@ -548,12 +619,12 @@ func targetRoles(ctx context.Context, dst Target, target string) ([]*remote.Role
 	return out, nil
 }
 
-// mapRoles maps source role SIDs to target channel role SIDs by friendly
-// name (a member's role is always a channel role).
-func mapRoles(src []store.RoleRecord, tgt []*remote.Role) map[string]string {
+// mapRoles maps source role SIDs to the SIDs of target roles of type typ
+// ("channel" for members, "deployment" for users) by friendly name.
+func mapRoles(src []store.RoleRecord, tgt []*remote.Role, typ string) map[string]string {
 	byName := map[string]*remote.Role{}
 	for _, r := range tgt {
-		if r.Type == "channel" || r.Type == "" {
+		if r.Type == typ || r.Type == "" {
 			byName[r.FriendlyName] = r
 		}
 	}
@@ -568,20 +639,24 @@ func mapRoles(src []store.RoleRecord, tgt []*remote.Role) map[string]string {
 
 // runner holds what the channel workers share.
 type runner struct {
-	dst     Target
-	a       archive
-	view    snapshotView
-	j       journal
-	o       Options
-	log     *slog.Logger
-	roleMap map[string]string // source role SID → target role SID
-	sameSvc bool              // target is the source service (its media can be reused)
+	dst       Target
+	a         archive
+	view      snapshotView
+	j         journal
+	o         Options
+	log       *slog.Logger
+	roleMap   map[string]string // source role SID → target channel role SID
+	userRoles map[string]string // source role SID → target deployment role SID
+	sameSvc   bool              // target is the source service (its media can be reused)
+	api       string            // the API the target is written through
+	lost      map[string]bool   // "kind/field" the target's API cannot carry from the snapshot's: not compared
 
 	mu        sync.Mutex
 	res       *Result
 	counts    map[string]int    // archived messages per source channel (for Progress)
 	claimed   map[string]string // target CH → source CH, per the journal
 	planned   Plan              // dry run: what is left to do
+	noted     map[string]bool   // sync: notes already in the plan
 	chanPlans []chain           // dry run: what is left to do per channel
 }
 

@@ -367,14 +367,18 @@ func killRun(t *testing.T, ft *fakeTarget, fa *fakeArchive, n int64, o Options) 
 	defer cancel()
 	base := ft.writes.Load()
 	ft.kill = func() { j.crash(); cancel() }
+	seen := ft.onWrite // a test's own, which sees every write too
 	ft.onWrite = func(op string, k int64) fault {
+		if seen != nil {
+			seen(op, k)
+		}
 		if k-base == n {
 			return faultKill
 		}
 		return faultNone
 	}
 	_, err := run(ctx, ft, fa, o)
-	ft.onWrite, ft.kill = nil, nil
+	ft.onWrite, ft.kill = seen, nil
 	ft.mu.Lock()
 	ft.killed = false // a new process
 	ft.mu.Unlock()
@@ -873,7 +877,7 @@ func TestDiffs(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m := base
 			tc.change(&m)
-			if got := messageDiff(tc.src, &m); got != tc.want {
+			if got := messageDiff(tc.src, &m, nil); got != tc.want {
 				t.Errorf("messageDiff = %q, want %q", got, tc.want)
 			}
 		})
@@ -998,7 +1002,7 @@ func TestMapRoles(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			got := mapRoles(src, tc.tgt)
+			got := mapRoles(src, tc.tgt, "channel")
 			if fmt.Sprint(got) != fmt.Sprint(tc.want) {
 				t.Errorf("mapRoles = %v, want %v", got, tc.want)
 			}

@@ -32,6 +32,7 @@ type snapshotView interface {
 	Members(channelSID string) ([]store.MemberRecord, error)
 	Messages(channelSID string) iter.Seq2[store.MessageRecord, error]
 	MessageCount(channelSID string) (int, error)
+	Users() ([]store.UserRecord, error)
 	Media(mediaSID string) (store.MediaRecord, bool, error)
 }
 

@@ -27,7 +27,8 @@ const (
 // channel SID for a channel, and Message the target message SID for a
 // message.
 type Difference struct {
-	Channel string   `json:"channel"`          // source channel SID
+	Channel string   `json:"channel"`          // source channel SID; "" for a user
+	User    string   `json:"user,omitempty"`   // identity, for user differences
 	Member  string   `json:"member,omitempty"` // identity, for member differences
 	Message *string  `json:"message"`          // source message SID (IM…) for message differences, else null
 	Kind    string   `json:"kind"`             // KindMissingLive, KindMissingArchive or KindChanged
@@ -41,7 +42,8 @@ type Difference struct {
 // VerifyTarget compares what a restore put into o.Target with the archived
 // snapshot it restored, field by field, and returns every difference:
 // sorted by channel (in the snapshot's order, then the target channels that
-// match no archived one), within a channel the channel itself, its members
+// match no archived one) after the users (by identity: missing or changed
+// in friendly_name, attributes or role_sid), within a channel the channel itself, its members
 // by identity, then its messages in index order. It sends only reads and
 // writes nothing into the archive.
 //
@@ -77,8 +79,13 @@ func verify(ctx context.Context, dst Target, a archive, o Options) ([]Difference
 	if err != nil {
 		return nil, err
 	}
+	apis, err := restoredThrough(sel.j)
+	if err != nil {
+		return nil, err
+	}
 	v := &verifier{dst: dst, a: a, view: sel.view, j: sel.j, o: o, sameSvc: strings.EqualFold(sel.snap.Service, o.Target),
-		srcRoles: map[string]string{}, tgtRoles: map[string]string{}}
+		srcRoles: map[string]string{}, tgtRoles: map[string]string{},
+		userRoles: mapRoles(sel.roles, tgtRoles, "deployment"), lost: lostFields(sel.api, append(apis, dst.API())...)}
 	for _, r := range sel.roles {
 		v.srcRoles[r.SID] = r.FriendlyName
 	}
@@ -98,7 +105,10 @@ func verify(ctx context.Context, dst Target, a archive, o Options) ([]Difference
 	if err := g.Wait(); err != nil {
 		return nil, v.fail(ctx, "", err)
 	}
-	out := []Difference{}
+	out, err := v.users(ctx)
+	if err != nil {
+		return nil, err
+	}
 	paired := map[string]bool{}
 	for _, c := range per {
 		out = append(out, c.diffs...)
@@ -120,14 +130,46 @@ func verify(ctx context.Context, dst Target, a archive, o Options) ([]Difference
 
 // verifier holds what the channel checks share; they only read it.
 type verifier struct {
-	dst      Target
-	a        archive
-	view     snapshotView
-	j        journal
-	o        Options
-	sameSvc  bool              // target is the source service
-	srcRoles map[string]string // archived role SID → friendly name
-	tgtRoles map[string]string // target role SID → friendly name
+	dst       Target
+	a         archive
+	view      snapshotView
+	j         journal
+	o         Options
+	sameSvc   bool              // target is the source service
+	srcRoles  map[string]string // archived role SID → friendly name
+	tgtRoles  map[string]string // target role SID → friendly name
+	userRoles map[string]string // archived role SID → target deployment role SID
+	lost      map[string]bool   // "kind/field" not compared: an API the restore wrote or this reads through cannot carry it
+}
+
+// users compares the archived users with the target's, by identity. A
+// target user that is not archived is not a difference: the service makes
+// users of its own (a member's identity new to it, say).
+func (v *verifier) users(ctx context.Context) ([]Difference, error) {
+	users, err := readUsers(v.view)
+	if err != nil {
+		return nil, err
+	}
+	out := []Difference{}
+	if len(users) == 0 {
+		return out, nil
+	}
+	live, err := liveUsers(ctx, v.dst, v.o.Target)
+	if err != nil {
+		return nil, v.fail(ctx, "", err)
+	}
+	for _, u := range users {
+		t := live[u.Identity]
+		switch {
+		case t == nil:
+			out = append(out, Difference{User: u.Identity, Kind: KindMissingLive, Detail: fmt.Sprintf("user %q (%s) is not in the target", u.Identity, u.SID)})
+		default:
+			if f := userDiffs(u, t, v.userRoles).without(remote.KindUser, v.lost); len(f) > 0 {
+				out = append(out, Difference{User: u.Identity, Kind: KindChanged, Fields: f, Detail: fmt.Sprintf("target user %s", t.SID)})
+			}
+		}
+	}
+	return out, nil
 }
 
 // checked is one archived channel's differences and the target channel
@@ -176,7 +218,7 @@ func (v *verifier) channel(ctx context.Context, rec store.ChannelRecord) (checke
 	}
 	c := &chanCheck{v: v, rec: rec, st: st, t: t, label: label(t)}
 	var out []Difference
-	if f := channelDiffs(src, t); len(f) > 0 {
+	if f := channelDiffs(src, t).without(remote.KindChannel, v.lost); len(f) > 0 {
 		out = append(out, c.diff(KindChanged, f, ""))
 	}
 	mapping, msgs, err := c.messages(ctx, journaled)
@@ -290,14 +332,12 @@ func (c *chanCheck) messages(ctx context.Context, journaled bool) (indexMapping,
 		if !v.o.keeps(m) {
 			continue
 		}
-		if me := m.media(); me != "" {
-			_, archived, err := archivedMedia(v.view, v.a, me)
-			if err != nil {
-				return indexMapping{}, nil, err
-			}
-			if unrestorable(m, v.sameSvc, archived) != "" {
-				continue
-			}
+		_, _, why, err := restorableMedia(v.view, v.a, m, v.sameSvc)
+		if err != nil {
+			return indexMapping{}, nil, err
+		}
+		if why != "" {
+			continue
 		}
 		if journaled {
 			ti, ok := pairs[m.Index]
@@ -328,7 +368,7 @@ func (c *chanCheck) messages(ctx context.Context, journaled bool) (indexMapping,
 		if !journaled {
 			pairs[m.Index] = t.Index
 		}
-		if f := messageDiffs(m, t); len(f) > 0 {
+		if f := messageDiffs(m, t).without(remote.KindMessage, v.lost); len(f) > 0 {
 			out = append(out, c.messageDiff(KindChanged, m, t, f,
 				fmt.Sprintf("archived message index %d, target index %d", m.Index, t.Index)))
 		}
@@ -369,7 +409,7 @@ func (c *chanCheck) members(ctx context.Context, mapping indexMapping) ([]Differ
 		}
 		delete(live, m.Identity)
 		srcRole, tgtRole := roleName(v.srcRoles, deref(m.RoleSID)), roleName(v.tgtRoles, t.RoleSID)
-		f := memberDiffs(m, t, srcRole, tgtRole, mapping.at(m.LastConsumedMessageIndex))
+		f := memberDiffs(m, t, srcRole, tgtRole, mapping.at(m.LastConsumedMessageIndex)).without(remote.KindMember, v.lost)
 		if len(f) == 0 {
 			continue
 		}

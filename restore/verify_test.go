@@ -89,7 +89,7 @@ func TestChannelDiffs(t *testing.T) {
 			}
 			// Run's adoption check is the same comparison, without date_updated.
 			wantFirst := diffs(tc.want).first("date_updated")
-			if got := channelDiff(tc.src, &c); got != wantFirst {
+			if got := channelDiff(tc.src, &c, nil); got != wantFirst {
 				t.Errorf("channelDiff = %q, want %q", got, wantFirst)
 			}
 		})
@@ -153,7 +153,7 @@ func TestMessageDiffs(t *testing.T) {
 				t.Errorf("messageDiffs = %q, want %q", got, tc.want)
 			}
 			wantFirst := diffs(tc.want).first("date_updated", "last_updated_by")
-			if got := messageDiff(tc.src, &m); got != wantFirst {
+			if got := messageDiff(tc.src, &m, nil); got != wantFirst {
 				t.Errorf("messageDiff = %q, want %q", got, wantFirst)
 			}
 		})

@@ -1,0 +1,286 @@
+package restore
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/chatvault/chatvault/remote"
+	"golang.org/x/sync/errgroup"
+)
+
+// Users are restored before any channel, so members join users that
+// already have their archived friendly name, attributes and role. The
+// journal key us/<identity> holds the target user's SID once this restore
+// created it, or userPending from just before its create is sent: identity
+// is unique per service, so a user found under a journaled identity is
+// ours, and a pending one was created by a create whose answer was lost.
+
+const (
+	keyUser     = "us/"
+	keyAPI      = "api/" // api/<name>: this restore wrote into the target through that API
+	userPending = "pending"
+	// maxUserNotes bounds the warnings about users left alone.
+	maxUserNotes = 10
+)
+
+func userKey(identity string) string { return keyUser + identity }
+
+// srcUser is an archived user as restore reads it (null kept apart from "").
+type srcUser struct {
+	SID          string  `json:"sid"`
+	Identity     string  `json:"identity"`
+	FriendlyName *string `json:"friendly_name"`
+	Attributes   *string `json:"attributes"`
+	RoleSID      *string `json:"role_sid"`
+}
+
+// readUsers reads the snapshot's users; ones without identity are left out
+// (the service cannot have them).
+func readUsers(v snapshotView) ([]*srcUser, error) {
+	recs, err := v.Users()
+	if err != nil {
+		return nil, fmt.Errorf("restore: read archived users: %w", err)
+	}
+	out := make([]*srcUser, 0, len(recs))
+	for _, rec := range recs {
+		var u srcUser
+		if err := json.Unmarshal(rec.Raw, &u); err != nil {
+			return nil, fmt.Errorf("restore: decode archived user %s: %w", rec.SID, err)
+		}
+		if u.Identity == "" {
+			u.Identity = rec.Identity
+		}
+		if u.Identity != "" {
+			out = append(out, &u)
+		}
+	}
+	return out, nil
+}
+
+// userDiffs names the fields in which target user t differs from archived
+// user u. roles maps archived role SIDs onto the target's deployment roles;
+// an archived role without namesake there is not compared (restore cannot
+// set it).
+func userDiffs(u *srcUser, t *remote.User, roles map[string]string) diffs {
+	var d diffs
+	d.add("friendly_name", deref(u.FriendlyName) != t.FriendlyName)
+	d.add("attributes", attrsDiffer(u.Attributes, t.Attributes))
+	want, ok := roles[deref(u.RoleSID)]
+	d.add("role_sid", ok && want != t.RoleSID)
+	return d
+}
+
+// userParams are the parameters that give a user u's fields in the target.
+func (r *runner) userParams(u *srcUser) remote.UserParams {
+	p := remote.UserParams{Identity: u.Identity, FriendlyName: nonEmpty(u.FriendlyName), Attributes: u.Attributes}
+	if t, ok := r.userRoles[deref(u.RoleSID)]; ok {
+		p.RoleSID = &t
+	}
+	return p
+}
+
+// liveUsers lists the target's users by identity.
+func liveUsers(ctx context.Context, dst Target, service string) (map[string]*remote.User, error) {
+	live := map[string]*remote.User{}
+	for t, err := range dst.ListUsers(ctx, service) {
+		if err != nil {
+			return nil, fmt.Errorf("restore: list users of target service %s: %w", service, err)
+		}
+		live[t.Identity] = t
+	}
+	return live, nil
+}
+
+// restoreUsers creates each archived user the target lacks and updates one
+// that differs when this restore created it; a user someone else made is
+// left alone (only its differences are reported, in Result.Warnings).
+func (r *runner) restoreUsers(ctx context.Context) error {
+	users, err := readUsers(r.view)
+	if err != nil || len(users) == 0 {
+		return err
+	}
+	live, err := liveUsers(ctx, r.dst, r.o.Target)
+	if err != nil {
+		return r.stop(ctx, err)
+	}
+	type job struct {
+		u       *srcUser
+		target  string // "" to create
+		foreign bool   // not created by restore: updated by a sync, never journaled as ours
+	}
+	var jobs []job
+	var notes []string
+	for _, u := range users {
+		mark, ours, err := r.j.Get(userKey(u.Identity))
+		if err != nil {
+			return journalErr("read", userKey(u.Identity), err)
+		}
+		t := live[u.Identity]
+		switch {
+		case t == nil:
+			jobs = append(jobs, job{u: u})
+		case ours && (string(mark) == userPending || len(userDiffs(u, t, r.userRoles)) > 0):
+			jobs = append(jobs, job{u: u, target: t.SID})
+		case !ours && r.o.Sync:
+			if d := userDiffs(u, t, r.userRoles); len(d) > 0 {
+				jobs = append(jobs, job{u: u, target: t.SID, foreign: true})
+				notes = append(notes, fmt.Sprintf("user %q (%s) exists in the target and was not created by this restore; "+
+					"--sync updates it to the archived user %s in %v", u.Identity, t.SID, u.SID, []string(d)))
+			}
+		case !ours:
+			if d := userDiffs(u, t, r.userRoles); len(d) > 0 {
+				notes = append(notes, fmt.Sprintf("user %q (%s) exists in the target and was not created by this restore; "+
+					"it was left as it is though it differs from the archived user %s in %v", u.Identity, t.SID, u.SID, []string(d)))
+			}
+		}
+	}
+	r.noteUsers(notes)
+	if r.o.DryRun {
+		r.mu.Lock()
+		r.planned.Users += len(jobs)
+		r.planned.Writes += len(jobs)
+		for _, jb := range jobs {
+			r.planUser(jb.u.Identity, jb.target)
+		}
+		r.mu.Unlock()
+		return nil
+	}
+	if len(jobs) == 0 {
+		return nil
+	}
+	// The marks go before the creates: a user found under a marked
+	// identity after a kill or a lost answer is then known to be ours.
+	for _, jb := range jobs {
+		if jb.target == "" {
+			if err := r.j.Put(userKey(jb.u.Identity), []byte(userPending)); err != nil {
+				return journalErr("write", userKey(jb.u.Identity), err)
+			}
+		}
+	}
+	if err := r.j.Flush(ctx); err != nil {
+		return journalErr("flush", keyUser, err)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(r.o.Concurrency)
+	for _, jb := range jobs {
+		g.Go(func() error {
+			sid, err := r.putUser(gctx, jb.u, jb.target)
+			if err != nil {
+				return err
+			}
+			if jb.foreign {
+				r.update(func(res *Result) { res.Users++; res.Updated++ })
+				return nil
+			}
+			if err := r.j.Put(userKey(jb.u.Identity), []byte(sid)); err != nil {
+				return journalErr("write", userKey(jb.u.Identity), err)
+			}
+			r.update(func(res *Result) {
+				res.Users++
+				if r.o.Sync && jb.target != "" {
+					res.Updated++
+				}
+			})
+			return nil
+		})
+	}
+	err = g.Wait()
+	if ferr := r.j.Flush(context.WithoutCancel(ctx)); err == nil && ferr != nil {
+		err = journalErr("flush", keyUser, ferr)
+	}
+	if err != nil {
+		return r.stop(ctx, err)
+	}
+	return nil
+}
+
+// noteUsers adds the first notes to the warnings and logs them all.
+func (r *runner) noteUsers(notes []string) {
+	for _, n := range notes {
+		r.log.Warn(n)
+	}
+	if len(notes) > maxUserNotes {
+		rest := len(notes) - maxUserNotes
+		notes = append(notes[:maxUserNotes:maxUserNotes], fmt.Sprintf("%d more users exist in the target, were not created by this restore and differ from the archived ones; the log names them", rest))
+	}
+	r.update(func(res *Result) { res.Warnings = append(res.Warnings, notes...) })
+}
+
+// putUser creates u (target "") or updates target user target to u's
+// fields, and returns the target user's SID. A create answered "exists" or
+// whose outcome is unknown is followed by a fetch by identity: the user
+// found is the one this restore marked as pending, and is updated to u's
+// fields if it differs.
+func (r *runner) putUser(ctx context.Context, u *srcUser, target string) (string, error) {
+	p := r.userParams(u)
+	for range maxAttempts {
+		var t *remote.User
+		var err error
+		if target == "" {
+			t, err = r.dst.CreateUser(ctx, r.o.Target, p)
+		} else {
+			t, err = r.dst.UpdateUser(ctx, r.o.Target, target, p)
+		}
+		if err == nil {
+			return t.SID, nil
+		}
+		unknown := errors.Is(err, remote.ErrUnknownOutcome)
+		exists := target == "" && errors.Is(err, remote.ErrConflict)
+		if ctx.Err() != nil || !(unknown || exists) {
+			return "", fmt.Errorf("restore user %q (source %s) into %s: %w", u.Identity, u.SID, r.o.Target, err)
+		}
+		if target != "" {
+			continue // an update sent twice does no harm
+		}
+		t, err = r.dst.FetchUser(ctx, r.o.Target, u.Identity)
+		switch {
+		case err == nil && len(userDiffs(u, t, r.userRoles)) == 0:
+			return t.SID, nil
+		case err == nil:
+			target = t.SID
+		case !errors.Is(err, remote.ErrNotFound):
+			return "", fmt.Errorf("look up user %q in %s: %w", u.Identity, r.o.Target, err)
+		}
+	}
+	return "", fmt.Errorf("restore user %q (source %s) into %s: no answer after %d attempts; rerun the restore",
+		u.Identity, u.SID, r.o.Target, maxAttempts)
+}
+
+// stop words an error that stops the run before or outside any channel.
+func (r *runner) stop(ctx context.Context, err error) error {
+	switch {
+	case ctx.Err() != nil:
+		return fmt.Errorf("restore into %s interrupted: %w", r.o.Target, ctx.Err())
+	case errors.Is(err, remote.ErrAuthentication):
+		return fmt.Errorf("restore into %s: the service refused the credentials; check the account SID and auth token or API key: %w", r.o.Target, err)
+	}
+	return err
+}
+
+// noteAPI journals that this restore writes through r.api, so that
+// VerifyTarget, reading the target through either API, knows which fields
+// the restore could not carry.
+func (r *runner) noteAPI() error {
+	if r.o.DryRun {
+		return nil
+	}
+	k := keyAPI + r.api
+	_, ok, err := r.j.Get(k)
+	if err != nil || ok {
+		return journalErr("read", k, err)
+	}
+	return journalErr("write", k, r.j.Put(k, []byte("1")))
+}
+
+// restoredThrough lists the APIs restores into this journal's target wrote
+// through.
+func restoredThrough(j journal) ([]string, error) {
+	var apis []string
+	err := j.Scan(keyAPI, func(k string, _ []byte) error {
+		apis = append(apis, k[len(keyAPI):])
+		return nil
+	})
+	return apis, journalErr("read", keyAPI, err)
+}
