@@ -28,12 +28,15 @@ func TestBinaryMoveToConversations(t *testing.T) {
 	}
 	code, out, _ := run("restore", "--archive", archive, "--service", dst, "--api", "conversations", "--dry-run", "--json")
 	dry := decodeJSON(t, out, "plan", "losses", "api", "warnings")
-	if code != exitOK || dry["api"] != "conversations" || len(dry["losses"].([]any)) == 0 {
+	// Media files are uploaded through Conversations too: nothing is skipped, exit 0.
+	if plan, _ := dry["plan"].(map[string]any); code != 0 || dry["api"] != "conversations" || len(dry["losses"].([]any)) == 0 ||
+		plan == nil || plan["media_uploads"].(float64) == 0 {
 		t.Fatalf("restore --dry-run --api conversations exit %d: %.600s", code, out)
 	}
 	code, out, errOut := run("restore", "--archive", archive, "--service", dst, "--api", "conversations", "--json")
-	r := decodeJSON(t, out, "status", "api", "users", "losses", "messages")
-	if code != exitOK || r["api"] != "conversations" || r["messages"].(float64) == 0 || r["users"].(float64) == 0 {
+	r := decodeJSON(t, out, "status", "api", "users", "losses", "messages", "media_uploaded", "skipped")
+	if code != 0 || r["api"] != "conversations" || r["messages"].(float64) == 0 || r["users"].(float64) == 0 ||
+		r["media_uploaded"].(float64) == 0 || len(r["skipped"].([]any)) != 0 {
 		t.Fatalf("restore --api conversations exit %d: %.600s %s", code, out, errOut)
 	}
 	code, out, _ = run("verify", "--archive", archive, "--service", src, "--api", "conversations", "--json")
@@ -42,8 +45,8 @@ func TestBinaryMoveToConversations(t *testing.T) {
 		t.Errorf("verify --service --api conversations exit %d: %.600s", code, out)
 	}
 	code, out, _ = run("restore", "--archive", archive, "--service", dst, "--api", "conversations", "--json")
-	again := decodeJSON(t, out, "messages", "users", "channels_created")
-	if code != exitOK || again["messages"] != 0.0 || again["users"] != 0.0 || again["channels_created"] != 0.0 {
+	again := decodeJSON(t, out, "messages", "users", "channels_created", "media_uploaded")
+	if code != 0 || again["messages"] != 0.0 || again["users"] != 0.0 || again["channels_created"] != 0.0 || again["media_uploaded"] != 0.0 {
 		t.Errorf("rerun exit %d: %.600s", code, out)
 	}
 

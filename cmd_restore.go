@@ -30,6 +30,7 @@ type restoreOptions struct {
 	API         string // remote.APIAuto, APIChat or APIConversations
 	JSON        bool
 	Quiet       bool
+	Sync        bool
 }
 
 func restoreCommand() *cli.Command {
@@ -49,6 +50,7 @@ func restoreCommand() *cli.Command {
 			&cli.BoolFlag{Name: "dry-run", Usage: "send no writes; print the plan and its estimated duration"},
 			&cli.IntFlag{Name: "concurrency", Usage: "channels restored at once", Value: 8},
 			&cli.BoolFlag{Name: "webhooks", Usage: "let the service fire post-event webhooks for the writes (off by default)"},
+			&cli.BoolFlag{Name: "sync", Usage: "into a target restored before: also update what changed and delete what the snapshot no longer has, among what restore created"},
 			jsonFlag(),
 			quietFlag(),
 		),
@@ -69,6 +71,7 @@ func restoreCommand() *cli.Command {
 				API:         c.String("api"),
 				JSON:        c.Bool("json"),
 				Quiet:       c.Bool("quiet"),
+				Sync:        c.Bool("sync"),
 			}, c.App.Writer, c.App.ErrWriter)
 		},
 	}
@@ -129,6 +132,7 @@ func (o restoreOptions) libOptions() (restore.Options, error) {
 		Until:       until,
 		DryRun:      o.DryRun,
 		Concurrency: o.Concurrency,
+		Sync:        o.Sync,
 	}, nil
 }
 
@@ -176,7 +180,9 @@ func reportRestore(stdout, stderr io.Writer, o restoreOptions, res restore.Resul
 	if o.JSON {
 		return printResult(stdout, res, runErr)
 	}
-	if res.Plan != nil {
+	if o.Sync {
+		reportSync(stdout, stderr, o, res, runErr)
+	} else if res.Plan != nil {
 		p := res.Plan
 		fmt.Fprintf(stdout, "dry run of snapshot %d into %s through %s: would create %d users, %d channels, %d members, %d messages and upload %d media files (%s) in %d write requests, about %s\n",
 			res.Snapshot, res.Target, res.API, p.Users, p.Channels, p.Members, p.Messages, p.MediaUploads, megabytes(p.MediaBytes), p.Writes,

@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 
@@ -18,6 +19,7 @@ type verifyOptions struct {
 	Archive  string
 	Snapshot string
 	Service  string
+	Source   string // with Service: compare the restored target Service with the snapshot of Source
 	API      string // remote.APIAuto, APIChat or APIConversations
 	JSON     bool
 }
@@ -31,6 +33,7 @@ func verifyCommand() *cli.Command {
 			archiveFlag(),
 			snapshotFlag(),
 			&cli.StringFlag{Name: "service", Usage: "also compare the snapshot with this live service `SID` (IS…)"},
+			&cli.StringFlag{Name: "source", Usage: "--service is a restore target: compare it with the snapshot of this source `SID` (IS…) it was restored from"},
 			jsonFlag(),
 		),
 		Action: func(c *cli.Context) error {
@@ -39,6 +42,7 @@ func verifyCommand() *cli.Command {
 				Archive:  c.String("archive"),
 				Snapshot: c.String("snapshot"),
 				Service:  c.String("service"),
+				Source:   c.String("source"),
 				API:      c.String("api"),
 				JSON:     c.Bool("json"),
 			}, c.App.Writer)
@@ -80,6 +84,9 @@ func runVerify(ctx context.Context, o verifyOptions, stdout io.Writer) error {
 		if err := remote.CheckAPI(cmp.Or(o.API, remote.APIAuto)); err != nil {
 			return usagef("--api: %v", err)
 		}
+	}
+	if o.Source != "" {
+		return runVerifyTarget(ctx, o, stdout)
 	}
 	res := verifyResult{Problems: []store.Problem{}, Differences: []backup.Difference{}}
 	a, err := openArchiveRead(o.Archive)
@@ -134,6 +141,10 @@ func compareLive(ctx context.Context, o verifyOptions, a *store.Archive, res *ve
 		return err
 	}
 	v, err := openView(a, o.Snapshot, o.Service)
+	if errors.Is(err, store.ErrNoSnapshot) {
+		return fmt.Errorf("%w; if %s is a restore target, compare it with the snapshot it was restored from: verify --service %s --source IS_SOURCE",
+			err, o.Service, o.Service)
+	}
 	if err != nil {
 		return err
 	}

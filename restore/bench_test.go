@@ -37,12 +37,13 @@ func benchRestore(b *testing.B, api string, conc int) {
 	e.backup(b, false)
 	src := capture(b, e.cl, e.src)
 	// The chain of writes of each channel: the channel, its members,
-	// its messages (media messages are skipped), the read positions.
+	// its messages (a media message's file uploaded first), the read
+	// positions.
 	longest, total := 0, 0
 	for _, c := range src.channels {
-		n := 1 + len(c.members)
+		n := 1 + len(c.members) + len(c.messages)
 		for _, m := range c.messages {
-			if m.Media == nil {
+			if m.Media != nil {
 				n++
 			}
 		}

@@ -57,6 +57,13 @@ type chanRun struct {
 	uploads     int   // media uploads left to do
 	uploadBytes int64 // their bytes
 	newMin      int64 // smallest source index that would be newly mapped; -1 none
+
+	// Sync (sync.go).
+	tgt              *remote.Channel // the journaled target channel as read back; nil when created by this run
+	updated, deleted int
+	gone             int  // target messages this run's deletions removed (answered 2xx)
+	resumed          bool // an earlier sync of the channel was interrupted: read back before each write
+	actions          []Action
 }
 
 // channel restores one channel. Problems confined to the channel (a
@@ -110,6 +117,9 @@ func (c *chanRun) finish() {
 	r.res.MediaBytes += c.uploadedBytes
 	r.res.Skipped = append(r.res.Skipped, c.skipped...)
 	r.res.Conflicts = append(r.res.Conflicts, c.conflicts...)
+	r.res.Updated += c.updated
+	r.res.Deleted += c.deleted
+	r.planned.Actions = append(r.planned.Actions, c.actions...)
 	if r.o.DryRun && c.writes > 0 {
 		r.chanPlans = append(r.chanPlans, chain{writes: c.writes, bytes: c.uploadBytes})
 		r.planned.Writes += c.writes
@@ -138,17 +148,28 @@ func (c *chanRun) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := c.syncBefore(ctx); err != nil {
+		return err
+	}
 	members, err := c.restoreMembers(ctx)
 	if err != nil {
+		return err
+	}
+	if err := c.syncMessages(ctx); err != nil {
 		return err
 	}
 	news, err := c.restoreMessages(ctx)
 	if err != nil {
 		return err
 	}
-	// A finished channel to which this run added nothing has its read
-	// positions set already.
-	if !c.st.Finished || news > 0 || c.newMembers > 0 {
+	if r.o.Sync {
+		// The sync's member pass sets read positions with the other fields.
+		if err := c.syncMembers(ctx, members); err != nil {
+			return err
+		}
+	} else if !c.st.Finished || news > 0 || c.newMembers > 0 {
+		// A finished channel to which this run added nothing has its read
+		// positions set already.
 		if err := c.restoreLCMI(ctx, members); err != nil {
 			return err
 		}
@@ -192,7 +213,8 @@ func (c *chanRun) checkTarget(ctx context.Context) error {
 		return fmt.Errorf("look up target channel %s: %w", c.st.Target, err)
 	}
 	c.skippedCh++
-	if c.st.Finished && remote.CapabilitiesOf(r.api).MessageCounts && int64(t.MessagesCount) < c.st.Restored {
+	c.tgt = t
+	if !r.o.Sync && c.st.Finished && remote.CapabilitiesOf(r.api).MessageCounts && int64(t.MessagesCount) < c.st.Restored {
 		c.conflicts = append(c.conflicts, Conflict{Channel: c.rec.SID, UniqueName: c.rec.UniqueName, Reason: fmt.Sprintf(
 			"target channel %s holds %d messages, fewer than the %d restored into it: messages were deleted from it, and restore does not "+
 				"put them back, since a message cannot be inserted before later ones; delete the target channel and rerun to restore it whole",
@@ -214,6 +236,7 @@ func (c *chanRun) ensureChannel(ctx context.Context) error {
 	if r.o.DryRun {
 		c.fresh = true
 		c.writes++
+		c.plan("create", "channel", c.rec.SID, "", nil)
 		r.mu.Lock()
 		r.planned.Channels++
 		r.mu.Unlock()
@@ -335,6 +358,7 @@ func (c *chanRun) adopt(ctx context.Context, t *remote.Channel, created bool) er
 		return conflictf("target channel %s is already the restore of source channel %s", t.SID, other)
 	}
 	c.st.Target, c.st.Pending = t.SID, false
+	c.st.Hash = channelHash(c.src)
 	if created {
 		c.created++
 		c.fresh = true
@@ -376,12 +400,13 @@ func (c *chanRun) restoreMembers(ctx context.Context) ([]*srcMember, error) {
 				c.writes++
 			}
 			c.writes++
+			c.plan("create", "member", m.Identity, "", nil)
 			r.mu.Lock()
 			r.planned.Members++
 			r.mu.Unlock()
 			continue
 		}
-		sid, created, err := c.createMember(ctx, m)
+		sid, created, foreign, err := c.createMember(ctx, m)
 		if err != nil {
 			return nil, err
 		}
@@ -389,6 +414,9 @@ func (c *chanRun) restoreMembers(ctx context.Context) ([]*srcMember, error) {
 			if err := c.updateMember(ctx, m, sid, nil); err != nil {
 				return nil, err
 			}
+		}
+		if err := c.writtenMember(m, sid, foreign); err != nil {
+			return nil, err
 		}
 		if err := journalErr("write", c.st.memberKey(m.SID), r.j.Put(c.st.memberKey(m.SID), []byte(sid))); err != nil {
 			return nil, err
@@ -408,44 +436,31 @@ func (c *chanRun) restoreMembers(ctx context.Context) ([]*srcMember, error) {
 
 // createMember creates m in the target channel, or adopts it when the
 // channel has it already (identity is unique per channel). created reports
-// whether this run made it.
-func (c *chanRun) createMember(ctx context.Context, m *srcMember) (sid string, created bool, err error) {
+// whether this run made it; foreign, that the member found was neither
+// sent by this run nor provably an earlier run's (ownMember).
+func (c *chanRun) createMember(ctx context.Context, m *srcMember) (sid string, created, foreign bool, err error) {
 	r := c.r
-	p := remote.MemberParams{
-		Identity:                 m.Identity,
-		Attributes:               m.Attributes,
-		DateCreated:              utc(m.DateCreated),
-		DateUpdated:              utc(m.DateUpdated),
-		LastConsumptionTimestamp: utc(m.LastConsumptionTimestamp),
-	}
-	if m.RoleSID != nil && *m.RoleSID != "" {
-		if t, ok := r.roleMap[*m.RoleSID]; ok {
-			p.RoleSID = &t
-		} else {
-			r.log.Warn("archived role has no namesake in the target; the member gets the target's default channel role",
-				"channel", c.rec.SID, "member", m.SID, "role", *m.RoleSID)
-		}
-	}
+	p := c.memberParams(m)
 	sent := false
 	for range maxAttempts {
 		t, err := r.dst.CreateMember(ctx, r.o.Target, c.st.Target, p)
 		if err == nil {
-			return t.SID, true, nil
+			return t.SID, true, false, nil
 		}
 		unknown := errors.Is(err, remote.ErrUnknownOutcome)
 		if ctx.Err() != nil || (!unknown && !errors.Is(err, remote.ErrConflict)) {
-			return "", false, fmt.Errorf("create member %q (source %s) in target channel %s: %w", m.Identity, m.SID, c.st.Target, err)
+			return "", false, false, fmt.Errorf("create member %q (source %s) in target channel %s: %w", m.Identity, m.SID, c.st.Target, err)
 		}
 		sent = sent || unknown
 		t, ferr := r.dst.FetchMember(ctx, r.o.Target, c.st.Target, m.Identity)
 		if ferr == nil {
-			return t.SID, sent, nil
+			return t.SID, sent, !sent && !c.ownMember(m, t), nil
 		}
 		if !errors.Is(ferr, remote.ErrNotFound) {
-			return "", false, fmt.Errorf("look up member %q in target channel %s: %w", m.Identity, c.st.Target, ferr)
+			return "", false, false, fmt.Errorf("look up member %q in target channel %s: %w", m.Identity, c.st.Target, ferr)
 		}
 	}
-	return "", false, fmt.Errorf("create member %q (source %s) in target channel %s: no answer after %d attempts; rerun the restore",
+	return "", false, false, fmt.Errorf("create member %q (source %s) in target channel %s: no answer after %d attempts; rerun the restore",
 		m.Identity, m.SID, c.st.Target, maxAttempts)
 }
 
@@ -454,7 +469,7 @@ func (c *chanRun) createMember(ctx context.Context, m *srcMember) (sid string, c
 func (c *chanRun) restoreMessages(ctx context.Context) (int, error) {
 	r := c.r
 	var extras []*remote.Message // target messages after LastTgtIndex, oldest first, not yet matched
-	reconciled := c.fresh
+	reconciled := c.fresh || c.nothingBeyond()
 	if !reconciled && !c.st.Finished {
 		var err error
 		if extras, err = c.beyond(ctx); err != nil {
@@ -485,23 +500,20 @@ func (c *chanRun) restoreMessages(ctx context.Context) (int, error) {
 		if !c.selected(m) {
 			continue
 		}
-		var media store.MediaRecord
-		archived := false
-		if me := m.media(); me != "" {
-			if media, archived, err = archivedMedia(r.view, r.a, me); err != nil {
-				return news, err
-			}
+		media, archived, reason, err := restorableMedia(r.view, r.a, m, r.sameSvc)
+		if err != nil {
+			return news, err
 		}
-		if reason := unrestorable(m, r.sameSvc, archived); reason != "" {
+		if reason != "" {
 			c.skip(m, SkipMedia, reason)
 			continue
 		}
 		if m.Index <= c.st.LastSrcIndex {
-			_, ok, err := r.j.Get(c.st.indexKey(c.rec.SID, m.Index))
+			v, ok, err := r.j.Get(c.st.indexKey(c.rec.SID, m.Index))
 			if err != nil {
 				return news, journalErr("read", c.st.indexKey(c.rec.SID, m.Index), err)
 			}
-			if ok {
+			if ok && string(v) != deletedIndex {
 				c.msSkip++
 			} else {
 				c.skip(m, SkipBehind, fmt.Sprintf("not restored by an earlier run, which restored later messages (up to index %d) already; "+
@@ -522,7 +534,7 @@ func (c *chanRun) restoreMessages(ctx context.Context) (int, error) {
 				return news, conflictf("target channel %s holds message %s (index %d) after the last restored one that differs from the next archived message %s (index %d) in %s; it was left as is",
 					c.st.Target, t.SID, t.Index, m.SID, m.Index, diff)
 			}
-			if err := c.record(m.Index, t.Index); err != nil {
+			if err := c.record(m, t); err != nil {
 				return news, err
 			}
 			c.msSkip++
@@ -539,6 +551,7 @@ func (c *chanRun) restoreMessages(ctx context.Context) (int, error) {
 		}
 		if r.o.DryRun {
 			c.writes++
+			c.plan("create", "message", strconv.FormatInt(m.Index, 10), "", nil)
 			if c.newMin < 0 {
 				c.newMin = m.Index
 			}
@@ -548,11 +561,11 @@ func (c *chanRun) restoreMessages(ctx context.Context) (int, error) {
 			news++
 			continue
 		}
-		idx, err := c.createMessage(ctx, m, mediaSID)
+		t, err := c.createMessage(ctx, m, mediaSID)
 		if err != nil {
 			return news, err
 		}
-		if err := c.record(m.Index, idx); err != nil {
+		if err := c.record(m, t); err != nil {
 			return news, err
 		}
 		c.messages++
@@ -594,16 +607,20 @@ func (c *chanRun) skip(m *srcMessage, kind, reason string) {
 	c.skipped = append(c.skipped, Skipped{Channel: c.rec.SID, Message: m.SID, Kind: kind, Reason: reason})
 }
 
-// record journals that source index src is target index tgt. The index
-// entry is queued before the state that points past it, so a saved state
-// always has its index entries saved too.
-func (c *chanRun) record(src, tgt int64) error {
+// record journals that archived message m is target message t: what was
+// written (for a sync), then the index entry, both queued before the state
+// that points past them, so a saved state always has its entries saved too.
+func (c *chanRun) record(m *srcMessage, t *remote.Message) error {
 	r := c.r
+	src, tgt := m.Index, t.Index
 	if r.o.DryRun {
 		if c.newMin < 0 {
 			c.newMin = src
 		}
 		return nil
+	}
+	if err := c.writtenMessage(m, written{Target: t.SID}); err != nil {
+		return err
 	}
 	k := c.st.indexKey(c.rec.SID, src)
 	if err := r.j.Put(k, []byte(strconv.FormatInt(tgt, 10))); err != nil {
@@ -615,25 +632,25 @@ func (c *chanRun) record(src, tgt int64) error {
 }
 
 // createMessage creates m in the target channel, with media mediaSID when
-// not "", exactly once and returns its target index. After an unknown
+// not "", exactly once and returns the target message. After an unknown
 // outcome it looks at the newest target message: the channel is written
 // only by this goroutine, so a message after LastTgtIndex can only be this
 // one.
-func (c *chanRun) createMessage(ctx context.Context, m *srcMessage, mediaSID string) (int64, error) {
+func (c *chanRun) createMessage(ctx context.Context, m *srcMessage, mediaSID string) (*remote.Message, error) {
 	r := c.r
 	p := messageParams(m, mediaSID)
 	for range maxAttempts {
 		t, err := r.dst.CreateMessage(ctx, r.o.Target, c.st.Target, p)
 		if err == nil {
-			return t.Index, nil
+			return t, nil
 		}
 		if ctx.Err() != nil || !errors.Is(err, remote.ErrUnknownOutcome) {
-			return 0, fmt.Errorf("create message %s (index %d) in target channel %s: %w", m.SID, m.Index, c.st.Target, err)
+			return nil, fmt.Errorf("create message %s (index %d) in target channel %s: %w", m.SID, m.Index, c.st.Target, err)
 		}
 		r.log.Debug("message create outcome unknown; checking the target", "channel", c.rec.SID, "message", m.SID, "err", err)
 		page, err := r.dst.MessagesPage(ctx, r.o.Target, c.st.Target, remote.ListOptions{PageSize: 2, Order: "desc"}, "")
 		if err != nil {
-			return 0, fmt.Errorf("check target channel %s for message %s: %w", c.st.Target, m.SID, err)
+			return nil, fmt.Errorf("check target channel %s for message %s: %w", c.st.Target, m.SID, err)
 		}
 		var after []*remote.Message
 		for _, t := range page.Items {
@@ -645,16 +662,16 @@ func (c *chanRun) createMessage(ctx context.Context, m *srcMessage, mediaSID str
 		case len(after) == 0:
 			continue // not carried out: send again
 		case len(after) > 1:
-			return 0, conflictf("target channel %s gained messages this restore did not send (found %d after index %d); stopped",
+			return nil, conflictf("target channel %s gained messages this restore did not send (found %d after index %d); stopped",
 				c.st.Target, len(after), c.st.LastTgtIndex)
 		}
 		if diff := messageDiff(m, after[0], r.lost); diff != "" {
-			return 0, conflictf("target channel %s gained message %s that this restore did not send (differs from %s in %s); stopped",
+			return nil, conflictf("target channel %s gained message %s that this restore did not send (differs from %s in %s); stopped",
 				c.st.Target, after[0].SID, m.SID, diff)
 		}
-		return after[0].Index, nil
+		return after[0], nil
 	}
-	return 0, fmt.Errorf("create message %s (index %d) in target channel %s: no answer after %d attempts; rerun the restore",
+	return nil, fmt.Errorf("create message %s (index %d) in target channel %s: no answer after %d attempts; rerun the restore",
 		m.SID, m.Index, c.st.Target, maxAttempts)
 }
 

@@ -40,6 +40,13 @@ type chanState struct {
 	// journal cannot delete, and one write of this state forgets them all
 	// at once, which a kill cannot leave half done.
 	Gen int64 `json:"gen,omitempty"`
+	// Hash is the state of the channel last written (channelHash), so a
+	// sync knows whether it changed; "" before sync existed.
+	Hash string `json:"hash,omitempty"`
+	// Syncing: a sync sent (or was about to send) updates or deletions
+	// into the channel and has not finished it; the next sync reads each
+	// back before sending it again.
+	Syncing bool `json:"syncing,omitempty"`
 }
 
 func newChanState() chanState { return chanState{LastSrcIndex: -1, LastTgtIndex: -1} }
@@ -141,11 +148,19 @@ func (r *runner) claimedBy(tgt string) (string, bool) {
 	return s, ok
 }
 
+// deletedIndex is the value of an ix/ entry whose target message a sync
+// deleted: read positions map as if it had never been restored.
+const deletedIndex = "-"
+
 // scanIndexes reads the restored source→target index pairs of channel ch
-// in state st's generation and calls fn for each, in no particular order.
+// in state st's generation and calls fn for each, in no particular order;
+// pairs whose target message a sync deleted are left out.
 func scanIndexes(j journal, ch string, st chanState, fn func(src, tgt int64)) error {
 	p := st.indexPrefix(ch)
 	err := j.Scan(p, func(key string, value []byte) error {
+		if string(value) == deletedIndex {
+			return nil
+		}
 		s, err1 := strconv.ParseInt(strings.TrimPrefix(key, p), 10, 64)
 		t, err2 := strconv.ParseInt(string(value), 10, 64)
 		if err1 != nil || err2 != nil {

@@ -23,6 +23,7 @@ const (
 	envAccount  = "CHATVAULT_RESTORE_HELPER_ACCOUNT"
 	envToken    = "CHATVAULT_RESTORE_HELPER_TOKEN"
 	envTarget   = "CHATVAULT_RESTORE_HELPER_TARGET"
+	envSync     = "CHATVAULT_RESTORE_HELPER_SYNC" // "1": restore --sync
 )
 
 // TestHelperRestoreProcess is not a test: TestIntegrationKill runs the test
@@ -43,7 +44,7 @@ func TestHelperRestoreProcess(t *testing.T) {
 		t.Fatalf("helper: open archive: %v", err)
 	}
 	defer a.Close()
-	res, err := Run(context.Background(), cl, a, Options{Target: os.Getenv(envTarget), Concurrency: 4})
+	res, err := Run(context.Background(), cl, a, Options{Target: os.Getenv(envTarget), Concurrency: 4, Sync: os.Getenv(envSync) == "1"})
 	if err != nil || len(res.Failed) > 0 || len(res.Conflicts) > 0 {
 		t.Fatalf("helper: restore: %+v, %v", res, err)
 	}
@@ -57,17 +58,49 @@ func TestIntegrationKill(t *testing.T) {
 	src := capture(t, e.cl, e.src)
 	nMsgs, nMedia := countMessages(src, nil)
 
+	kills := killHelpers(t, e, 45)
+	if kills < 3 {
+		t.Errorf("only %d helpers were killed mid-restore", kills)
+	}
+
+	w := e.srv.Stats().Writes
+	res, err := e.restore(t, e.cl, Options{})
+	if err != nil || len(res.Failed) > 0 || len(res.Conflicts) > 0 {
+		t.Fatalf("final restore: %+v, %v", res, err)
+	}
+	if res.Messages+res.MessagesSkipped != nMsgs || res.MessagesSkipped == 0 {
+		t.Errorf("final restore created %d and found %d of %d messages", res.Messages, res.MessagesSkipped, nMsgs)
+	}
+	t.Logf("final restore: %d writes, %d messages created, %d found", e.srv.Stats().Writes-w, res.Messages, res.MessagesSkipped)
+	compareLive(t, src, capture(t, e.cl, e.dst), nil, nil)
+	// An upload is journaled before the message that uses it, so a kill
+	// between the two reuses it; only an upload whose own answer the kill
+	// cut off is sent again (at most the helper's 4 channels' each time).
+	ups := e.srv.Stats().MediaUploads
+	t.Logf("%d uploads for %d media files, %d kills", ups, nMedia, kills)
+	if ups < int64(nMedia) || ups > int64(nMedia+4*kills) || res.MediaUploaded > nMedia {
+		t.Errorf("%d uploads for %d media files after %d kills (the final run uploaded %d)", ups, nMedia, kills, res.MediaUploaded)
+	}
+}
+
+// killHelpers runs helper processes restoring into e.dst (with env added
+// to their environment) and kills each with SIGKILL after a random number
+// of writes, 5 to 5+span, until four were killed or one finished. It
+// returns how many it killed.
+func killHelpers(t *testing.T, e *env, span int, env ...string) int {
+	t.Helper()
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("kill moments drawn with seed %d", seed)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	kills := 0
 	for attempt := 0; kills < 4 && attempt < 8; attempt++ {
 		w0 := e.srv.Stats().Writes
-		at := w0 + 5 + int64(rng.IntN(45)) // kill after this many writes
+		at := w0 + 5 + int64(rng.IntN(span)) // kill after this many writes
 		var out bytes.Buffer
 		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperRestoreProcess$", "-test.count=1", "-test.v")
 		cmd.Env = append(os.Environ(), envHelper+"=1", envArchive+"="+e.path, envBaseURL+"="+e.info.BaseURL, envMediaURL+"="+e.info.MediaURL,
 			envAccount+"="+e.info.AccountSID, envToken+"="+e.info.AuthToken, envTarget+"="+e.dst)
+		cmd.Env = append(cmd.Env, env...)
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("start helper: %v", err)
@@ -91,28 +124,7 @@ func TestIntegrationKill(t *testing.T) {
 		t.Logf("helper %d finished before write %d", attempt, at)
 		break
 	}
-	if kills < 3 {
-		t.Errorf("only %d helpers were killed mid-restore", kills)
-	}
-
-	w := e.srv.Stats().Writes
-	res, err := e.restore(t, e.cl, Options{})
-	if err != nil || len(res.Failed) > 0 || len(res.Conflicts) > 0 {
-		t.Fatalf("final restore: %+v, %v", res, err)
-	}
-	if res.Messages+res.MessagesSkipped != nMsgs || res.MessagesSkipped == 0 {
-		t.Errorf("final restore created %d and found %d of %d messages", res.Messages, res.MessagesSkipped, nMsgs)
-	}
-	t.Logf("final restore: %d writes, %d messages created, %d found", e.srv.Stats().Writes-w, res.Messages, res.MessagesSkipped)
-	compareLive(t, src, capture(t, e.cl, e.dst), nil, nil)
-	// An upload is journaled before the message that uses it, so a kill
-	// between the two reuses it; only an upload whose own answer the kill
-	// cut off is sent again (at most the helper's 4 channels' each time).
-	ups := e.srv.Stats().MediaUploads
-	t.Logf("%d uploads for %d media files, %d kills", ups, nMedia, kills)
-	if ups < int64(nMedia) || ups > int64(nMedia+4*kills) || res.MediaUploaded > nMedia {
-		t.Errorf("%d uploads for %d media files after %d kills (the final run uploaded %d)", ups, nMedia, kills, res.MediaUploaded)
-	}
+	return kills
 }
 
 // waitWrites calls kill once the emulator has counted at writes, unless the

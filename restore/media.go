@@ -24,6 +24,18 @@ func archivedMedia(v snapshotView, a archive, me string) (store.MediaRecord, boo
 	return rec, ok, nil
 }
 
+// restorableMedia returns the archived record of m's media, whether its file is
+// archived whole, and why m cannot be restored ("" when it can). sameSvc:
+// the target is the source service.
+func restorableMedia(v snapshotView, a archive, m *srcMessage, sameSvc bool) (rec store.MediaRecord, archived bool, why string, err error) {
+	if me := m.media(); me != "" {
+		if rec, archived, err = archivedMedia(v, a, me); err != nil {
+			return rec, false, "", err
+		}
+	}
+	return rec, archived, unrestorable(m, sameSvc, archived), nil
+}
+
 // unrestorable says why m cannot be restored, "" when it can. sameSvc: the
 // target is the source service; archived: m's media file is in the archive.
 func unrestorable(m *srcMessage, sameSvc, archived bool) string {

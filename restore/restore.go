@@ -38,6 +38,13 @@ type Target interface {
 	UploadMedia(ctx context.Context, service string, u remote.MediaUpload) (*remote.MediaFile, error)
 	Requests() int64
 	API() string // remote.APIChat or remote.APIConversations
+	// Sync (Options.Sync) also updates and deletes what restore wrote.
+	UpdateChannel(ctx context.Context, service, channel string, p remote.ChannelParams) (*remote.Channel, error)
+	DeleteChannel(ctx context.Context, service, channel string) error
+	DeleteMember(ctx context.Context, service, channel, member string) error
+	FetchMessage(ctx context.Context, service, channel, sid string) (*remote.Message, error)
+	UpdateMessage(ctx context.Context, service, channel, sid string, p remote.MessageParams) (*remote.Message, error)
+	DeleteMessage(ctx context.Context, service, channel, sid string) error
 }
 
 var (
@@ -96,6 +103,10 @@ type Options struct {
 	UploadRate  float64       // bytes per second of a media upload assumed by the estimate; default DefaultUploadRate
 	Progress    Progress      // default NopProgress
 	Logger      *slog.Logger  // default discards
+	// Sync also updates what changed and deletes what the snapshot no
+	// longer has, among what this archive's restores created in the
+	// target; the journal must know the target (see "Sync" in doc.go).
+	Sync bool
 }
 
 // Conflict is a channel whose target holds what restore cannot reconcile
@@ -146,6 +157,13 @@ type Plan struct {
 	MediaUploads     int     `json:"media_uploads"`
 	MediaBytes       int64   `json:"media_bytes"` // bytes the media uploads send
 	EstimatedSeconds float64 `json:"estimated_seconds"`
+	// Sync only: updates and deletions to make, each write listed in
+	// Actions, and Notes on what the run will not do (deletions outside
+	// --since/--until).
+	Updates int      `json:"updates,omitempty"`
+	Deletes int      `json:"deletes,omitempty"`
+	Actions []Action `json:"actions,omitempty"`
+	Notes   []string `json:"notes,omitempty"`
 }
 
 // Result reports a run. Status is one of:
@@ -184,6 +202,10 @@ type Result struct {
 	// MessagesAlreadyRestored: archived messages found already in the
 	// target (the new name of MessagesSkipped, which holds the same value).
 	MessagesAlreadyRestored int `json:"messages_already_restored"`
+	// Updated and Deleted count the channels, members and messages a sync
+	// (Options.Sync) updated or deleted in the target.
+	Updated int `json:"updated"`
+	Deleted int `json:"deleted"`
 	// API is the API the target was written through: remote.APIChat or
 	// remote.APIConversations.
 	API string `json:"api,omitempty"`
@@ -339,6 +361,9 @@ func run(ctx context.Context, dst Target, a archive, o Options) (res Result, err
 		counts[c.SID] = n
 	}
 	roles, j := sel.roles, sel.j
+	if err := checkSync(j, o, snap.Service); err != nil {
+		return res, err
+	}
 	res.API = dst.API()
 	if res.Losses, err = countLosses(sel.raw, chans, sel.api, res.API); err != nil {
 		return res, err
@@ -401,6 +426,9 @@ func run(ctx context.Context, dst Target, a archive, o Options) (res Result, err
 		})
 	}
 	werr := g.Wait()
+	if werr == nil && ctx.Err() == nil && o.Sync {
+		werr = r.deleteGoneChannels(ctx, chans)
+	}
 
 	// Save what was done whatever happened, even when ctx is cancelled.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -628,6 +656,7 @@ type runner struct {
 	counts    map[string]int    // archived messages per source channel (for Progress)
 	claimed   map[string]string // target CH → source CH, per the journal
 	planned   Plan              // dry run: what is left to do
+	noted     map[string]bool   // sync: notes already in the plan
 	chanPlans []chain           // dry run: what is left to do per channel
 }
 

@@ -367,14 +367,18 @@ func killRun(t *testing.T, ft *fakeTarget, fa *fakeArchive, n int64, o Options) 
 	defer cancel()
 	base := ft.writes.Load()
 	ft.kill = func() { j.crash(); cancel() }
+	seen := ft.onWrite // a test's own, which sees every write too
 	ft.onWrite = func(op string, k int64) fault {
+		if seen != nil {
+			seen(op, k)
+		}
 		if k-base == n {
 			return faultKill
 		}
 		return faultNone
 	}
 	_, err := run(ctx, ft, fa, o)
-	ft.onWrite, ft.kill = nil, nil
+	ft.onWrite, ft.kill = seen, nil
 	ft.mu.Lock()
 	ft.killed = false // a new process
 	ft.mu.Unlock()

@@ -106,8 +106,9 @@ func (r *runner) restoreUsers(ctx context.Context) error {
 		return r.stop(ctx, err)
 	}
 	type job struct {
-		u      *srcUser
-		target string // "" to create
+		u       *srcUser
+		target  string // "" to create
+		foreign bool   // not created by restore: updated by a sync, never journaled as ours
 	}
 	var jobs []job
 	var notes []string
@@ -122,6 +123,12 @@ func (r *runner) restoreUsers(ctx context.Context) error {
 			jobs = append(jobs, job{u: u})
 		case ours && (string(mark) == userPending || len(userDiffs(u, t, r.userRoles)) > 0):
 			jobs = append(jobs, job{u: u, target: t.SID})
+		case !ours && r.o.Sync:
+			if d := userDiffs(u, t, r.userRoles); len(d) > 0 {
+				jobs = append(jobs, job{u: u, target: t.SID, foreign: true})
+				notes = append(notes, fmt.Sprintf("user %q (%s) exists in the target and was not created by this restore; "+
+					"--sync updates it to the archived user %s in %v", u.Identity, t.SID, u.SID, []string(d)))
+			}
 		case !ours:
 			if d := userDiffs(u, t, r.userRoles); len(d) > 0 {
 				notes = append(notes, fmt.Sprintf("user %q (%s) exists in the target and was not created by this restore; "+
@@ -134,6 +141,9 @@ func (r *runner) restoreUsers(ctx context.Context) error {
 		r.mu.Lock()
 		r.planned.Users += len(jobs)
 		r.planned.Writes += len(jobs)
+		for _, jb := range jobs {
+			r.planUser(jb.u.Identity, jb.target)
+		}
 		r.mu.Unlock()
 		return nil
 	}
@@ -160,10 +170,19 @@ func (r *runner) restoreUsers(ctx context.Context) error {
 			if err != nil {
 				return err
 			}
+			if jb.foreign {
+				r.update(func(res *Result) { res.Users++; res.Updated++ })
+				return nil
+			}
 			if err := r.j.Put(userKey(jb.u.Identity), []byte(sid)); err != nil {
 				return journalErr("write", userKey(jb.u.Identity), err)
 			}
-			r.update(func(res *Result) { res.Users++ })
+			r.update(func(res *Result) {
+				res.Users++
+				if r.o.Sync && jb.target != "" {
+					res.Updated++
+				}
+			})
 			return nil
 		})
 	}

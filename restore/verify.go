@@ -332,14 +332,12 @@ func (c *chanCheck) messages(ctx context.Context, journaled bool) (indexMapping,
 		if !v.o.keeps(m) {
 			continue
 		}
-		if me := m.media(); me != "" {
-			_, archived, err := archivedMedia(v.view, v.a, me)
-			if err != nil {
-				return indexMapping{}, nil, err
-			}
-			if unrestorable(m, v.sameSvc, archived) != "" {
-				continue
-			}
+		_, _, why, err := restorableMedia(v.view, v.a, m, v.sameSvc)
+		if err != nil {
+			return indexMapping{}, nil, err
+		}
+		if why != "" {
+			continue
 		}
 		if journaled {
 			ti, ok := pairs[m.Index]

@@ -13,24 +13,6 @@ import (
 // and writes that differ between the views only in shape are the Chat
 // handlers, rendering through c.view().
 
-func (s *Server) updateUser(c *call) answer {
-	p, perr := parseUserParams(c.form)
-	return s.inUser(c, writing, func(svc *service, u *user) answer {
-		if perr != nil {
-			return errAnswer(perr)
-		}
-		if !p.any() {
-			return errAnswer(noUpdateParameters("user", "FriendlyName, Attributes or RoleSid"))
-		}
-		if e := checkServiceRole(svc, p); e != nil {
-			return errAnswer(e)
-		}
-		p.apply(u)
-		u.updated = s.nowUnix()
-		return answer{status: http.StatusOK, body: c.view().user(nil, c.u, s.account, svc, u)}
-	})
-}
-
 func (s *Server) deleteUser(c *call) answer {
 	return s.inUser(c, writing, func(svc *service, u *user) answer {
 		svc.removeUser(u)

@@ -111,8 +111,6 @@ func (rt route) twin() routeKind {
 func (s *Server) convOnly(c *call) (answer, bool) {
 	post, del := c.r.Method == http.MethodPost, c.r.Method == http.MethodDelete
 	switch {
-	case c.rt.kind == routeConvUser && post:
-		return s.updateUser(c), true
 	case c.rt.kind == routeConvUser && del:
 		return s.deleteUser(c), true
 	case c.rt.kind == routeConversations && post:

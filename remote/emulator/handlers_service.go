@@ -219,6 +219,27 @@ func (s *Server) createUser(c *call) answer {
 	return answer{status: http.StatusCreated, body: c.view().user(nil, c.u, s.account, svc, u)}
 }
 
+// updateUser serves Chat v2's user update and Conversations v1's: the
+// same parameters (FriendlyName, Attributes, RoleSid), each rendered in
+// its own view.
+func (s *Server) updateUser(c *call) answer {
+	p, perr := parseUserParams(c.form)
+	return s.inUser(c, writing, func(svc *service, u *user) answer {
+		if perr != nil {
+			return errAnswer(perr)
+		}
+		if !p.any() {
+			return errAnswer(noUpdateParameters("user", "FriendlyName, Attributes or RoleSid"))
+		}
+		if e := checkServiceRole(svc, p); e != nil {
+			return errAnswer(e)
+		}
+		p.apply(u)
+		u.updated = s.nowUnix()
+		return answer{status: http.StatusOK, body: c.view().user(nil, c.u, s.account, svc, u)}
+	})
+}
+
 // userParams are the parsed parameters of a user create or update.
 type userParams struct {
 	role                        sid

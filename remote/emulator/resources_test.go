@@ -3,6 +3,7 @@ package emulator
 import (
 	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -99,6 +100,31 @@ func TestUsers(t *testing.T) {
 	users := c.listAll(svc + "/Users")
 	if str(users[len(users)-1], "sid") != str(plain, "sid") || str(users[len(users)-2], "sid") != str(u, "sid") {
 		t.Errorf("new users are not listed last, in creation order")
+	}
+}
+
+// TestUserUpdate: Chat v2 updates a user (FriendlyName, Attributes,
+// RoleSid) by SID or identity, as Conversations does; a parameter not sent
+// keeps its value, and both views show the change.
+func TestUserUpdate(t *testing.T) {
+	_, c := setup(t, fixedConfig())
+	svc := c.svc0()
+	roles := c.listAll(svc + "/Roles")
+	admin, user := str(roles[0], "sid"), str(roles[1], "sid")
+	u := c.mustJSON(201, "POST", svc+"/Users", url.Values{"Identity": {"kim"}, "FriendlyName": {"Kim"}, "RoleSid": {user}})
+
+	got := c.mustJSON(200, "POST", svc+"/Users/kim", url.Values{
+		"FriendlyName": {"Kim Lee"}, "Attributes": {`{"team":"ops"}`}, "RoleSid": {admin},
+	})
+	want := map[string]any{"sid": str(u, "sid"), "identity": "kim", "friendly_name": "Kim Lee", "attributes": `{"team":"ops"}`, "role_sid": admin}
+	expect(t, "updated user", got, want)
+	expect(t, "fetched through Chat", c.mustJSON(200, "GET", svc+"/Users/"+str(u, "sid"), nil), want)
+	expect(t, "fetched through Conversations", c.mustJSON(200, "GET", c.conv0()+"/Users/kim", nil), want)
+
+	got = c.mustJSON(200, "POST", svc+"/Users/"+str(u, "sid"), url.Values{"Attributes": {"{}"}})
+	expect(t, "attributes only", got, map[string]any{"friendly_name": "Kim Lee", "attributes": "{}", "role_sid": admin})
+	if p := str(got, "url"); !strings.HasPrefix(p, "http") || !strings.Contains(p, "/v2/Services/") {
+		t.Errorf("a Chat update answers with the Chat URL, got %q", p)
 	}
 }
 

@@ -250,6 +250,7 @@ func TestSchema(t *testing.T) {
 	newChan := c.mustJSON(201, "POST", c.svc1()+"/Channels", url.Values{})
 	newMember := c.mustJSON(201, "POST", str(newChan, "url")+"/Members", url.Values{"Identity": {"zoe"}})
 	newUser := c.mustJSON(201, "POST", c.svc1()+"/Users", url.Values{"Identity": {"yan"}})
+	updUser := c.mustJSON(200, "POST", c.svc1()+"/Users/yan", url.Values{"FriendlyName": {"Yan"}, "Attributes": {`{"a":1}`}})
 	newService := c.mustJSON(201, "POST", "/v2/Services", url.Values{"FriendlyName": {"x"}})
 
 	for _, must := range []struct {
@@ -275,6 +276,7 @@ func TestSchema(t *testing.T) {
 		{"listed user", "chat.v2.service.user", c.listAll(c.svc0() + "/Users")[0]},
 		{"fetched user", "chat.v2.service.user", c.mustJSON(200, "GET", c.svc0()+"/Users/alice", nil)},
 		{"created user", "chat.v2.service.user", newUser},
+		{"updated user", "chat.v2.service.user", updUser},
 		{"listed channel", "chat.v2.service.channel", chans[0]},
 		{"fetched channel", "chat.v2.service.channel", c.mustJSON(200, "GET", chURL, nil)},
 		{"created channel", "chat.v2.service.channel", newChan},

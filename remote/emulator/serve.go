@@ -61,7 +61,7 @@ var routeInfo = [...]struct {
 	routeService:  {"/v2/Services/{sid}", "GET"},
 	routeRoles:    {"/v2/Services/{sid}/Roles", "GET"},
 	routeUsers:    {"/v2/Services/{sid}/Users", "GET, POST"},
-	routeUser:     {"/v2/Services/{sid}/Users/{sid}", "GET"},
+	routeUser:     {"/v2/Services/{sid}/Users/{sid}", "GET, POST"},
 	routeChannels: {"/v2/Services/{sid}/Channels", "GET, POST"},
 	routeChannel:  {"/v2/Services/{sid}/Channels/{sid}", "GET, POST, DELETE"},
 	routeMembers:  {"/v2/Services/{sid}/Channels/{sid}/Members", "GET, POST"},
@@ -343,6 +343,9 @@ func (s *Server) dispatch(c *call) answer {
 		}
 		return s.listUsers(c)
 	case routeUser:
+		if m == http.MethodPost {
+			return s.updateUser(c)
+		}
 		return s.fetchUser(c)
 	case routeChannels:
 		if m == http.MethodPost {

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/chatvault/chatvault/remote"
+)
+
+// TestBinarySync drives the migration runbook through the built binary:
+// a sync before any restore is refused (exit 2); restore; an edit at the
+// source; backup; a dry run of the sync lists the update; the sync makes it;
+// verify --source finds the target faithful (exit 0), and an edit made in
+// the target by hand a difference (exit 4).
+func TestBinarySync(t *testing.T) {
+	info := startEmulator(t, "--channels", "3", "--messages", "20", "--seed", "11")
+	src, dst := info.Services[0], info.Services[1]
+	archive := filepath.Join(t.TempDir(), "sync.vault")
+	ctx := context.Background()
+	cl := apiClient(t, info)
+
+	if code, _, errOut := chatvault(t, info, "backup", "--service", src, "--archive", archive); code != 0 {
+		t.Fatalf("backup exit %d: %s", code, errOut)
+	}
+	code, _, errOut := chatvault(t, info, "restore", "--service", dst, "--source", src, "--archive", archive, "--sync")
+	if code != exitUsage || !strings.Contains(errOut, "run a plain restore") {
+		t.Fatalf("sync before any restore: exit %d, %s; want %d saying to run a plain restore first", code, errOut, exitUsage)
+	}
+	if code, _, errOut := chatvault(t, info, "restore", "--service", dst, "--source", src, "--archive", archive); code != exitOK && code != exitPartial {
+		t.Fatalf("restore exit %d: %s", code, errOut)
+	}
+	if code, out, _ := chatvault(t, info, "verify", "--service", dst, "--source", src, "--archive", archive, "--json"); code != exitOK {
+		t.Fatalf("verify --source after the restore: exit %d: %s", code, out)
+	}
+	if code, _, errOut := chatvault(t, info, "verify", "--service", dst, "--archive", archive); code == exitOK || !strings.Contains(errOut, "--source IS_SOURCE") {
+		t.Errorf("verify --service TARGET without --source: exit %d: %s; want a failure pointing at --source", code, errOut)
+	}
+
+	// An edit at the source.
+	var ch *remote.Channel
+	for c, err := range cl.ListChannels(ctx, src) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch = c
+		break
+	}
+	var msg *remote.Message
+	for m, err := range cl.ListMessages(ctx, src, ch.SID, remote.ListOptions{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Media == nil {
+			msg = m
+			break
+		}
+	}
+	body := "edited at the source"
+	if _, err := cl.UpdateMessage(ctx, src, ch.SID, msg.SID, remote.MessageParams{Body: &body}); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errOut := chatvault(t, info, "backup", "--service", src, "--archive", archive, "--full"); code != 0 {
+		t.Fatalf("second backup exit %d: %s", code, errOut)
+	}
+	if code, out, _ := chatvault(t, info, "verify", "--service", dst, "--source", src, "--archive", archive); code != exitDifferences || !strings.Contains(out, "body") {
+		t.Errorf("verify --source before the sync: exit %d: %s; want %d naming the body", code, out, exitDifferences)
+	}
+
+	code, out, _ := chatvault(t, info, "restore", "--service", dst, "--source", src, "--archive", archive, "--sync", "--dry-run", "--json")
+	dry := decodeJSON(t, out, "plan", "updated", "deleted")
+	plan := dry["plan"].(map[string]any)
+	acts, _ := plan["actions"].([]any)
+	if (code != exitOK && code != exitPartial) || plan["updates"] != 1.0 || len(acts) != 1 ||
+		acts[0].(map[string]any)["op"] != "update" || acts[0].(map[string]any)["kind"] != "message" {
+		t.Errorf("dry run of the sync: exit %d: %s", code, out)
+	}
+	code, out, _ = chatvault(t, info, "restore", "--service", dst, "--source", src, "--archive", archive, "--sync", "--json")
+	if r := decodeJSON(t, out, "updated", "deleted"); (code != exitOK && code != exitPartial) || r["updated"] != 1.0 || r["deleted"] != 0.0 {
+		t.Errorf("sync: exit %d: %s", code, out)
+	}
+	code, out, _ = chatvault(t, info, "verify", "--service", dst, "--source", src, "--archive", archive)
+	if code != exitOK || !strings.Contains(out, "faithfully") {
+		t.Errorf("verify --source after the sync: exit %d: %s", code, out)
+	}
+
+	// By hand, in the target: a difference.
+	var tch *remote.Channel
+	for c, err := range cl.ListChannels(ctx, dst) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.UniqueName == ch.UniqueName {
+			tch = c
+		}
+	}
+	for m, err := range cl.ListMessages(ctx, dst, tch.SID, remote.ListOptions{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		other := "changed in the target"
+		if _, err := cl.UpdateMessage(ctx, dst, tch.SID, m.SID, remote.MessageParams{Body: &other}); err != nil {
+			t.Fatal(err)
+		}
+		break
+	}
+	code, out, _ = chatvault(t, info, "verify", "--service", dst, "--source", src, "--archive", archive, "--json")
+	v := decodeJSON(t, out, "ok", "snapshot", "source", "target", "problems", "differences")
+	if code != exitDifferences || v["ok"] != false || len(v["differences"].([]any)) != 1 {
+		t.Errorf("verify --source after a change in the target: exit %d: %s", code, out)
+	}
+	if code, _, errOut := chatvault(t, info, "verify", "--source", src, "--archive", archive); code != exitUsage || !strings.Contains(errOut, "--service") {
+		t.Errorf("verify --source without --service: exit %d: %s", code, errOut)
+	}
+}
