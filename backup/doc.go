@@ -253,7 +253,12 @@
 // messages it finds deleted held. A run with Options.Full over all channels
 // that fails nowhere has seen every live message's media, and records the
 // archived media it did not see as deleted (Writer.DeleteMedia), so forget
-// frees their files once no kept snapshot sees them.
+// frees their files once no kept snapshot sees them. Unless one of its walks
+// resumed an interrupted walk (a killed --full run's resume point): the
+// pages above that point were read by the killed run, not by this one, so
+// their media were not seen, and recording them deleted would leave live
+// messages without their files for every later plain run. Such a run sweeps
+// nothing; the next --full run that reads every page does.
 //
 // # Comparing a snapshot with the live service
 //

@@ -292,3 +292,45 @@ func failChannel(ch string) func(kind, channel string) error {
 		return nil
 	}
 }
+
+// TestResumedFullRunKeepsMedia: a --full run that resumes the walk of a
+// killed --full run does not read the pages that run stored before its
+// resume point, so it has not seen their media and must not record them
+// deleted; a later --full run that reads everything still records the
+// media of a deleted message as deleted.
+func TestResumedFullRunKeepsMedia(t *testing.T) {
+	f := newFakeSource(1, 0)
+	f.postMessages(0, 20)
+	kept := f.postMedia(0, 40) // index 20: on the killed run's second page
+	f.postMessages(0, 14)
+	gone := f.postMedia(0, 60) // index 35: on every run's first page
+	a := newArchive(t)
+	o := opts(f)
+	o.Concurrency = 1
+	mustRun(t, f, a, o)
+
+	// A --full run killed after two pages (35..26, 25..16): its resume
+	// point is below 16, past the page holding kept.
+	o.Full = true
+	ctx, cancel := cancelAfter(f, 2)
+	defer cancel()
+	if _, err := Run(ctx, f, a, o); !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted --full Run error = %v, want context.Canceled", err)
+	}
+	f.pageHook = nil
+	if st, _, err := a.Sync(f.sid, f.channel(0).sid); err != nil || !strings.Contains(st.WalkNext, "Before=16") {
+		t.Fatalf("after the killed --full run: WalkNext = %q (%v), want the page below index 16", st.WalkNext, err)
+	}
+
+	res := mustRun(t, f, a, o) // resumes below 16: never sees kept's message
+	expect(t, "status of the resumed --full run", res.Status, string(store.StatusComplete))
+	assertMediaArchived(t, a, f.sid, kept)
+	assertMediaArchived(t, a, f.sid, gone)
+
+	// A --full run that reads every page does record deleted media.
+	f.deleteMessage(0, 35)
+	mustRun(t, f, a, o)
+	assertMediaArchived(t, a, f.sid, kept)
+	assertMediaMissing(t, a, f.sid, gone.sid)
+	expect(t, "media requests after the first run", f.count(kMedia), 0)
+}
