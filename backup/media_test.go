@@ -332,5 +332,79 @@ func TestResumedFullRunKeepsMedia(t *testing.T) {
 	mustRun(t, f, a, o)
 	assertMediaArchived(t, a, f.sid, kept)
 	assertMediaMissing(t, a, f.sid, gone.sid)
-	expect(t, "media requests after the first run", f.count(kMedia), 0)
+	expect(t, "media requests of the last --full run", f.count(kMedia), 0)
+}
+
+// TestKilledBeforeMediaFetchedPlainRerunFetches: a run stopped after it
+// committed a page of messages but before it archived the file one of them
+// names leaves the message archived without its file; the next plain run
+// reads that message again and archives the file.
+func TestKilledBeforeMediaFetchedPlainRerunFetches(t *testing.T) {
+	tests := []struct {
+		name  string
+		first bool // an initial run came before the killed one
+		full  bool // the killed run is --full
+		newer int  // messages posted after the media message, before the killed run
+	}{
+		{name: "initial run"},
+		{name: "initial run, media below the first page", newer: 25},
+		{name: "incremental run", first: true},
+		{name: "incremental run, media below the first page", first: true, newer: 25},
+		{name: "full run", first: true, full: true, newer: 5},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeSource(2, 12)
+			a := newArchive(t)
+			o := opts(f)
+			if tc.first {
+				mustRun(t, f, a, o)
+			}
+			me := f.postMedia(1, 70)
+			f.postMessages(1, tc.newer)
+			meIndex := f.channel(1).messages[len(f.channel(1).messages)-1-tc.newer].index
+
+			// The kill: the run is cancelled as it asks for the file, so
+			// the page holding its message is queued, the file is not.
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			f.fail = func(kind, _ string) error {
+				if kind == kMedia {
+					cancel()
+					return context.Canceled
+				}
+				return nil
+			}
+			o.Full = tc.full
+			res, err := Run(ctx, f, a, o)
+			f.fail = nil
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("killed Run error = %v, want context.Canceled", err)
+			}
+			expect(t, "status of the killed run", res.Status, string(store.StatusInterrupted))
+			v, err := a.View(res.Snapshot)
+			if err != nil {
+				t.Fatal(err)
+			}
+			held := false
+			for m, err := range v.Messages(f.channel(1).sid) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				held = held || m.Index == meIndex
+			}
+			if !held {
+				t.Fatalf("the killed run did not archive message %d: the kill came before the page's commit", meIndex)
+			}
+			assertMediaMissing(t, a, f.sid, me.sid)
+
+			o.Full = false
+			mustRun(t, f, a, o)
+			assertMediaArchived(t, a, f.sid, me)
+			expect(t, "media requests of the plain rerun", f.mediaRequests(me.sid), 1)
+
+			mustRun(t, f, a, o)
+			expect(t, "media requests of a third run", f.count(kMedia), 0)
+		})
+	}
 }
