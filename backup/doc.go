@@ -243,7 +243,11 @@
 // A kill must not lose a file either: a walk's resume point is saved only
 // when the channel's downloads so far are archived (otherwise the next run
 // would resume below pages whose files it never fetched), so a channel with
-// downloads in flight saves resume points less often.
+// downloads in flight saves resume points less often. The sync state is
+// thus the durable record of the files still wanted: a message stored
+// whose file is not archived always lies above the channel's saved
+// SyncedIndex or resume point, so the next run, plain or not, reads it
+// again (TestKilledBeforeMediaFetchedPlainRerunFetches).
 //
 // What is not fetched: the files of messages archived by a run with
 // NoMedia, or by a release before media were archived, are fetched only by
