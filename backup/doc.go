@@ -245,9 +245,10 @@
 // would resume below pages whose files it never fetched), so a channel with
 // downloads in flight saves resume points less often. The sync state is
 // thus the durable record of the files still wanted: a message stored
-// whose file is not archived always lies above the channel's saved
-// SyncedIndex or resume point, so the next run, plain or not, reads it
-// again (TestKilledBeforeMediaFetchedPlainRerunFetches).
+// whose file is not archived always lies where the next run, plain or
+// not, reads again: above the saved SyncedIndex, or with a walk pending
+// above its WalkTop or on the pages from its resume point down
+// (TestKilledBeforeMediaFetchedPlainRerunFetches).
 //
 // What is not fetched: the files of messages archived by a run with
 // NoMedia, or by a release before media were archived, are fetched only by
