@@ -243,7 +243,12 @@
 // A kill must not lose a file either: a walk's resume point is saved only
 // when the channel's downloads so far are archived (otherwise the next run
 // would resume below pages whose files it never fetched), so a channel with
-// downloads in flight saves resume points less often.
+// downloads in flight saves resume points less often. The sync state is
+// thus the durable record of the files still wanted: a message stored
+// whose file is not archived always lies where the next run, plain or
+// not, reads again: above the saved SyncedIndex, or with a walk pending
+// above its WalkTop or on the pages from its resume point down
+// (TestKilledBeforeMediaFetchedPlainRerunFetches).
 //
 // What is not fetched: the files of messages archived by a run with
 // NoMedia, or by a release before media were archived, are fetched only by
@@ -253,7 +258,12 @@
 // messages it finds deleted held. A run with Options.Full over all channels
 // that fails nowhere has seen every live message's media, and records the
 // archived media it did not see as deleted (Writer.DeleteMedia), so forget
-// frees their files once no kept snapshot sees them.
+// frees their files once no kept snapshot sees them. Unless one of its walks
+// resumed an interrupted walk (a killed --full run's resume point): the
+// pages above that point were read by the killed run, not by this one, so
+// their media were not seen, and recording them deleted would leave live
+// messages without their files for every later plain run. Such a run sweeps
+// nothing; the next --full run that reads every page does.
 //
 // # Comparing a snapshot with the live service
 //

@@ -25,6 +25,11 @@ type mediaFetcher struct {
 
 	files atomic.Int64 // files archived by this run
 	bytes atomic.Int64 // their bytes
+
+	// unread is set when a walk resumed an interrupted walk's resume
+	// point: the pages above it were read by an earlier run, so this
+	// run has not seen their media and must not sweep (see doc.go).
+	unread atomic.Bool
 }
 
 // mediaJob is one media SID: done is closed once it is archived (err nil)
@@ -174,8 +179,13 @@ func (c *countingReader) Read(p []byte) (int, error) {
 
 // sweep records as deleted the archived media of the service that this run
 // did not see. Only a run that read every message of every channel and
-// failed nowhere may call it: then no live message holds them.
+// failed nowhere may call it: then no live message holds them. A run that
+// resumed a walk did not read every message, so it sweeps nothing.
 func (f *mediaFetcher) sweep() error {
+	if f.unread.Load() {
+		f.r.log.Info("a channel's walk resumed where an earlier run stopped: media not seen are kept; the next --full run records the deleted ones")
+		return nil
+	}
 	live, err := f.r.a.LiveMedia(f.r.o.Service)
 	if err != nil {
 		return storeErr(fmt.Errorf("listing the media of service %s in archive %s: %w", f.r.o.Service, f.r.a.Path(), err))

@@ -292,3 +292,119 @@ func failChannel(ch string) func(kind, channel string) error {
 		return nil
 	}
 }
+
+// TestResumedFullRunKeepsMedia: a --full run that resumes the walk of a
+// killed --full run does not read the pages that run stored before its
+// resume point, so it has not seen their media and must not record them
+// deleted; a later --full run that reads everything still records the
+// media of a deleted message as deleted.
+func TestResumedFullRunKeepsMedia(t *testing.T) {
+	f := newFakeSource(1, 0)
+	f.postMessages(0, 20)
+	kept := f.postMedia(0, 40) // index 20: on the killed run's second page
+	f.postMessages(0, 14)
+	gone := f.postMedia(0, 60) // index 35: on every run's first page
+	a := newArchive(t)
+	o := opts(f)
+	o.Concurrency = 1
+	mustRun(t, f, a, o)
+
+	// A --full run killed after two pages (35..26, 25..16): its resume
+	// point is below 16, past the page holding kept.
+	o.Full = true
+	ctx, cancel := cancelAfter(f, 2)
+	defer cancel()
+	if _, err := Run(ctx, f, a, o); !errors.Is(err, context.Canceled) {
+		t.Fatalf("interrupted --full Run error = %v, want context.Canceled", err)
+	}
+	f.pageHook = nil
+	if st, _, err := a.Sync(f.sid, f.channel(0).sid); err != nil || !strings.Contains(st.WalkNext, "Before=16") {
+		t.Fatalf("after the killed --full run: WalkNext = %q (%v), want the page below index 16", st.WalkNext, err)
+	}
+
+	res := mustRun(t, f, a, o) // resumes below 16: never sees kept's message
+	expect(t, "status of the resumed --full run", res.Status, string(store.StatusComplete))
+	assertMediaArchived(t, a, f.sid, kept)
+	assertMediaArchived(t, a, f.sid, gone)
+
+	// A --full run that reads every page does record deleted media.
+	f.deleteMessage(0, 35)
+	mustRun(t, f, a, o)
+	assertMediaArchived(t, a, f.sid, kept)
+	assertMediaMissing(t, a, f.sid, gone.sid)
+	expect(t, "media requests of the last --full run", f.count(kMedia), 0)
+}
+
+// TestKilledBeforeMediaFetchedPlainRerunFetches: a run stopped after it
+// committed a page of messages but before it archived the file one of them
+// names leaves the message archived without its file; the next plain run
+// reads that message again and archives the file.
+func TestKilledBeforeMediaFetchedPlainRerunFetches(t *testing.T) {
+	tests := []struct {
+		name  string
+		first bool // an initial run came before the killed one
+		full  bool // the killed run is --full
+		newer int  // messages posted after the media message, before the killed run
+	}{
+		{name: "initial run"},
+		{name: "initial run, media below the first page", newer: 25},
+		{name: "incremental run", first: true},
+		{name: "incremental run, media below the first page", first: true, newer: 25},
+		{name: "full run", first: true, full: true, newer: 5},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFakeSource(2, 12)
+			a := newArchive(t)
+			o := opts(f)
+			if tc.first {
+				mustRun(t, f, a, o)
+			}
+			me := f.postMedia(1, 70)
+			f.postMessages(1, tc.newer)
+			meIndex := f.channel(1).messages[len(f.channel(1).messages)-1-tc.newer].index
+
+			// The kill: the run is cancelled as it asks for the file, so
+			// the page holding its message is queued, the file is not.
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			f.fail = func(kind, _ string) error {
+				if kind == kMedia {
+					cancel()
+					return context.Canceled
+				}
+				return nil
+			}
+			o.Full = tc.full
+			res, err := Run(ctx, f, a, o)
+			f.fail = nil
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("killed Run error = %v, want context.Canceled", err)
+			}
+			expect(t, "status of the killed run", res.Status, string(store.StatusInterrupted))
+			v, err := a.View(res.Snapshot)
+			if err != nil {
+				t.Fatal(err)
+			}
+			held := false
+			for m, err := range v.Messages(f.channel(1).sid) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				held = held || m.Index == meIndex
+			}
+			if !held {
+				t.Fatalf("the killed run did not archive message %d: the kill came before the page's commit", meIndex)
+			}
+			assertMediaMissing(t, a, f.sid, me.sid)
+
+			o.Full = false
+			mustRun(t, f, a, o)
+			assertMediaArchived(t, a, f.sid, me)
+			expect(t, "media requests of the plain rerun", f.mediaRequests(me.sid), 1)
+
+			mustRun(t, f, a, o)
+			expect(t, "media requests of a third run", f.count(kMedia), 0)
+		})
+	}
+}

@@ -84,6 +84,8 @@ func (r *run) messages(ctx context.Context, j job) error {
 				return err
 			}
 			complete = bottom < 0
+		} else if r.media != nil {
+			r.media.unread.Store(true) // the pages above WalkNext were read by an earlier run
 		}
 	} else {
 		if _, err := w.walk(ctx, walkSpec{probe: probe, stopAt: bottom, clampLo: math.MinInt64, persist: true}); err != nil {
