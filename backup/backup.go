@@ -521,10 +521,9 @@ func (r *run) body(svc *remote.Service) error {
 			break
 		}
 		j := r.queue.pop()
-		release := sync.OnceFunc(r.unslot)
 		r.g.Go(func() error {
-			defer release()
-			err := r.channel(ctx, j, release)
+			defer r.unslot()
+			err := r.channel(ctx, j)
 			r.prog.ChannelDone()
 			if err == nil || ctx.Err() != nil {
 				return err
@@ -713,10 +712,8 @@ func (r *run) roles(ctx context.Context) error {
 	return nil
 }
 
-// channel backs up one channel: its metadata, members and messages. It
-// runs in a slot its caller took, and gives it back through release once
-// it sends no more requests (see messages).
-func (r *run) channel(ctx context.Context, j job, release func()) error {
+// channel backs up one channel: its metadata, members and messages.
+func (r *run) channel(ctx context.Context, j job) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -726,7 +723,7 @@ func (r *run) channel(ctx context.Context, j job, release func()) error {
 	if err := r.members(ctx, j.sid); err != nil {
 		return err
 	}
-	return r.messages(ctx, j, release)
+	return r.messages(ctx, j)
 }
 
 // members stores the channel's members and records the deletion of archived

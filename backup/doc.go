@@ -43,9 +43,7 @@
 // Options.Concurrency bounds the requests in flight, not only the channels:
 // the service fetch, the channel listing, the roles and each channel hold
 // one of Options.Concurrency places while they send requests (each sends
-// one at a time); a channel gives its place back after its last request,
-// before it waits for its media files, so the next channel starts
-// meanwhile. Media downloads have places of their own,
+// one at a time). Media downloads have places of their own,
 // Options.MediaConcurrency (see Media). The client's own limit
 // (remote.Limits.MaxInFlight) should be at least the sum of the two, or it
 // is the bound.

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"io"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -344,49 +343,3 @@ func TestMediaPlaceFreedWhenBodyEnds(t *testing.T) {
 type failingReader struct{ err error }
 
 func (r failingReader) Read([]byte) (int, error) { return 0, r.err }
-
-// heldMedia is a fakeSource whose media downloads wait until release is
-// closed, or a second has passed (timedOut).
-type heldMedia struct {
-	*fakeSource
-	release  chan struct{}
-	timedOut *atomic.Bool
-}
-
-func (h heldMedia) OpenMedia(ctx context.Context, service, sid string) (*remote.MediaFile, io.ReadCloser, error) {
-	select {
-	case <-h.release:
-	case <-time.After(time.Second):
-		h.timedOut.Store(true)
-	case <-ctx.Done():
-		return nil, nil, ctx.Err()
-	}
-	return h.fakeSource.OpenMedia(ctx, service, sid)
-}
-
-// TestChannelWaitingForMediaFreesItsPlace: a channel whose walk is done
-// does not hold its request place while its media downloads finish: with
-// one place, the next channel is read while the first one's file is
-// still being downloaded.
-func TestChannelWaitingForMediaFreesItsPlace(t *testing.T) {
-	f := newFakeSource(2, 5)
-	me := f.postMedia(0, 10) // channel 0 has the most messages: it goes first
-	h := heldMedia{fakeSource: f, release: make(chan struct{}), timedOut: &atomic.Bool{}}
-	f.pageHook = func(channel string, n int) {
-		if channel == f.channel(1).sid && n == 1 {
-			close(h.release)
-		}
-	}
-	a := newArchive(t)
-	o := opts(f)
-	o.Concurrency = 1
-	res, err := Run(context.Background(), h, a, o)
-	if err != nil || res.Status != "complete" || res.MediaFiles != 1 {
-		t.Fatalf("Run = %+v, %v", res, err)
-	}
-	if h.timedOut.Load() {
-		t.Error("the second channel was read only after the first channel's media download: the first held its place while waiting")
-	}
-	assertMediaArchived(t, a, f.sid, me)
-	assertArchived(t, a, res.Snapshot, f)
-}

@@ -14,11 +14,8 @@ import (
 )
 
 // messages brings the archive's copy of one channel's messages up to date.
-// The strategy and its guarantees are described in doc.go. It calls
-// release when it has sent its last request, before it waits for the
-// channel's media downloads (which have places of their own), so that
-// another channel can start meanwhile.
-func (r *run) messages(ctx context.Context, j job, release func()) error {
+// The strategy and its guarantees are described in doc.go.
+func (r *run) messages(ctx context.Context, j job) error {
 	st, ok, err := r.a.Sync(r.o.Service, j.sid)
 	if err != nil {
 		return storeErr(fmt.Errorf("reading the sync state of channel %s from archive %s: %w", j.sid, r.a.Path(), err))
@@ -113,7 +110,6 @@ func (r *run) messages(ctx context.Context, j job, release func()) error {
 		date = j.marker + " " + w.newest
 	}
 	synced := max(st.SyncedIndex, w.top, w.pendTop)
-	release()
 	low, merr := w.media.wait(ctx)
 	if low >= 0 {
 		// The messages whose files could not be archived must be read
