@@ -227,12 +227,7 @@
 // chunks, never whole in memory), then Writer.PutMedia records the SID in
 // the snapshot. The downloads run Options.MediaConcurrency at a time, in
 // the run's errgroup, beside the message walks, which do not wait for them
-// page by page. A download holds its place until its body is read to the
-// end (or fails), not until PutContent returns: the commit PutContent then
-// waits for is no request, and the next download starts meanwhile (on
-// the 2-core machine this took BenchmarkBackupNoLatency, 1,937 files of
-// 140 MB, from 31-33k to 40k messages/s). Progress.MediaBytes counts the
-// bytes.
+// page by page. Progress.MediaBytes counts the bytes.
 //
 // A download whose bytes do not match the metadata (remote.ErrMediaCorrupt)
 // is refused, nothing is archived, and it is tried once more. A file that

@@ -93,16 +93,16 @@ func (f *mediaFetcher) archived(sid string) (bool, error) {
 // it in the snapshot. A download that does not match its metadata is
 // refused and tried again, corruptAttempts times in all.
 func (f *mediaFetcher) fetch(ctx context.Context, sid string) error {
+	select {
+	case f.slots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	defer func() { <-f.slots }()
 	var err error
 	for range corruptAttempts {
-		var release func()
-		if release, err = f.slot(ctx); err != nil {
-			return err
-		}
 		var rec store.MediaRecord
-		rec, err = f.download(ctx, sid, release)
-		release()
-		if err == nil {
+		if rec, err = f.download(ctx, sid); err == nil {
 			if err := f.r.w.PutMedia(rec); err != nil {
 				return storeErr(err)
 			}
@@ -118,28 +118,14 @@ func (f *mediaFetcher) fetch(ctx context.Context, sid string) error {
 	return fmt.Errorf("media %s: %w", sid, err)
 }
 
-// slot waits for one of the Options.MediaConcurrency places for a
-// download; release gives it back, once however often it is called.
-func (f *mediaFetcher) slot(ctx context.Context) (release func(), err error) {
-	select {
-	case f.slots <- struct{}{}:
-		return sync.OnceFunc(func() { <-f.slots }), nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	}
-}
-
-// download streams one attempt of media sid into the content store. It
-// calls ended once the body is read to its end or fails: the download is
-// over then, though PutContent still waits for its commit, and the next
-// download can take its place meanwhile.
-func (f *mediaFetcher) download(ctx context.Context, sid string, ended func()) (store.MediaRecord, error) {
+// download streams one attempt of media sid into the content store.
+func (f *mediaFetcher) download(ctx context.Context, sid string) (store.MediaRecord, error) {
 	meta, body, err := f.r.src.OpenMedia(ctx, f.r.o.Service, sid)
 	if err != nil {
 		return store.MediaRecord{}, fmt.Errorf("downloading: %w", err)
 	}
 	defer body.Close()
-	cr := &countingReader{r: body, prog: f.r.prog, ended: ended}
+	cr := &countingReader{r: body, prog: f.r.prog}
 	sha, size, err := f.r.a.PutContent(ctx, cr, meta.Size, "")
 	switch {
 	case err == nil && size != meta.Size:
@@ -162,15 +148,13 @@ func (f *mediaFetcher) download(ctx context.Context, sid string, ended func()) (
 }
 
 // countingReader counts the bytes read through it, reports them as
-// progress, keeps the first error other than io.EOF and calls ended
-// (when set) at the first error or io.EOF.
+// progress and keeps the first error other than io.EOF.
 type countingReader struct {
-	r     io.Reader
-	prog  Progress
-	ended func()
-	n     int64
-	eof   bool
-	err   error
+	r    io.Reader
+	prog Progress
+	n    int64
+	eof  bool
+	err  error
 }
 
 func (c *countingReader) Read(p []byte) (int, error) {
@@ -184,9 +168,6 @@ func (c *countingReader) Read(p []byte) (int, error) {
 		c.eof = true
 	case err != nil && c.err == nil:
 		c.err = err
-	}
-	if err != nil && c.ended != nil {
-		c.ended()
 	}
 	return n, err
 }

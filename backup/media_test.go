@@ -9,7 +9,6 @@ import (
 	"io"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chatvault/chatvault/remote"
 	"github.com/chatvault/chatvault/store"
@@ -293,53 +292,3 @@ func failChannel(ch string) func(kind, channel string) error {
 		return nil
 	}
 }
-
-// TestMediaPlaceFreedWhenBodyEnds: a download gives its place back as soon
-// as its body is read to the end or fails (PutContent then still waits for
-// its commit, which is no request), once however often it is released; a
-// body still being read keeps its place.
-func TestMediaPlaceFreedWhenBodyEnds(t *testing.T) {
-	for _, c := range []struct {
-		name  string
-		body  io.Reader
-		read  bool // read the body until it ends
-		freed bool
-	}{
-		{"read to EOF", strings.NewReader("file bytes"), true, true},
-		{"body fails", io.MultiReader(strings.NewReader("file"), failingReader{errors.New("connection reset")}), true, true},
-		{"body not read to its end", strings.NewReader("file bytes"), false, false},
-	} {
-		t.Run(c.name, func(t *testing.T) {
-			f := &mediaFetcher{slots: make(chan struct{}, 1)}
-			release, err := f.slot(context.Background())
-			if err != nil {
-				t.Fatal(err)
-			}
-			cr := &countingReader{r: c.body, prog: NopProgress{}, ended: release}
-			if c.read {
-				_, _ = io.ReadAll(cr)
-			} else {
-				_, _ = cr.Read(make([]byte, 4))
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-			defer cancel()
-			next, err := f.slot(ctx)
-			if got := err == nil; got != c.freed {
-				t.Fatalf("another download could start: %v, want %v", got, c.freed)
-			}
-			if !c.freed {
-				return
-			}
-			release() // the fetch releases again when download returns
-			if len(f.slots) != 1 {
-				t.Errorf("releasing twice freed the place the next download holds: %d places taken, want 1", len(f.slots))
-			}
-			next()
-		})
-	}
-}
-
-// failingReader is a reader that fails with err.
-type failingReader struct{ err error }
-
-func (r failingReader) Read([]byte) (int, error) { return 0, r.err }
