@@ -204,14 +204,14 @@ func checkChannelArg(c string) error {
 
 // run is the state of one Run.
 type run struct {
-	src  Source
-	a    *store.Archive
-	w    *store.Writer // set before begun is closed
-	o    Options
-	log  *slog.Logger
-	prog *startGate
-	caps remote.Capabilities // what the source's API shows of changes
-	media *mediaFetcher // nil with Options.NoMedia
+	src   Source
+	a     *store.Archive
+	w     *store.Writer // set before begun is closed
+	o     Options
+	log   *slog.Logger
+	prog  *startGate
+	caps  remote.Capabilities // what the source's API shows of changes
+	media *mediaFetcher       // nil with Options.NoMedia
 
 	slots chan struct{} // one per request in flight (see slot)
 	queue *jobQueue     // channels listed and not yet started

@@ -213,7 +213,6 @@ func (m fakeMessage) raw(channel string) []byte {
 	return mustJSON(o)
 }
 
-
 // postMedia posts a media message with a file of size bytes to channel ch
 // and returns the file.
 func (f *fakeSource) postMedia(ch, size int) *fakeMedia {
