@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -212,6 +213,13 @@ func (ap *applier) putEncoded(b *bolt.Bucket, l loc, entity []byte, snap uint64,
 	cur, found, err := ap.a.newestAt(c, l, entity, snap, ap.scratch)
 	if err != nil {
 		return t, err
+	}
+	if found && enc != nil && bytes.Equal(cur.val, enc) {
+		// The same bytes hold the same state: an unchanged resource read
+		// again costs neither a decompression nor a write. (Compression
+		// is deterministic, so this is the common case; other encodings
+		// of the same state are caught by the comparison below.)
+		return t, nil
 	}
 	var curRec record
 	if found {

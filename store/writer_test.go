@@ -626,3 +626,53 @@ func TestStickyWriteError(t *testing.T) {
 		t.Errorf("Close = %v, want the sticky error", err)
 	}
 }
+
+// TestUnchangedAcrossEncodings: a message re-read with the same bytes is
+// no change whether the stored version and the new record are encoded
+// alike (compared as stored bytes) or not (plain against compressed:
+// compared decoded), and a changed body is still a change.
+func TestUnchangedAcrossEncodings(t *testing.T) {
+	body := strings.Repeat("a compressible body ", 10)
+	for _, c := range []struct {
+		name                 string
+		firstPlain, plain    bool
+		body                 string
+		added, changed, keys int
+	}{
+		{"compressed, then the same compressed", false, false, body, 0, 0, 1},
+		{"plain, then the same compressed", true, false, body, 0, 0, 1},
+		{"compressed, then the same plain", false, true, body, 0, 0, 1},
+		{"compressed, then another body", false, false, body + "!", 0, 1, 2},
+		{"plain, then another body compressed", true, false, body + "!", 0, 1, 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			a := openTest(t, tempPath(t))
+			a.plain = c.firstPlain
+			w := begin(t, a, testSvc)
+			must(t, w.PutChannel(chSID(1), "room-1", chanJSON(1, "2026-01-01T00:00:00Z")))
+			must(t, w.PutMessages(chSID(1), []MessageRecord{msg(1, body)}))
+			finish(t, w)
+			a.plain = c.plain
+			w = begin(t, a, testSvc)
+			must(t, w.PutChannel(chSID(1), "room-1", chanJSON(1, "2026-01-01T00:00:00Z")))
+			must(t, w.PutMessages(chSID(1), []MessageRecord{msg(1, c.body)}))
+			s := finish(t, w)
+			if s.Added != c.added || s.Changed != c.changed || s.Messages != 1 {
+				t.Errorf("second snapshot: added %d changed %d messages %d, want %d, %d, 1", s.Added, s.Changed, s.Messages, c.added, c.changed)
+			}
+			if n := countKeys(t, a, testSvc, chSID(1), bktMessages); n != c.keys {
+				t.Errorf("%d message versions, want %d", n, c.keys)
+			}
+			got, err := a.View(s.ID)
+			must(t, err)
+			var raw []byte
+			for m, err := range got.Messages(chSID(1)) {
+				must(t, err)
+				raw = m.Raw
+			}
+			if want := msg(1, c.body).Raw; !bytes.Equal(raw, want) {
+				t.Errorf("message reads back as %s, want %s", raw, want)
+			}
+		})
+	}
+}
