@@ -65,7 +65,7 @@ func mediaRequests(e *emu) (media, other int64) {
 //	          and the temporary URL it redirects to), and at most
 //	          MediaConcurrency files are downloaded at once; the transfer
 //	          of the bytes over loopback is not counted
-//	x-script  requests × latency / elapsed: the speed-up over a script that
+//	x_vs_sdk  requests × latency / elapsed: the speed-up over a script that
 //	          sends the same requests one after another
 //
 // Run with: go test -run '^$' -bench BackupMediaLatency -benchtime 1x ./backup
@@ -109,7 +109,7 @@ func BenchmarkBackupMediaLatency(b *testing.B) {
 	b.ReportMetric(float64(msgs)/elapsed.Seconds(), "msgs/s")
 	b.ReportMetric(float64(size)*float64(b.N)/1e6/elapsed.Seconds(), "MB/s")
 	b.ReportMetric(100*bound.Seconds()/elapsed.Seconds(), "%bound")
-	b.ReportMetric((time.Duration(mediaReqs+otherReqs)*latency).Seconds()/elapsed.Seconds(), "x-script")
+	b.ReportMetric((time.Duration(mediaReqs+otherReqs)*latency).Seconds()/elapsed.Seconds(), "x_vs_sdk")
 	b.ReportMetric(float64(files), "files/op")
 	b.ReportMetric(float64(mediaReqs)/float64(b.N), "media_requests/op")
 }
