@@ -1,9 +1,7 @@
 package backup
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -215,20 +213,9 @@ func BenchmarkBackupRSS(b *testing.B) {
 			var goSys uint64
 			var elapsed time.Duration
 			for i := 0; i < b.N; i++ {
-				cmd := helperCommand(e, filepath.Join(dir, fmt.Sprintf("rss-%d.vault", i)), 100, 16, false)
-				var stdout, stderr bytes.Buffer
-				cmd.Stdout, cmd.Stderr = &stdout, &stderr
-				start := time.Now()
-				if err := cmd.Run(); err != nil {
-					b.Fatalf("backup process: %v\nstderr: %s", err, &stderr)
-				}
-				elapsed += time.Since(start)
+				out, took := runHelper(b, helperCommand(e, filepath.Join(dir, fmt.Sprintf("rss-%d.vault", i)), 100, 16, false))
+				elapsed += took
 				b.StopTimer()
-				var out helperOutput
-				lines := bytes.Split(bytes.TrimSpace(stdout.Bytes()), []byte("\n"))
-				if err := json.Unmarshal(lines[len(lines)-1], &out); err != nil {
-					b.Fatalf("reading the backup process's result %q: %v", stdout.String(), err)
-				}
 				if out.Result.Messages != want {
 					b.Fatalf("backed up %d messages, the service has %d", out.Result.Messages, want)
 				}

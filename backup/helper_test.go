@@ -1,10 +1,12 @@
 package backup
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"runtime"
 	"slices"
@@ -166,4 +168,23 @@ func helperBackupProcess() int {
 		return 3
 	}
 	return 0
+}
+
+// runHelper runs a helper process to its end and returns the helperOutput
+// it printed last and how long it ran.
+func runHelper(b *testing.B, cmd *exec.Cmd) (helperOutput, time.Duration) {
+	b.Helper()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("backup process: %v\nstderr: %s", err, &stderr)
+	}
+	took := time.Since(start)
+	var out helperOutput
+	lines := bytes.Split(bytes.TrimSpace(stdout.Bytes()), []byte("\n"))
+	if err := json.Unmarshal(lines[len(lines)-1], &out); err != nil {
+		b.Fatalf("reading the backup process's result %q: %v", stdout.String(), err)
+	}
+	return out, took
 }

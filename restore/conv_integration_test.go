@@ -30,7 +30,7 @@ func underMapping(l live) live {
 }
 
 // verifyVia runs VerifyTarget reading the target through dst.
-func (e *env) verifyVia(t *testing.T, dst Target, target string) []Difference {
+func (e *env) verifyVia(t testing.TB, dst Target, target string) []Difference {
 	t.Helper()
 	var diffs []Difference
 	var err error

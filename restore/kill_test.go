@@ -48,6 +48,7 @@ func TestHelperRestoreProcess(t *testing.T) {
 	if err != nil || len(res.Failed) > 0 || len(res.Conflicts) > 0 {
 		t.Fatalf("helper: restore: %+v, %v", res, err)
 	}
+	printPeakRSS()
 }
 
 // TestIntegrationKill kills restoring processes with SIGKILL at random
@@ -97,10 +98,7 @@ func killHelpers(t *testing.T, e *env, span int, env ...string) int {
 		w0 := e.srv.Stats().Writes
 		at := w0 + 5 + int64(rng.IntN(span)) // kill after this many writes
 		var out bytes.Buffer
-		cmd := exec.Command(os.Args[0], "-test.run=^TestHelperRestoreProcess$", "-test.count=1", "-test.v")
-		cmd.Env = append(os.Environ(), envHelper+"=1", envArchive+"="+e.path, envBaseURL+"="+e.info.BaseURL, envMediaURL+"="+e.info.MediaURL,
-			envAccount+"="+e.info.AccountSID, envToken+"="+e.info.AuthToken, envTarget+"="+e.dst)
-		cmd.Env = append(cmd.Env, env...)
+		cmd := helperCommand(e, env...)
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("start helper: %v", err)
@@ -125,6 +123,16 @@ func killHelpers(t *testing.T, e *env, span int, env ...string) int {
 		break
 	}
 	return kills
+}
+
+// helperCommand is a helper process restoring e's archive into e.dst,
+// with env added to its environment.
+func helperCommand(e *env, env ...string) *exec.Cmd {
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperRestoreProcess$", "-test.count=1", "-test.v")
+	cmd.Env = append(os.Environ(), envHelper+"=1", envArchive+"="+e.path, envBaseURL+"="+e.info.BaseURL, envMediaURL+"="+e.info.MediaURL,
+		envAccount+"="+e.info.AccountSID, envToken+"="+e.info.AuthToken, envTarget+"="+e.dst)
+	cmd.Env = append(cmd.Env, env...)
+	return cmd
 }
 
 // waitWrites calls kill once the emulator has counted at writes, unless the
