@@ -2,7 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -10,8 +13,9 @@ import (
 )
 
 // TestBinarySync drives the migration runbook through the built binary:
-// a sync before any restore is refused (exit 2); restore; an edit at the
-// source; backup; a dry run of the sync lists the update; the sync makes it;
+// a sync before any restore is refused (exit 2); restore; at the source an
+// edit, a user changed, one deleted and one added; backup; a dry run of the
+// sync lists the writes; the sync makes them;
 // verify --source finds the target faithful (exit 0), and an edit made in
 // the target by hand a difference (exit 4).
 func TestBinarySync(t *testing.T) {
@@ -61,6 +65,24 @@ func TestBinarySync(t *testing.T) {
 	if _, err := cl.UpdateMessage(ctx, src, ch.SID, msg.SID, remote.MessageParams{Body: &body}); err != nil {
 		t.Fatal(err)
 	}
+	var ids []string
+	for u, err := range cl.ListUsers(ctx, src) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, u.Identity)
+	}
+	slices.Sort(ids)
+	gone := ids[len(ids)-1]
+	if _, err := cl.UpdateUser(ctx, src, ids[0], remote.UserParams{FriendlyName: new("Renamed"), Attributes: new(`{"renamed":1}`)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.DeleteUser(ctx, src, gone); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.CreateUser(ctx, src, remote.UserParams{Identity: "newcomer"}); err != nil {
+		t.Fatal(err)
+	}
 	if code, _, errOut := chatvault(t, info, "backup", "--service", src, "--archive", archive, "--full"); code != 0 {
 		t.Fatalf("second backup exit %d: %s", code, errOut)
 	}
@@ -72,13 +94,23 @@ func TestBinarySync(t *testing.T) {
 	dry := decodeJSON(t, out, "plan", "updated", "deleted")
 	plan := dry["plan"].(map[string]any)
 	acts, _ := plan["actions"].([]any)
-	if (code != exitOK && code != exitPartial) || plan["updates"] != 1.0 || len(acts) != 1 ||
-		acts[0].(map[string]any)["op"] != "update" || acts[0].(map[string]any)["kind"] != "message" {
-		t.Errorf("dry run of the sync: exit %d: %s", code, out)
+	var planned []string
+	for _, a := range acts {
+		a := a.(map[string]any)
+		planned = append(planned, fmt.Sprint(a["op"], " ", a["kind"], " ", a["source"]))
+	}
+	slices.Sort(planned)
+	want := []string{"create user newcomer", "delete user " + gone, fmt.Sprint("update message ", msg.Index), "update user " + ids[0]}
+	slices.Sort(want)
+	if (code != exitOK && code != exitPartial) || plan["updates"] != 2.0 || plan["deletes"] != 1.0 || !slices.Equal(planned, want) {
+		t.Errorf("dry run of the sync: exit %d, planned %q, want %q: %s", code, planned, want, out)
 	}
 	code, out, _ = chatvault(t, info, "restore", "--service", dst, "--source", src, "--archive", archive, "--sync", "--json")
-	if r := decodeJSON(t, out, "updated", "deleted"); (code != exitOK && code != exitPartial) || r["updated"] != 1.0 || r["deleted"] != 0.0 {
+	if r := decodeJSON(t, out, "updated", "deleted"); (code != exitOK && code != exitPartial) || r["updated"] != 2.0 || r["deleted"] != 1.0 {
 		t.Errorf("sync: exit %d: %s", code, out)
+	}
+	if _, err := cl.FetchUser(ctx, dst, gone); !errors.Is(err, remote.ErrNotFound) {
+		t.Errorf("user %q, deleted at the source, after the sync: %v; want not found", gone, err)
 	}
 	code, out, _ = chatvault(t, info, "verify", "--service", dst, "--source", src, "--archive", archive)
 	if code != exitOK || !strings.Contains(out, "faithfully") {

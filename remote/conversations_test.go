@@ -47,6 +47,7 @@ type (
 		FetchUser(ctx context.Context, service, sidOrIdentity string) (*remote.User, error)
 		CreateUser(ctx context.Context, service string, p remote.UserParams) (*remote.User, error)
 		UpdateUser(ctx context.Context, service, user string, p remote.UserParams) (*remote.User, error)
+		DeleteUser(ctx context.Context, service, user string) error
 		ChannelsPage(ctx context.Context, service string, pageURL string, types ...string) (*remote.Page[*remote.Channel], error)
 		UpdateChannel(ctx context.Context, service, channel string, p remote.ChannelParams) (*remote.Channel, error)
 		DeleteChannel(ctx context.Context, service, channel string) error
@@ -412,6 +413,13 @@ func TestConversationsEndpoints(t *testing.T) {
 					t.Errorf("got %+v", m)
 				}
 			},
+		},
+		{
+			name: "delete user",
+			call: func(ctx context.Context, v *remote.Conversations) (any, error) {
+				return nil, v.DeleteUser(ctx, svc, usSID)
+			},
+			method: "DELETE", path: "/v1/Services/" + svc + "/Users/" + usSID, status: 204, check: func(*testing.T, any) {},
 		},
 		{
 			name: "delete message",

@@ -282,6 +282,14 @@ func TestEndpoints(t *testing.T) {
 			check: func(t *testing.T, v any) {},
 		},
 		{
+			name: "delete user",
+			call: func(ctx context.Context, c *remote.Client) (any, error) {
+				return nil, c.DeleteUser(ctx, svc, "a b?c")
+			},
+			method: "DELETE", path: "/v2/Services/" + svc + "/Users/a%20b%3Fc", webhook: "false", status: 204,
+			check: func(t *testing.T, v any) {},
+		},
+		{
 			name: "list messages descending",
 			call: func(ctx context.Context, c *remote.Client) (any, error) {
 				return collect(c.ListMessages(ctx, svc, chSID, remote.ListOptions{PageSize: 7, Order: "desc"}))
@@ -419,6 +427,8 @@ func TestEndpointBadInput(t *testing.T) {
 		}, "friendly name is empty"},
 		{"list roles empty service", func(ctx context.Context, c *remote.Client) error { _, err := collect(c.ListRoles(ctx, "")); return err }, "list roles: service is empty"},
 		{"list users empty service", func(ctx context.Context, c *remote.Client) error { _, err := collect(c.ListUsers(ctx, "")); return err }, "list users: service is empty"},
+		{"delete user empty", func(ctx context.Context, c *remote.Client) error { return c.DeleteUser(ctx, svc, "") }, "delete user: user is empty"},
+		{"delete user empty service", func(ctx context.Context, c *remote.Client) error { return c.DeleteUser(ctx, "", "alice") }, "delete user: service is empty"},
 		{"fetch user empty", func(ctx context.Context, c *remote.Client) error { _, err := c.FetchUser(ctx, svc, ""); return err }, "user is empty"},
 		{"create user without identity", func(ctx context.Context, c *remote.Client) error {
 			_, err := c.CreateUser(ctx, svc, remote.UserParams{})

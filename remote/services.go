@@ -95,3 +95,15 @@ func (a *api) UpdateUser(ctx context.Context, service, user string, p UserParams
 	r.form, r.limiter = a.params(KindUser, f, false), a.c.serviceRate.get(service)
 	return one[User](ctx, a.c, r, "user")
 }
+
+// DeleteUser deletes a user (by SID or identity). It is paced by the
+// service's write rate, as CreateUser.
+func (a *api) DeleteUser(ctx context.Context, service, user string) error {
+	up, err := a.userPath(service, user)
+	if err != nil {
+		return fmt.Errorf("delete user: %w", err)
+	}
+	r := a.newCall(http.MethodDelete, up, nil)
+	r.limiter = a.c.serviceRate.get(service)
+	return none(ctx, a.c, r)
+}

@@ -148,7 +148,7 @@
 //	wm/<source CH>[@g]/<source index, %020d> {"t":"IM…","h":h,"d":unix date_created,"del":bool}
 //	ix/<source CH>[@g]/<source index, %020d> target index (decimal); "-" once a sync deleted it
 //	lcmi/<source MB>[@g]                    target last_consumed_message_index last sent (decimal)
-//	us/<identity>                           target US SID of a user this restore created, or "pending"
+//	us/<identity>                           target US SID of a user this restore created, "pending", or "deleted" once a sync deleted it
 //	api/<chat|conversations>                "1": a restore wrote into the target through this API
 //	me/<source CH>[@g]/<source ME>          target ME SID of the file uploaded for it
 //
@@ -301,7 +301,15 @@
 //
 // Users (see Users): a user restore created is updated when it differs, as
 // in any run; a user someone else created is updated too, but only with
-// Sync, and named in Result.Warnings. Users are never deleted. Channels
+// Sync, and named in Result.Warnings. A user restore created (journaled)
+// that the snapshot no longer has is deleted, before any user is created,
+// and its mark becomes "deleted": a delete whose answer was lost is
+// checked by a fetch (404 is success), and one the target's list of users
+// lacks is already gone (a killed sync deleted it), so nothing is sent. A
+// user someone else created is never deleted; one found under the
+// identity of a user restore created but with another SID is named in
+// Result.Warnings. A dry run lists each delete (Action Kind "user");
+// Result.Deleted counts them. Channels
 // the journal maps whose source channel the snapshot no longer has are
 // deleted (when no channel is selected by name), with all they hold.
 //

@@ -105,6 +105,17 @@ func (t *fakeTarget) UpdateUser(ctx context.Context, service, user string, p rem
 	return &out, nil
 }
 
+func (t *fakeTarget) DeleteUser(ctx context.Context, service, user string) error {
+	return t.write(ctx, "DeleteUser", func() error {
+		u := t.findUser(service, user)
+		if u == nil {
+			return notFound("user " + user)
+		}
+		t.users[service] = slices.DeleteFunc(t.users[service], func(x *remote.User) bool { return x == u })
+		return nil
+	})
+}
+
 // addUser puts a user into the target as someone else would.
 func (t *fakeTarget) addUser(service string, u remote.User) {
 	t.mu.Lock()

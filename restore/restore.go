@@ -34,6 +34,7 @@ type Target interface {
 	FetchUser(ctx context.Context, service, sidOrIdentity string) (*remote.User, error)
 	CreateUser(ctx context.Context, service string, p remote.UserParams) (*remote.User, error)
 	UpdateUser(ctx context.Context, service, user string, p remote.UserParams) (*remote.User, error)
+	DeleteUser(ctx context.Context, service, user string) error // only by a sync
 	FetchMedia(ctx context.Context, service, sid string) (*remote.MediaFile, error)
 	UploadMedia(ctx context.Context, service string, u remote.MediaUpload) (*remote.MediaFile, error)
 	Requests() int64
@@ -202,7 +203,7 @@ type Result struct {
 	// MessagesAlreadyRestored: archived messages found already in the
 	// target (the new name of MessagesSkipped, which holds the same value).
 	MessagesAlreadyRestored int `json:"messages_already_restored"`
-	// Updated and Deleted count the channels, members and messages a sync
+	// Updated and Deleted count the users, channels, members and messages a sync
 	// (Options.Sync) updated or deleted in the target.
 	Updated int `json:"updated"`
 	Deleted int `json:"deleted"`

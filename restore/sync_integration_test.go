@@ -14,8 +14,8 @@ import (
 )
 
 // sourceChanges edits, deletes and adds messages, adds and removes
-// members, changes channel attributes and adds a user at the source, in
-// every channel that has non-media messages to spare; every step skips
+// members and changes channel attributes at the source, in every channel
+// that has non-media messages to spare; every step skips
 // messages a read position points at, so the read positions map alike
 // however the deleted ones are counted. It returns the number of changes.
 func sourceChanges(t testing.TB, cl *remote.Client, svc string, l live, perChannel int) int {
@@ -75,18 +75,42 @@ func sourceChanges(t testing.TB, cl *remote.Client, svc string, l live, perChann
 		}
 		n += 3 // the attributes, the member and the user the service makes for a new identity
 	}
-	// A new user: this emulator answers 405 to a user update (unit tests
-	// cover updates, TestSyncUsers).
-	fn := "Newcomer"
-	if _, err := cl.CreateUser(ctx, svc, remote.UserParams{Identity: "newcomer", FriendlyName: &fn, Attributes: new(`{"new":true}`)}); err != nil {
-		t.Fatalf("add user at the source: %v", err)
-	}
-	n++
 	return n
 }
 
-// compareUsers checks the target's users against the source's, by identity.
-func compareUsers(t testing.TB, cl *remote.Client, src, dst string) {
+// sourceUserChanges changes the friendly name and attributes of the
+// source's first user (by identity), deletes its last one and adds one. It
+// returns the number of changes and the identity deleted.
+func sourceUserChanges(t testing.TB, cl *remote.Client, svc string) (int, string) {
+	t.Helper()
+	ctx := context.Background()
+	var ids []string
+	for u, err := range cl.ListUsers(ctx, svc) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, u.Identity)
+	}
+	slices.Sort(ids)
+	if len(ids) < 2 {
+		t.Fatalf("the source has %d users, want 2 or more", len(ids))
+	}
+	if _, err := cl.UpdateUser(ctx, svc, ids[0], remote.UserParams{FriendlyName: new("Renamed at the source"), Attributes: new(`{"changed":true}`)}); err != nil {
+		t.Fatalf("change user at the source: %v", err)
+	}
+	gone := ids[len(ids)-1]
+	if err := cl.DeleteUser(ctx, svc, gone); err != nil {
+		t.Fatalf("delete user at the source: %v", err)
+	}
+	if _, err := cl.CreateUser(ctx, svc, remote.UserParams{Identity: "newcomer", FriendlyName: new("Newcomer"), Attributes: new(`{"new":true}`)}); err != nil {
+		t.Fatalf("add user at the source: %v", err)
+	}
+	return 3, gone
+}
+
+// compareUsers checks the target's users against the source's, by
+// identity, and that the target lacks the identities of gone.
+func compareUsers(t testing.TB, cl *remote.Client, src, dst string, gone ...string) {
 	t.Helper()
 	read := func(svc string) map[string]*remote.User {
 		out := map[string]*remote.User{}
@@ -107,6 +131,11 @@ func compareUsers(t testing.TB, cl *remote.Client, src, dst string) {
 		}
 		if su.FriendlyName != du.FriendlyName || !sameJSON(su.Attributes, du.Attributes) {
 			t.Errorf("user %q differs: source %q %s, target %q %s", id, su.FriendlyName, su.Attributes, du.FriendlyName, du.Attributes)
+		}
+	}
+	for _, id := range gone {
+		if du := d[id]; du != nil {
+			t.Errorf("user %q (%s), gone from the source, is still in the target", id, du.SID)
 		}
 	}
 }
@@ -134,7 +163,8 @@ func archivedUsers(t testing.TB, e *env) int {
 
 // TestIntegrationSync: back up, restore, change the source, back up again
 // and sync: the target equals the source field for field, a further sync
-// writes nothing and VerifyTarget finds no difference; a member added to
+// writes nothing and VerifyTarget finds no difference (users included: one
+// changed, one deleted and one added at the source); a member added to
 // the target by hand is left alone and reported; lost responses during the
 // sync neither duplicate nor lose a change.
 func TestIntegrationSync(t *testing.T) {
@@ -155,6 +185,8 @@ func TestIntegrationSync(t *testing.T) {
 				t.Fatalf("restore: %v %+v", err, res)
 			}
 			changes := sourceChanges(t, e.cl, e.src, capture(t, e.cl, e.src), 2)
+			userChanges, goneUser := sourceUserChanges(t, e.cl, e.src)
+			changes += userChanges
 			if changes < 10 {
 				t.Fatalf("only %d changes made at the source", changes)
 			}
@@ -206,10 +238,12 @@ func TestIntegrationSync(t *testing.T) {
 			} else {
 				compareLive(t, capture(t, e.cl, e.src), capture(t, e.cl, e.dst), nil, nil)
 			}
-			if archivedUsers(t, e) > 0 {
-				compareUsers(t, e.cl, e.src, e.dst)
-			} else {
-				t.Log("the archive holds no users (backup does not archive them on this branch yet): users not compared")
+			if archivedUsers(t, e) == 0 {
+				t.Fatal("the archive holds no users")
+			}
+			compareUsers(t, e.cl, e.src, e.dst, goneUser)
+			if res.Deleted == 0 {
+				t.Errorf("the sync deleted nothing, though user %q is gone from the source", goneUser)
 			}
 
 			w0 = e.srv.Stats()

@@ -16,11 +16,15 @@ import (
 // created it, or userPending from just before its create is sent: identity
 // is unique per service, so a user found under a journaled identity is
 // ours, and a pending one was created by a create whose answer was lost.
+// A sync deletes the users it created that the snapshot no longer has and
+// marks their keys userDeleted (the journal cannot delete keys): a user
+// found later under such an identity was made by someone else.
 
 const (
 	keyUser     = "us/"
 	keyAPI      = "api/" // api/<name>: this restore wrote into the target through that API
 	userPending = "pending"
+	userDeleted = "deleted"
 	// maxUserNotes bounds the warnings about users left alone.
 	maxUserNotes = 10
 )
@@ -98,12 +102,19 @@ func liveUsers(ctx context.Context, dst Target, service string) (map[string]*rem
 // left alone (only its differences are reported, in Result.Warnings).
 func (r *runner) restoreUsers(ctx context.Context) error {
 	users, err := readUsers(r.view)
-	if err != nil || len(users) == 0 {
+	if err != nil {
+		return err
+	}
+	doomed, err := r.goneUsers(users)
+	if err != nil || len(users) == 0 && len(doomed) == 0 {
 		return err
 	}
 	live, err := liveUsers(ctx, r.dst, r.o.Target)
 	if err != nil {
 		return r.stop(ctx, err)
+	}
+	if err := r.deleteUsers(ctx, doomed, live); err != nil {
+		return err
 	}
 	type job struct {
 		u       *srcUser
@@ -117,6 +128,7 @@ func (r *runner) restoreUsers(ctx context.Context) error {
 		if err != nil {
 			return journalErr("read", userKey(u.Identity), err)
 		}
+		ours = ours && string(mark) != userDeleted
 		t := live[u.Identity]
 		switch {
 		case t == nil:
@@ -194,6 +206,87 @@ func (r *runner) restoreUsers(ctx context.Context) error {
 		return r.stop(ctx, err)
 	}
 	return nil
+}
+
+// goneUser is a user this restore created that the snapshot no longer has.
+type goneUser struct {
+	identity string
+	mark     string // the target SID, or userPending
+}
+
+// goneUsers lists, in a sync, the users this restore created (journaled,
+// not deleted) that are not among the snapshot's users.
+func (r *runner) goneUsers(users []*srcUser) ([]goneUser, error) {
+	if !r.o.Sync {
+		return nil, nil
+	}
+	have := make(map[string]bool, len(users))
+	for _, u := range users {
+		have[u.Identity] = true
+	}
+	var out []goneUser
+	err := r.j.Scan(keyUser, func(k string, v []byte) error {
+		if id := k[len(keyUser):]; !have[id] && string(v) != userDeleted {
+			out = append(out, goneUser{identity: id, mark: string(v)})
+		}
+		return nil
+	})
+	return out, journalErr("read", keyUser, err)
+}
+
+// deleteUsers deletes the users of doomed from the target, each once: a
+// delete whose answer was lost is checked by a fetch (a 404 is success),
+// and a user the target's list lacks is already gone (a killed sync
+// deleted it), so only its mark is written. A user found under a doomed
+// identity but another SID than the journaled one was made by someone else
+// after ours was gone: it is left alone and reported in Result.Warnings.
+// A dry run lists each delete in the plan.
+func (r *runner) deleteUsers(ctx context.Context, doomed []goneUser, live map[string]*remote.User) error {
+	var notes []string
+	for _, g := range doomed {
+		t := live[g.identity]
+		if t != nil && g.mark != userPending && t.SID != g.mark {
+			notes = append(notes, fmt.Sprintf("user %q (%s) is gone from the snapshot, but the target's user of that identity is not the one this restore created (%s); "+
+				"it was left as it is", g.identity, t.SID, g.mark))
+			t = nil // ours is gone
+		}
+		if r.o.DryRun {
+			if t != nil {
+				r.mu.Lock()
+				r.planned.Deletes++
+				r.planned.Writes++
+				r.planned.Actions = append(r.planned.Actions, Action{Op: "delete", Kind: "user", Source: g.identity, Target: t.SID})
+				r.mu.Unlock()
+			}
+			continue
+		}
+		if t != nil {
+			err := attempt(ctx, fmt.Sprintf("delete user %q (%s) from %s", g.identity, t.SID, r.o.Target), false, func() error {
+				if err := r.dst.DeleteUser(ctx, r.o.Target, t.SID); !gone(err) {
+					return err
+				}
+				return nil
+			}, func() (bool, error) {
+				_, err := r.dst.FetchUser(ctx, r.o.Target, t.SID)
+				if gone(err) {
+					return true, nil
+				}
+				return false, err
+			})
+			if err != nil {
+				return r.stop(ctx, err)
+			}
+			r.update(func(res *Result) { res.Deleted++ })
+		}
+		if err := r.j.Put(userKey(g.identity), []byte(userDeleted)); err != nil {
+			return journalErr("write", userKey(g.identity), err)
+		}
+	}
+	r.noteUsers(notes)
+	if len(doomed) == 0 || r.o.DryRun {
+		return nil
+	}
+	return journalErr("flush", keyUser, r.j.Flush(ctx))
 }
 
 // noteUsers adds the first notes to the warnings and logs them all.

@@ -13,20 +13,6 @@ import (
 // and writes that differ between the views only in shape are the Chat
 // handlers, rendering through c.view().
 
-func (s *Server) deleteUser(c *call) answer {
-	return s.inUser(c, writing, func(svc *service, u *user) answer {
-		svc.removeUser(u)
-		return answer{status: http.StatusNoContent}
-	})
-}
-
-// removeUser deletes u; its members (participants) stay. The caller holds mu.
-func (svc *service) removeUser(u *user) {
-	svc.users = deleteSeq(svc.users, u.seq, func(x *user) uint64 { return x.seq })
-	delete(svc.usersBySID, u.sid)
-	delete(svc.usersByIdentity, u.identity)
-}
-
 // conversationStates are the values of a conversation's state.
 var conversationStates = []string{"initializing", "active", "inactive", "closed"}
 

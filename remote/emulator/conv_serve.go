@@ -109,10 +109,8 @@ func (rt route) twin() routeKind {
 // convOnly serves the requests of Conversations v1 and Chat v3 that have
 // no Chat v2 handler, and reports whether c was one.
 func (s *Server) convOnly(c *call) (answer, bool) {
-	post, del := c.r.Method == http.MethodPost, c.r.Method == http.MethodDelete
+	post := c.r.Method == http.MethodPost
 	switch {
-	case c.rt.kind == routeConvUser && del:
-		return s.deleteUser(c), true
 	case c.rt.kind == routeConversations && post:
 		return s.createConversation(c), true
 	case c.rt.kind == routeConversations:

@@ -81,7 +81,7 @@
 // Only HTTP Basic with the printed AccountSID:AuthToken is accepted
 // (compared in constant time); anything else gets 401 code 20003. Chat v2
 // paths are those of its spec: Services (list, create, fetch), Roles
-// (list), Users (list, create; fetch, update by SID or identity), Channels (list,
+// (list), Users (list, create; fetch, update, delete by SID or identity), Channels (list,
 // create, fetch, update, delete, by SID or unique name), Members (list,
 // create, fetch, update, delete, by SID or identity) and Messages (list,
 // create, fetch, update, delete, by IM SID only). Conversations v1 paths

@@ -39,7 +39,6 @@ func TestErrorCodes(t *testing.T) {
 		{"delete service", "DELETE", svc, nil, nil, 405, codeMethodNotAllowed},
 		{"put services", "PUT", "/v2/Services", nil, nil, 405, codeMethodNotAllowed},
 		{"put user", "PUT", svc + "/Users/alice", form{"FriendlyName": {"x"}}, nil, 405, codeMethodNotAllowed},
-		{"delete user", "DELETE", svc + "/Users/alice", nil, nil, 405, codeMethodNotAllowed},
 		{"patch message", "PATCH", str(msg, "url"), nil, nil, 405, codeMethodNotAllowed},
 		{"post roles", "POST", svc + "/Roles", form{"FriendlyName": {"r"}}, nil, 405, codeMethodNotAllowed},
 
@@ -61,6 +60,7 @@ func TestErrorCodes(t *testing.T) {
 		{"update user nothing", "POST", svc + "/Users/alice", form{}, nil, 400, codeNoUpdateParameters},
 		{"update user channel role", "POST", svc + "/Users/alice", form{"RoleSid": {channelRole}}, nil, 400, codeRoleNotFound},
 		{"update user bad attributes", "POST", svc + "/Users/alice", form{"Attributes": {"{"}}, nil, 400, codeAttributesInvalid},
+		{"delete unknown user", "DELETE", svc + "/Users/nobody", nil, nil, 404, codeUserNotFound},
 		{"user role malformed", "POST", svc + "/Users", form{"Identity": {"u1"}, "RoleSid": {"admin"}}, nil, 400, codeRoleNotFound},
 		{"user role unknown", "POST", svc + "/Users", form{"Identity": {"u2"}, "RoleSid": {"RL" + unknownHex}}, nil, 400, codeRoleNotFound},
 		{"user given channel role", "POST", svc + "/Users", form{"Identity": {"u3"}, "RoleSid": {channelRole}}, nil, 400, codeRoleNotFound},

@@ -240,6 +240,21 @@ func (s *Server) updateUser(c *call) answer {
 	})
 }
 
+// deleteUser serves Chat v2's user delete and Conversations v1's.
+func (s *Server) deleteUser(c *call) answer {
+	return s.inUser(c, writing, func(svc *service, u *user) answer {
+		svc.removeUser(u)
+		return answer{status: http.StatusNoContent}
+	})
+}
+
+// removeUser deletes u; its members (participants) stay. The caller holds mu.
+func (svc *service) removeUser(u *user) {
+	svc.users = deleteSeq(svc.users, u.seq, func(x *user) uint64 { return x.seq })
+	delete(svc.usersBySID, u.sid)
+	delete(svc.usersByIdentity, u.identity)
+}
+
 // userParams are the parsed parameters of a user create or update.
 type userParams struct {
 	role                        sid

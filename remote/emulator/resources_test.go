@@ -128,6 +128,31 @@ func TestUserUpdate(t *testing.T) {
 	}
 }
 
+// TestUserDelete: Chat v2 deletes a user by SID or identity, as
+// Conversations does; the user is then gone from both views, and a second
+// delete is a 404.
+func TestUserDelete(t *testing.T) {
+	_, c := setup(t, fixedConfig())
+	svc := c.svc0()
+	for _, ref := range []string{"kim", "sid"} {
+		u := c.mustJSON(201, "POST", svc+"/Users", url.Values{"Identity": {"kim"}})
+		if ref == "sid" {
+			ref = str(u, "sid")
+		}
+		if r := c.do("DELETE", svc+"/Users/"+ref, nil); r.status != 204 {
+			t.Fatalf("delete user by %s: status %d, want 204", ref, r.status)
+		}
+		for _, p := range []string{svc + "/Users/kim", c.conv0() + "/Users/kim", svc + "/Users/" + str(u, "sid")} {
+			if r := c.do("GET", p, nil); r.status != 404 {
+				t.Errorf("GET %s after the delete: status %d, want 404", p, r.status)
+			}
+		}
+		if r := c.do("DELETE", svc+"/Users/"+ref, nil); r.status != 404 {
+			t.Errorf("second delete of %s: status %d, want 404", ref, r.status)
+		}
+	}
+}
+
 func TestChannelLifecycle(t *testing.T) {
 	_, c := setup(t, fixedConfig())
 	svc := c.svc1()

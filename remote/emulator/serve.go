@@ -61,7 +61,7 @@ var routeInfo = [...]struct {
 	routeService:  {"/v2/Services/{sid}", "GET"},
 	routeRoles:    {"/v2/Services/{sid}/Roles", "GET"},
 	routeUsers:    {"/v2/Services/{sid}/Users", "GET, POST"},
-	routeUser:     {"/v2/Services/{sid}/Users/{sid}", "GET, POST"},
+	routeUser:     {"/v2/Services/{sid}/Users/{sid}", "GET, POST, DELETE"},
 	routeChannels: {"/v2/Services/{sid}/Channels", "GET, POST"},
 	routeChannel:  {"/v2/Services/{sid}/Channels/{sid}", "GET, POST, DELETE"},
 	routeMembers:  {"/v2/Services/{sid}/Channels/{sid}/Members", "GET, POST"},
@@ -343,8 +343,11 @@ func (s *Server) dispatch(c *call) answer {
 		}
 		return s.listUsers(c)
 	case routeUser:
-		if m == http.MethodPost {
+		switch m {
+		case http.MethodPost:
 			return s.updateUser(c)
+		case http.MethodDelete:
+			return s.deleteUser(c)
 		}
 		return s.fetchUser(c)
 	case routeChannels:
