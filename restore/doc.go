@@ -365,6 +365,22 @@
 // channel's "restored" count is recomputed from its wm/ entries at each
 // sync, so it never drifts from what a kill kept of the entries.
 //
+// A delete and the count check. The check of a finished channel (see
+// Caveats) compares messages_count, read when the sync starts, minus the
+// messages this run's deletes removed since, with "restored". A delete a
+// kill cut off from its journal entries (the ix/ "-" and the wm/ "del")
+// leaves its message counted in "restored" and absent from the target:
+// the next sync, resumed by "syncing", reads it back (404: done), counts
+// it as gone before the count was read, not as removed since, and lowers
+// "restored" as it journals it. A delete whose answer is lost is read back
+// the same way and counts as removed since: the count was read before it
+// was sent. So only a message someone else deleted is left to the check.
+// This relies on a killed run's writes having finished before the next
+// run reads the count (see What it relies on): a write that lands after
+// it, from a run killed a moment before, is a false conflict or a
+// duplicate; the kill tests wait for the emulator to serve nothing before
+// the next run starts.
+//
 // # What it relies on
 //
 //   - The service assigns message indexes in creation order within a

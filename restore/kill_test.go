@@ -3,6 +3,7 @@ package restore
 import (
 	"bytes"
 	"context"
+	"flag"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -13,6 +14,8 @@ import (
 	"github.com/chatvault/chatvault/remote/emulator"
 	"github.com/chatvault/chatvault/store"
 )
+
+var killSeed = flag.Uint64("kill-seed", 0, "seed of the random kill moments of killHelpers; 0 draws a new one")
 
 // Environment of the helper process.
 const (
@@ -90,8 +93,11 @@ func TestIntegrationKill(t *testing.T) {
 // returns how many it killed.
 func killHelpers(t *testing.T, e *env, span int, env ...string) int {
 	t.Helper()
-	seed := uint64(time.Now().UnixNano())
-	t.Logf("kill moments drawn with seed %d", seed)
+	seed := *killSeed
+	if seed == 0 {
+		seed = uint64(time.Now().UnixNano())
+	}
+	t.Logf("kill moments drawn with seed %d (reproduce with -kill-seed %d)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	kills := 0
 	for attempt := 0; kills < 4 && attempt < 8; attempt++ {
@@ -112,6 +118,7 @@ func killHelpers(t *testing.T, e *env, span int, env ...string) int {
 		})
 		err := <-done
 		if killed {
+			drain(t, e.srv)
 			kills++
 			t.Logf("helper %d killed after %d writes", attempt, e.srv.Stats().Writes-w0)
 			continue
@@ -151,5 +158,22 @@ func waitWrites(srv *emulator.Server, at int64, done chan error, kill func()) bo
 				return true
 			}
 		}
+	}
+}
+
+// drain waits until the emulator serves no request: a killed helper's
+// requests may still be in the emulator (a write waiting out its latency
+// runs after its client is gone), and restore relies on a write whose
+// connection was lost having finished before the next run reads (doc.go,
+// "What it relies on"). A process started seconds later would see that;
+// the test's next run starts within milliseconds.
+func drain(t *testing.T, srv *emulator.Server) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for srv.Stats().InFlight > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the emulator still serves %d requests of a killed helper after 5s", srv.Stats().InFlight)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

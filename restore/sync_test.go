@@ -354,13 +354,7 @@ func TestSyncKill(t *testing.T) {
 	s2 := all.apply(t, s1)
 	for n := int64(1); n <= int64(all.writes()); n++ {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
-			ft := newFakeTarget(srcSvc, dstSvc)
-			fa := newFakeArchive(s1)
-			fa.batch = 3
-			if _, err := run(t.Context(), ft, fa, opts(Options{})); err != nil {
-				t.Fatal(err)
-			}
-			fa.snaps = append(fa.snaps, s2)
+			ft, fa := restoredBefore(t, s1, s2)
 			ops := recordOps(ft, nil)
 			killRun(t, ft, fa, n, opts(Options{Sync: true, Concurrency: 1}))
 			res, err := run(t.Context(), ft, fa, opts(Options{Sync: true}))
