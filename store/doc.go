@@ -172,6 +172,14 @@
 // PutContent, only when that saves an eighth (a 64 KiB sample is tried
 // first, so a PNG or MP4 chunk costs little and stays raw).
 //
+// Every encoder has a 1 MiB window (a chunk's size) and the decoder runs
+// in zstd's low-memory mode: each encoder keeps a history buffer the size
+// of its window, and with the default 8 MiB the content encoders alone
+// held 24 MiB of a 100k-message backup's 35 MiB live heap. A message
+// encodes to the same bytes with either window (a frame under the window
+// is one segment, its header sized by the input), so archives written
+// before still compare as bytes.
+//
 // Close trims the file to its pages in use when the handle wrote: bbolt
 // grows a file ahead of its pages (to its map size, then 16 MiB at a time)
 // and never gives the tail back.
