@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,6 +37,14 @@ const (
 	helperConcurrent = "CHATVAULT_HELPER_CONCURRENCY"
 	helperFull       = "CHATVAULT_HELPER_FULL"
 	helperAPI        = "CHATVAULT_HELPER_API" // "conversations": read through Conversations (on the base URL)
+	// helperMemProfile, set in the benchmark's own environment (the child
+	// inherits it), names a file where the child writes its heap profile
+	// when the backup ends: -sample_index=alloc_space shows what the run
+	// allocated, by place (the garbage that drives the heap's peak). Every
+	// child writes it, so select one benchmark with an anchored pattern
+	// ('^BenchmarkBackupRSS$/messages=1M'): BackupRSS alone also runs the
+	// 150 MiB one, whose child then overwrites the file.
+	helperMemProfile = "CHATVAULT_HELPER_MEMPROFILE"
 )
 
 // helperReady is printed on stdout once the archive is open and the backup
@@ -44,6 +53,9 @@ const helperReady = "ready"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(helperEnv) == "backup" {
+		if os.Getenv(helperMemProfile) != "" {
+			runtime.MemProfileRate = 64 << 10
+		}
 		os.Exit(helperBackupProcess())
 	}
 	os.Exit(m.Run())
@@ -114,6 +126,16 @@ func sampleMemory(interval time.Duration, stop <-chan struct{}) memPeaks {
 	}
 }
 
+// writeHeapProfile writes the heap profile to path, replacing it.
+func writeHeapProfile(path string) {
+	f, err := os.Create(path)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	_ = pprof.Lookup("heap").WriteTo(f, 0)
+}
+
 // helperBackupProcess runs one backup described by the environment and
 // returns the exit status: 0 complete, 3 partial, 1 otherwise. A
 // helperOutput is printed on stdout, errors on stderr.
@@ -155,6 +177,9 @@ func helperBackupProcess() int {
 	})
 	close(stopSampling)
 	mem := <-peaks
+	if path := env(helperMemProfile); path != "" {
+		writeHeapProfile(path)
+	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	if b, err := json.Marshal(helperOutput{Result: res, GoSysBytes: ms.Sys, Mem: mem}); err == nil {

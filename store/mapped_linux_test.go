@@ -5,6 +5,8 @@ package store
 import (
 	"bufio"
 	"bytes"
+	"io"
+	"math/rand"
 	"os"
 	"strconv"
 	"testing"
@@ -127,5 +129,49 @@ func TestMappingLen(t *testing.T) {
 				t.Errorf("mapping of %d bytes, shorter than the file's %d", n, fi.Size())
 			}
 		})
+	}
+}
+
+// rssSampler is an io.Writer that records the largest RssFile growth
+// (over base) seen after each write.
+type rssSampler struct {
+	t        *testing.T
+	base     int
+	peak     int
+	n, every int64
+}
+
+func (s *rssSampler) Write(p []byte) (int, error) {
+	s.n += int64(len(p))
+	if s.n >= s.every {
+		s.n = 0
+		s.peak = max(s.peak, rssFileKB(s.t)-s.base)
+	}
+	return len(p), nil
+}
+
+// Not parallel: RssFile is the whole process's, so no other test may map
+// files meanwhile.
+func TestContentReaderReleasesMapping(t *testing.T) {
+	a := openTest(t, tempPath(t))
+	const size = 48 << 20
+	data := make([]byte, size)
+	rand.New(rand.NewSource(1)).Read(data) // incompressible: stored raw
+	sha := putContent(t, a, data)
+	a.releaseMapped()
+	rc, err := a.OpenContent(sha)
+	must(t, err)
+	defer rc.Close()
+	s := &rssSampler{t: t, base: rssFileKB(t), every: 256 << 10}
+	if n, err := io.Copy(s, rc); err != nil || n != size {
+		t.Fatalf("read %d bytes of %d: %v", n, size, err)
+	}
+	if a.mapped.len == 0 {
+		t.Fatal("the archive's mapping was not recognised")
+	}
+	// releaseChunks MiB between releases, plus fault-around and slack; a
+	// reader that never released grew by the whole 48 MiB.
+	if limit := 16 << 10; s.peak > limit {
+		t.Errorf("RssFile grew by %d kB while reading %d MiB of content: want at most %d kB", s.peak, size>>20, limit)
 	}
 }
