@@ -24,7 +24,7 @@ var version string
 func newApp(stdout, stderr io.Writer) *cli.App {
 	app := &cli.App{
 		Name:            "chatvault",
-		Usage:           "back up and restore Twilio Programmable Chat history",
+		Usage:           "back up and restore the history of a Twilio chat service (Programmable Chat or Conversations), media files included",
 		Version:         version,
 		Writer:          stdout,
 		ErrWriter:       stderr,

@@ -24,7 +24,7 @@ func emulateCommand() *cli.Command {
 	def := emulator.DefaultConfig()
 	return &cli.Command{
 		Name:  "emulate",
-		Usage: "serve a local, stateful stand-in for the Chat v2 and Conversations v1 REST APIs",
+		Usage: "serve a local, stateful stand-in for the Chat v2, Conversations v1 and Media Content Service REST APIs",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "listen", Usage: "listen `ADDRESS`; port 0 picks a free port", Value: "127.0.0.1:8080"},
 			&cli.Int64Flag{Name: "seed", Usage: "seed of the generated history", Value: def.Seed},
