@@ -91,8 +91,13 @@ func (o *op) weight() (records, size int) {
 		}
 		return len(o.members), size
 	case opPutMessages:
-		for _, m := range o.messages {
+		// The queue holds each message twice: as given, and encoded as the
+		// record it will be stored as.
+		for i, m := range o.messages {
 			size += len(m.Raw)
+			if i < len(o.records) {
+				size += len(o.records[i])
+			}
 		}
 		return len(o.messages), size
 	case opDeleteMembers, opDeleteMedia, opDeleteUsers:
