@@ -71,19 +71,7 @@ func appendConvServiceJSON(b []byte, u urls, acct sid, svc *service) []byte {
 }
 
 func appendConvRoleJSON(b []byte, u urls, acct sid, svc *service, r *role) []byte {
-	b = append(b, '{')
-	b = sidField(b, "sid", "RL", r.sid)
-	b = sidField(b, "account_sid", "AC", acct)
-	b = sidField(b, "chat_service_sid", "IS", svc.sid)
-	b = appendString(key(b, "friendly_name"), r.name)
-	b = appendString(key(b, "type"), convRoleTypes[r.typ])
-	b = appendStrings(key(b, "permissions"), r.perms)
-	b = appendDate(key(b, "date_created"), r.created)
-	b = appendDate(key(b, "date_updated"), r.updated)
-	b = urlField(b, "url", func(b []byte) []byte {
-		return appendSID(append(u.convService(b, svc.sid), "/Roles/"...), "RL", r.sid)
-	}, "")
-	return append(b, '}')
+	return appendRoleAs(b, acct, svc, r, "chat_service_sid", convRoleTypes[r.typ], func(b []byte) []byte { return u.convService(b, svc.sid) })
 }
 
 func appendConvUserJSON(b []byte, u urls, acct sid, svc *service, usr *user) []byte {

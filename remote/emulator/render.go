@@ -185,17 +185,23 @@ func appendServiceJSON(b []byte, u urls, acct sid, svc *service) []byte {
 }
 
 func appendRoleJSON(b []byte, u urls, acct sid, svc *service, r *role) []byte {
+	return appendRoleAs(b, acct, svc, r, "service_sid", r.typ, func(b []byte) []byte { return u.service(b, svc.sid) })
+}
+
+// appendRoleAs renders a role in either view, which differ only in the
+// name of the service's field, the role's type and the service's URL.
+func appendRoleAs(b []byte, acct sid, svc *service, r *role, serviceKey, typ string, serviceURL func([]byte) []byte) []byte {
 	b = append(b, '{')
 	b = sidField(b, "sid", "RL", r.sid)
 	b = sidField(b, "account_sid", "AC", acct)
-	b = sidField(b, "service_sid", "IS", svc.sid)
+	b = sidField(b, serviceKey, "IS", svc.sid)
 	b = appendString(key(b, "friendly_name"), r.name)
-	b = appendString(key(b, "type"), r.typ)
+	b = appendString(key(b, "type"), typ)
 	b = appendStrings(key(b, "permissions"), r.perms)
 	b = appendDate(key(b, "date_created"), r.created)
 	b = appendDate(key(b, "date_updated"), r.updated)
 	b = urlField(b, "url", func(b []byte) []byte {
-		return appendSID(append(u.service(b, svc.sid), "/Roles/"...), "RL", r.sid)
+		return appendSID(append(serviceURL(b), "/Roles/"...), "RL", r.sid)
 	}, "")
 	return append(b, '}')
 }
