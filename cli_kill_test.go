@@ -455,23 +455,32 @@ func TestBackupKilledAndRerun(t *testing.T) {
 	}
 }
 
-// checkMediaArchived wants the file of every media message in the latest
-// snapshot of src archived whole.
-func checkMediaArchived(t *testing.T, archive, src string) {
+// latestView opens archive read-only and returns the view of src's latest
+// snapshot; the caller closes the archive (it holds a shared lock).
+func latestView(t *testing.T, archive, src string) (*store.Archive, *store.View) {
 	t.Helper()
 	a, err := store.Open(archive, store.Options{ReadOnly: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer a.Close()
 	snap, err := a.ResolveSnapshot("latest", src)
-	if err != nil {
-		t.Fatal(err)
+	if err == nil {
+		var v *store.View
+		if v, err = a.View(snap.ID); err == nil {
+			return a, v
+		}
 	}
-	v, err := a.View(snap.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	a.Close()
+	t.Fatal(err)
+	return nil, nil
+}
+
+// checkMediaArchived wants the file of every media message in the latest
+// snapshot of src archived whole.
+func checkMediaArchived(t *testing.T, archive, src string) {
+	t.Helper()
+	a, v := latestView(t, archive, src)
+	defer a.Close()
 	chans, err := v.Channels()
 	if err != nil {
 		t.Fatal(err)
@@ -492,12 +501,12 @@ func checkMediaArchived(t *testing.T, archive, src string) {
 				ok, err = a.HasContent(rec.SHA256)
 			}
 			if err != nil || !ok {
-				t.Errorf("snapshot %d: the file of media %s (message %s) is not archived: %v", snap.ID, m.Media.SID, m.SID, err)
+				t.Errorf("snapshot %d: the file of media %s (message %s) is not archived: %v", v.Snapshot().ID, m.Media.SID, m.SID, err)
 			}
 		}
 	}
 	if files == 0 {
-		t.Errorf("snapshot %d holds no media message: the check checked nothing", snap.ID)
+		t.Errorf("snapshot %d holds no media message: the check checked nothing", v.Snapshot().ID)
 	}
 }
 
@@ -529,19 +538,8 @@ func checkTarget(t *testing.T, info emulator.Info, archive, src, dst string, com
 	t.Helper()
 	ctx := t.Context()
 	cl := apiClient(t, info)
-	a, err := store.Open(archive, store.Options{ReadOnly: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, v := latestView(t, archive, src)
 	defer a.Close()
-	snap, err := a.ResolveSnapshot("latest", src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := a.View(snap.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
 	recs, err := v.Channels()
 	if err != nil {
 		t.Fatal(err)
