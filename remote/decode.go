@@ -13,6 +13,8 @@ import (
 	"time"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/chatvault/chatvault/internal/jsonscan"
 )
 
 // resource is implemented by the pointers to the API's resource types, so the
@@ -68,12 +70,12 @@ func decodeFields(v any, d []byte, i, depth int) (end int, ok bool) {
 		return 0, false
 	}
 	var seen uint64
-	it := newIter(d, i, depth)
-	for it.next() {
-		name := it.key[1 : len(it.key)-1]
+	it := jsonscan.NewIter(d, i, depth)
+	for it.Next() {
+		name := it.Key[1 : len(it.Key)-1]
 		f, ok := fs.byName[string(name)]
 		switch {
-		case it.escaped:
+		case it.Escaped:
 			return 0, false
 		case !ok:
 			if fs.folds(name) {
@@ -84,11 +86,11 @@ func decodeFields(v any, d []byte, i, depth int) (end int, ok bool) {
 			return 0, false // encoding/json merges repeated objects: let it
 		}
 		seen |= 1 << f
-		if !decodeField(rv.Field(f).Addr().Interface(), it.val) {
+		if !decodeField(rv.Field(f).Addr().Interface(), it.Val) {
 			return 0, false
 		}
 	}
-	return it.end, it.err == nil
+	return it.End, it.Err == nil
 }
 
 // structFields are the fields of a struct type as encoding/json names them.

@@ -35,7 +35,8 @@
 // answer, so fields this package does not model survive a backup. Dates sent
 // to the API are RFC 3339 in UTC, whole seconds.
 //
-// Answers are decoded in one pass (jsonscan.go): a small scanner checks the
+// Answers are decoded in one pass (internal/jsonscan, which store uses too):
+// a small scanner checks the
 // syntax, accepting exactly what encoding/json accepts, and hands each
 // record's bytes to a decoder of its top-level fields, which leaves to
 // encoding/json whatever it is not sure to decode the same way (escaped or

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/chatvault/chatvault/internal/jsonscan"
 )
 
 // Page is one page of a list.
@@ -65,44 +67,44 @@ func decodePage[T any, P resource[T]](body []byte, fallbackKey string) (*Page[*T
 		items    *Page[*T] // the records of val, when decoded as it was met
 		err      error     // why they could not be decoded
 	}
-	i := skipSpace(body, 0)
+	i := jsonscan.SkipSpace(body, 0)
 	if i >= len(body) || body[i] != '{' {
-		if !validJSON(body) {
+		if !jsonscan.Valid(body) {
 			return nil, syntaxError(body)
 		}
 		return nil, errors.New("expected a JSON object")
 	}
 	var top []member
-	it := newIter(body, i, 1)
-	it.lazy = true
-	for it.next() {
-		k := it.key[1 : len(it.key)-1]
-		if it.escaped || !utf8.Valid(k) {
+	it := jsonscan.NewIter(body, i, 1)
+	it.Lazy = true
+	for it.Next() {
+		k := it.Key[1 : len(it.Key)-1]
+		if it.Escaped || !utf8.Valid(k) {
 			var s string
-			if err := json.Unmarshal(it.key, &s); err != nil {
+			if err := json.Unmarshal(it.Key, &s); err != nil {
 				return nil, syntaxError(body)
 			}
 			k = []byte(s)
 		}
-		m := member{key: k, at: it.i}
-		if it.i < len(body) && body[it.i] == '[' && string(k) == fallbackKey {
-			start := it.i
+		m := member{key: k, at: it.I}
+		if it.I < len(body) && body[it.I] == '[' && string(k) == fallbackKey {
+			start := it.I
 			var end int
 			m.items, end, m.err = decodeItems[T, P](body, start, fallbackKey)
-			if errors.Is(m.err, errSyntax) {
+			if errors.Is(m.err, jsonscan.ErrSyntax) {
 				return nil, syntaxError(body)
 			}
-			it.resume(end)
+			it.Resume(end)
 			m.val = body[start:end]
-		} else if it.value() {
-			m.val = it.val
+		} else if it.Value() {
+			m.val = it.Val
 		}
 		top = append(top, m)
 	}
-	if it.err == nil && skipSpace(body, it.end) != len(body) {
-		it.err = errSyntax
+	if it.Err == nil && jsonscan.SkipSpace(body, it.End) != len(body) {
+		it.Err = jsonscan.ErrSyntax
 	}
-	if it.err != nil {
+	if it.Err != nil {
 		return nil, syntaxError(body)
 	}
 	find := func(key string) (member, bool) {
@@ -152,17 +154,17 @@ func decodePage[T any, P resource[T]](body []byte, fallbackKey string) (*Page[*T
 }
 
 // decodeItems decodes the array of records at d[i] (at nesting level 2 of
-// the answer), checking its syntax to the end (errSyntax). The first record
+// the answer), checking its syntax to the end (jsonscan.ErrSyntax). The first record
 // that is not an object of T's shape gives an error naming key and its
 // position.
 func decodeItems[T any, P resource[T]](d []byte, i int, key string) (*Page[*T], int, error) {
 	p := &Page[*T]{}
 	var block []T // records are allocated in blocks, not one by one
 	var first error
-	it := newIter(d, i, 2)
-	it.lazy = true
-	for n := 0; it.next(); n++ {
-		start := it.i
+	it := jsonscan.NewIter(d, i, 2)
+	it.Lazy = true
+	for n := 0; it.Next(); n++ {
+		start := it.I
 		if len(block) == 0 {
 			block = make([]T, min(max(8, n), 128))
 		}
@@ -171,10 +173,10 @@ func decodeItems[T any, P resource[T]](d []byte, i int, key string) (*Page[*T], 
 		if !ok {
 			// Not for the fast path: find the record's end, then let
 			// encoding/json decode it.
-			if !it.value() {
+			if !it.Value() {
 				break
 			}
-			end = it.i
+			end = it.I
 			*v = *new(T)
 			var err error
 			if d[start] != '{' {
@@ -189,18 +191,18 @@ func decodeItems[T any, P resource[T]](d []byte, i int, key string) (*Page[*T], 
 				continue
 			}
 		}
-		it.resume(end)
+		it.Resume(end)
 		P(v).setRaw(json.RawMessage(d[start:end:end]))
 		block = block[1:]
 		p.Items = append(p.Items, v)
 	}
-	if it.err != nil {
-		return nil, 0, it.err
+	if it.Err != nil {
+		return nil, 0, it.Err
 	}
 	if first != nil {
-		return nil, it.end, first
+		return nil, it.End, first
 	}
-	return p, it.end, nil
+	return p, it.End, nil
 }
 
 // syntaxError says what is wrong with data, which the scanner refused.
@@ -209,7 +211,7 @@ func syntaxError(data []byte) error {
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return err
 	}
-	return errSyntax // not reached: the scanner accepts what encoding/json accepts
+	return jsonscan.ErrSyntax // not reached: the scanner accepts what encoding/json accepts
 }
 
 // pageCall builds the call that fetches a next_page_url verbatim. The URL

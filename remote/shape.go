@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/chatvault/chatvault/internal/jsonscan"
 )
 
 // The APIs a record can be read through or written to.
@@ -284,23 +286,23 @@ func chatShaped(raw []byte) bool {
 		return false
 	}
 	chat := false
-	it := newIter(d, 0, 1)
-	for it.next() {
-		switch string(it.key) {
+	it := jsonscan.NewIter(d, 0, 1)
+	for it.Next() {
+		switch string(it.Key) {
 		case `"chat_service_sid"`:
 			return false
 		case `"service_sid"`:
 			chat = true
 		}
 	}
-	return chat && it.err == nil
+	return chat && it.Err == nil
 }
 
 // chatShape rewrites a Conversations record of s's kind into Chat's shape.
 func (s *shapeOf) chatShape(raw []byte) ([]byte, error) {
 	d := bytes.TrimSpace(raw)
 	if len(d) == 0 || d[0] != '{' {
-		if !validJSON(d) {
+		if !jsonscan.Valid(d) {
 			return nil, syntaxError(d)
 		}
 		return nil, errors.New("expected a JSON object")
@@ -308,15 +310,15 @@ func (s *shapeOf) chatShape(raw []byte) ([]byte, error) {
 	out := make([]byte, 0, len(d)+32)
 	out = append(out, '{')
 	hasMedia := false
-	it := newIter(d, 0, 1)
-	for it.next() {
-		name := string(it.key[1 : len(it.key)-1])
-		if it.escaped {
-			if err := json.Unmarshal(it.key, &name); err != nil {
+	it := jsonscan.NewIter(d, 0, 1)
+	for it.Next() {
+		name := string(it.Key[1 : len(it.Key)-1])
+		if it.Escaped {
+			if err := json.Unmarshal(it.Key, &name); err != nil {
 				return nil, syntaxError(d)
 			}
 		}
-		key, val := it.key, it.val
+		key, val := it.Key, it.Val
 		if f := s.byConv[name]; f != nil && f.chat != "" {
 			key, val = quote(f.chat), f.how.apply(val)
 			if f.how == firstMedia {
@@ -327,7 +329,7 @@ func (s *shapeOf) chatShape(raw []byte) ([]byte, error) {
 		}
 		out = member(out, key, val)
 	}
-	if it.err != nil || skipSpace(d, it.end) != len(d) {
+	if it.Err != nil || jsonscan.SkipSpace(d, it.End) != len(d) {
 		return nil, syntaxError(d)
 	}
 	for _, f := range s.derived {
@@ -369,9 +371,9 @@ func (h convert) apply(val []byte) []byte {
 		if val[0] != '[' {
 			return val
 		}
-		it := newIter(val, 0, 2)
-		if it.next() {
-			return it.val
+		it := jsonscan.NewIter(val, 0, 2)
+		if it.Next() {
+			return it.Val
 		}
 		return []byte("null")
 	case roleType:

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/chatvault/chatvault/internal/jsonscan"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -288,7 +289,7 @@ func (c *checker) versions(l loc, b *bolt.Bucket, onEntity func(entity []byte, v
 				if m, err := decodeMedia(r.payload); err != nil || m.SID != string(e) || m.SHA256 != cv.label {
 					c.add(l.key(k), "media record does not decode or does not match its key and label")
 				}
-			case !json.Valid(r.payload):
+			case !jsonscan.Valid(r.payload):
 				c.add(l.key(k), "stored resource is not valid JSON")
 			}
 		} else if string(l.bkt) == string(bktCounts) {

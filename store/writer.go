@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/chatvault/chatvault/internal/jsonscan"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -338,7 +339,7 @@ func (w *Writer) invalid(format string, args ...any) error {
 }
 
 func (w *Writer) checkJSON(what string, raw []byte) error {
-	if !json.Valid(raw) {
+	if !jsonscan.Valid(raw) {
 		return w.invalid("%s is not valid JSON; store the resource exactly as the API returned it", what)
 	}
 	return nil
@@ -439,15 +440,18 @@ func (w *Writer) PutMessages(channelSID string, ms []MessageRecord) error {
 		if m.Index < 0 {
 			return w.invalid("message %s in channel %s has index %d; indexes must be >= 0", m.SID, channelSID, m.Index)
 		}
-		if !json.Valid(m.Raw) {
+		if !jsonscan.Valid(m.Raw) {
 			return w.invalid("message %d in channel %s is not valid JSON; store the resource exactly as the API returned it", m.Index, channelSID)
 		}
-		size += recordLen(kindPut, m.SID, m.Raw) + len(m.Raw)
+		size += len(m.Raw)
 	}
 	// The copy is the records as they will be stored (compressed), encoded
 	// here rather than in the writer goroutine, which the callers all wait
-	// on, followed by the raw messages the goroutine compares with.
-	buf := make([]byte, 0, size)
+	// on, followed by the raw messages the goroutine compares with. A
+	// message compresses to about a quarter of its size: room for a half
+	// is enough but for pages of incompressible messages, for which append
+	// grows the buffer (the slices taken before keep the old one).
+	buf := make([]byte, 0, size+size/2+len(ms)*16)
 	cp := make([]MessageRecord, len(ms))
 	recs := make([][]byte, len(ms))
 	for i, m := range ms {
