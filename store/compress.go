@@ -87,9 +87,13 @@ func (a *Archive) appendResource(dst []byte, kind byte, label string, payload []
 	dst = append(dst, kindPutZstd, 0, 0, 0, 0)
 	dst = binary.AppendUvarint(dst, uint64(len(label)))
 	body := len(dst)
-	in := make([]byte, 0, len(label)+len(payload))
-	in = append(append(in, label...), payload...)
+	scratch := zInput.Get().(*[]byte)
+	in := append(append((*scratch)[:0], label...), payload...)
 	dst = zEnc.EncodeAll(in, dst)
+	if cap(in) <= zInputKeep {
+		*scratch = in
+		zInput.Put(scratch)
+	}
 	if !bytes.HasPrefix(dst[body:], zstdMagic) || len(dst)-body-len(zstdMagic) >= len(in) {
 		return appendRecord(dst[:start], kind, label, payload)
 	}
@@ -97,6 +101,14 @@ func (a *Archive) appendResource(dst []byte, kind byte, label string, payload []
 	sealRecord(dst[start:])
 	return dst
 }
+
+// zInput holds buffers for the input of a resource's frame (label and
+// payload together), reused by the backup's workers: a message's frame
+// is encoded hundreds of thousands of times a run. Buffers larger than
+// zInputKeep are left to the collector.
+var zInput = sync.Pool{New: func() any { return new([]byte) }}
+
+const zInputKeep = 64 << 10
 
 // zstdMagic starts every zstd frame; compressed records leave it out.
 var zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
