@@ -74,7 +74,7 @@ func (s *Server) serviceAndPaging(c *call) (*service, pageQuery, *apiError) {
 // of item i (ascending in i) and item renders item i.
 func list(c *call, path, key string, filters [][2]string, pq pageQuery, n int, keyOf func(int) int64, item func([]byte, int) []byte) answer {
 	from, to, next, prev := window(n, keyOf, pq)
-	b := make([]byte, 0, 600+(to-from)*800)
+	b := slices.Grow((*pageBuffers.Get().(*[]byte))[:0], 600+(to-from)*800)
 	b = appendListOpen(b, key)
 	emit := func(i, k int) {
 		if k > 0 {
@@ -94,7 +94,7 @@ func list(c *call, path, key string, filters [][2]string, pq pageQuery, n int, k
 	b = appendListClose(b, listPage{
 		base: c.u.base, path: path, filters: filters, key: key, pq: pq, next: next, prev: prev,
 	})
-	return answer{status: http.StatusOK, body: b}
+	return answer{status: http.StatusOK, body: b, pooled: true}
 }
 
 func (s *Server) listServices(c *call) answer {

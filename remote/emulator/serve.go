@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -205,7 +206,17 @@ type answer struct {
 	// send, when set, writes the answer instead of body (a redirect, a
 	// file's bytes).
 	send func(w http.ResponseWriter)
+	// pooled: body came from pageBuffers and goes back once written.
+	pooled bool
 }
+
+// pageBuffers holds the buffers list pages are rendered into: a backup
+// without latency asks for thousands of pages a second, and a buffer
+// each was a third of the emulator's allocations. Buffers over
+// pageBufferKeep go to the collector.
+var pageBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+const pageBufferKeep = 1 << 20
 
 func errAnswer(e *apiError) answer { return answer{status: e.status, body: errorBody(e)} }
 
@@ -417,6 +428,10 @@ func (s *Server) reply(w http.ResponseWriter, ans answer) {
 	h.Set("Content-Length", strconv.Itoa(len(ans.body)))
 	w.WriteHeader(ans.status)
 	_, _ = w.Write(ans.body) // the client may have gone; nothing to do about it
+	if ans.pooled && cap(ans.body) <= pageBufferKeep {
+		b := ans.body[:0]
+		pageBuffers.Put(&b)
+	}
 }
 
 // dropConnection closes the client's connection without an answer.
