@@ -76,7 +76,13 @@
 //
 // All walks read newest first (Order=desc) with Options.PageSize, storing
 // each page with PutMessages as it arrives (the store ignores identical
-// bytes), so at most one page of a channel is held in memory.
+// bytes). A walk asks for its next page before it stores the current one,
+// so that compressing and queueing a page's records happens during the
+// next request rather than between two (BenchmarkBackupLatency: 80 to 83 %
+// of the bound through Chat, 75 to 77 % through Conversations): a walk
+// still has one request in flight and holds at most two pages. A walk that
+// is stopped still takes and stores the page it had asked for, if it
+// comes, and asks for none after it.
 //
 //   - Unchanged channel (plain run): messages_count and the change marker
 //     equal the sync state and no walk is pending. No message request is

@@ -353,11 +353,18 @@ func (w *walker) walk(ctx context.Context, s walkSpec) (failedFirst bool, err er
 	url := s.from
 	resumed := s.from != ""
 	o := remote.ListOptions{PageSize: w.r.o.PageSize, Order: "desc"}
+	var ahead *pageAhead // the next page, asked for while this one is stored
+	defer func() { ahead.drop() }()
 	for first := true; ; first = false {
 		probed := first && s.probe != nil
 		page := s.probe
 		if !probed {
-			page, err = w.r.src.MessagesPage(ctx, w.r.o.Service, w.ch, o, url)
+			if ahead != nil {
+				page, err = ahead.wait()
+				ahead = nil
+			} else {
+				page, err = w.r.src.MessagesPage(ctx, w.r.o.Service, w.ch, o, url)
+			}
 			w.pages++
 			if err != nil {
 				return first, fmt.Errorf("reading messages: %w", err)
@@ -380,6 +387,16 @@ func (w *walker) walk(ctx context.Context, s walkSpec) (failedFirst bool, err er
 			if m.Index <= s.stopAt {
 				stop = true
 			}
+		}
+		// Ask for the next page before storing this one: its round trip
+		// overlaps the compression and queueing of this page's records,
+		// which would otherwise lengthen the channel's chain of requests
+		// at every page. The walk still has one request in flight.
+		if next := page.NextPageURL; !stop && (probed || next != url) {
+			if probed {
+				next = url
+			}
+			ahead = w.fetchAhead(ctx, o, next)
 		}
 		if len(recs) > 0 {
 			w.top = max(w.top, pmax)
@@ -439,9 +456,51 @@ func (w *walker) walk(ctx context.Context, s walkSpec) (failedFirst bool, err er
 				return false, storeErr(err)
 			}
 		}
-		if err := ctx.Err(); err != nil {
+		// Stopped: a page already asked for is still taken and stored if
+		// it comes, as the page in flight always was; none is asked for
+		// after it.
+		if err := ctx.Err(); err != nil && ahead == nil {
 			return false, err
 		}
+	}
+}
+
+// pageAhead is a page of messages being fetched in the background.
+type pageAhead struct {
+	cancel context.CancelFunc
+	done   chan struct{}
+	page   *remote.Page[*remote.Message]
+	err    error
+}
+
+// fetchAhead starts fetching the page at url (the first page when ""),
+// unless ctx is done.
+func (w *walker) fetchAhead(ctx context.Context, o remote.ListOptions, url string) *pageAhead {
+	if ctx.Err() != nil {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	p := &pageAhead{cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		p.page, p.err = w.r.src.MessagesPage(ctx, w.r.o.Service, w.ch, o, url)
+	}()
+	return p
+}
+
+// wait returns the fetched page.
+func (p *pageAhead) wait() (*remote.Page[*remote.Message], error) {
+	<-p.done
+	p.cancel()
+	return p.page, p.err
+}
+
+// drop abandons a fetch the walk no longer needs (it stopped or failed)
+// and waits for it to end, so no request outlives the walk.
+func (p *pageAhead) drop() {
+	if p != nil {
+		p.cancel()
+		<-p.done
 	}
 }
 
