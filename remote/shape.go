@@ -198,6 +198,7 @@ type shapeOf struct {
 	produced  map[string]bool   // Chat names ChatShape writes under a name Conversations does not use for them
 	derived   []*field          // Chat fields with no Conversations field, whose value ChatShape derives
 	mediaName string            // the Chat field a textOrMedia row looks at
+	chatKeys  map[string][]byte // Chat name → the name as a JSON string, quotes included
 }
 
 // shapes indexes table by kind.
@@ -209,10 +210,13 @@ func indexTable(t []field) map[string]*shapeOf {
 		f := &t[i]
 		s := m[f.kind]
 		if s == nil {
-			s = &shapeOf{byConv: map[string]*field{}, byParam: map[string]*field{}, produced: map[string]bool{}}
+			s = &shapeOf{byConv: map[string]*field{}, byParam: map[string]*field{}, produced: map[string]bool{}, chatKeys: map[string][]byte{}}
 			m[f.kind] = s
 		}
 		s.rows = append(s.rows, f)
+		if f.chat != "" {
+			s.chatKeys[f.chat] = quote(f.chat)
+		}
 		if f.conv != "" {
 			s.byConv[f.conv] = f
 		}
@@ -312,19 +316,21 @@ func (s *shapeOf) chatShape(raw []byte) ([]byte, error) {
 	hasMedia := false
 	it := jsonscan.NewIter(d, 0, 1)
 	for it.Next() {
-		name := string(it.Key[1 : len(it.Key)-1])
+		name := it.Key[1 : len(it.Key)-1]
 		if it.Escaped {
-			if err := json.Unmarshal(it.Key, &name); err != nil {
+			var unescaped string
+			if err := json.Unmarshal(it.Key, &unescaped); err != nil {
 				return nil, syntaxError(d)
 			}
+			name = []byte(unescaped)
 		}
 		key, val := it.Key, it.Val
-		if f := s.byConv[name]; f != nil && f.chat != "" {
-			key, val = quote(f.chat), f.how.apply(val)
+		if f := s.byConv[string(name)]; f != nil && f.chat != "" {
+			key, val = s.chatKeys[f.chat], f.how.apply(val)
 			if f.how == firstMedia {
 				hasMedia = val[0] != 'n'
 			}
-		} else if s.produced[name] {
+		} else if s.produced[string(name)] {
 			continue
 		}
 		out = member(out, key, val)
@@ -335,13 +341,13 @@ func (s *shapeOf) chatShape(raw []byte) ([]byte, error) {
 	for _, f := range s.derived {
 		switch f.how {
 		case isPrivate:
-			out = member(out, quote(f.chat), []byte(`"private"`))
+			out = member(out, s.chatKeys[f.chat], []byte(`"private"`))
 		case textOrMedia:
 			v := `"text"`
 			if hasMedia {
 				v = `"media"`
 			}
-			out = member(out, quote(f.chat), []byte(v))
+			out = member(out, s.chatKeys[f.chat], []byte(v))
 		}
 	}
 	return append(out, '}'), nil
