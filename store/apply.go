@@ -206,7 +206,8 @@ func (ap *applier) putVersion(b *bolt.Bucket, l loc, entity []byte, snap uint64,
 }
 
 // putEncoded is putVersion given the record kind/label/payload encoded as
-// enc (nil: encode it here).
+// enc (nil: encode it here). With enc, payload may be nil: it is then
+// decoded from enc if a stored version of other bytes needs comparing.
 func (ap *applier) putEncoded(b *bolt.Bucket, l loc, entity []byte, snap uint64, kind byte, label string, payload, enc []byte) (transition, error) {
 	var t transition
 	c := ap.cursor(b)
@@ -225,6 +226,14 @@ func (ap *applier) putEncoded(b *bolt.Bucket, l loc, entity []byte, snap uint64,
 	if found {
 		if curRec, err = ap.a.decodeAt(l, cur); err != nil {
 			return t, err
+		}
+		if payload == nil && enc != nil {
+			// Messages come encoded only: decode this one to compare.
+			r, err := decodeRecord(enc)
+			if err != nil {
+				return t, fmt.Errorf("decoding a record to store: %w", err)
+			}
+			payload = r.payload
 		}
 	}
 	if curRec.sameAs(kind, label, payload) {

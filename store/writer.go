@@ -19,7 +19,12 @@ import (
 const (
 	opQueueLen      = 256
 	maxBatchRecords = 5000
-	maxBatchBytes   = 16 << 20
+	// A batch of fewer records than lingerRecords that no caller waits on
+	// (no Flush, Finish or other call with an answer) waits up to
+	// batchLinger for more operations before it commits.
+	lingerRecords = 1000
+	batchLinger   = 2 * time.Millisecond
+	maxBatchBytes = 16 << 20
 )
 
 type opKind uint8
@@ -92,8 +97,8 @@ func (o *op) weight() (records, size int) {
 		}
 		return len(o.members), size
 	case opPutMessages:
-		// The queue holds each message twice: as given, and encoded as the
-		// record it will be stored as.
+		// The queue holds each message encoded as the record it will be
+		// stored as.
 		for i, m := range o.messages {
 			size += len(m.Raw)
 			if i < len(o.records) {
@@ -167,25 +172,53 @@ func (a *Archive) run() {
 	defer close(a.stopped)
 	defer a.queue.close()
 	var batch []*op
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
 	for {
 		batch = append(batch[:0], <-a.ops)
 		a.queue.release(batch[0].queued)
 		stop := batch[0].kind == opStop
 		records, size := batch[0].weight()
 		chunks := b2i(batch[0].kind == opContentChunk)
+		waited := batch[0].reply != nil
+		lingering := false
 	fill:
 		for !stop && records < maxBatchRecords && size < maxBatchBytes && chunks < maxBatchChunks {
+			var o *op
 			select {
-			case o := <-a.ops:
-				a.queue.release(o.queued)
-				batch = append(batch, o)
-				r, s := o.weight()
-				records += r
-				size += s
-				chunks += b2i(o.kind == opContentChunk)
-				stop = o.kind == opStop
+			case o = <-a.ops:
 			default:
-				break fill
+				// Nothing more queued. A batch no caller waits on and
+				// holding few records waits up to batchLinger for more:
+				// each commit costs an fdatasync, and callers that queue
+				// as they go (a backup's walks) would otherwise commit a
+				// page at a time.
+				if waited || records >= lingerRecords {
+					break fill
+				}
+				if !lingering {
+					lingering = true
+					linger.Reset(batchLinger)
+				}
+				select {
+				case o = <-a.ops:
+				case <-linger.C:
+					break fill
+				}
+			}
+			a.queue.release(o.queued)
+			batch = append(batch, o)
+			r, s := o.weight()
+			records += r
+			size += s
+			chunks += b2i(o.kind == opContentChunk)
+			stop = o.kind == opStop
+			waited = waited || o.reply != nil
+		}
+		if lingering && !linger.Stop() {
+			select {
+			case <-linger.C:
+			default:
 			}
 		}
 		a.applyBatch(batch)
@@ -445,22 +478,21 @@ func (w *Writer) PutMessages(channelSID string, ms []MessageRecord) error {
 		}
 		size += len(m.Raw)
 	}
-	// The copy is the records as they will be stored (compressed), encoded
-	// here rather than in the writer goroutine, which the callers all wait
-	// on, followed by the raw messages the goroutine compares with. A
+	// What is queued is the records as they will be stored (compressed),
+	// encoded here rather than in the writer goroutine, which the callers
+	// all wait on; not the raw messages: the goroutine decodes a record
+	// back only to compare it with a stored version of other bytes. A
 	// message compresses to about a quarter of its size: room for a half
 	// is enough but for pages of incompressible messages, for which append
 	// grows the buffer (the slices taken before keep the old one).
-	buf := make([]byte, 0, size+size/2+len(ms)*16)
+	buf := make([]byte, 0, size/2+len(ms)*16)
 	cp := make([]MessageRecord, len(ms))
 	recs := make([][]byte, len(ms))
 	for i, m := range ms {
 		start := len(buf)
 		buf = w.a.appendResource(buf, kindPut, m.SID, m.Raw)
-		end := len(buf)
-		recs[i] = buf[start:end:end]
-		buf = append(buf, m.Raw...)
-		cp[i] = MessageRecord{SID: m.SID, Index: m.Index, Raw: buf[end:len(buf):len(buf)]}
+		recs[i] = buf[start:len(buf):len(buf)]
+		cp[i] = MessageRecord{SID: m.SID, Index: m.Index}
 	}
 	return w.send(&op{kind: opPutMessages, channel: channelSID, messages: cp, records: recs})
 }
