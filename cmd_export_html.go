@@ -29,7 +29,7 @@ func exportHTML(ctx context.Context, a *store.Archive, v *store.View, chs []stor
 	if chs == nil {
 		chs = []store.ChannelRecord{}
 	}
-	res, err := transcript.Write(ctx, v, o.Output, transcript.Options{Channels: chs})
+	res, err := transcript.Write(ctx, v, o.Output, transcript.Options{Channels: chs, AllChannels: len(o.Channels) == 0})
 	if err != nil {
 		return err
 	}
@@ -53,5 +53,8 @@ func exportHTML(ctx context.Context, a *store.Archive, v *store.View, chs []stor
 		}
 	}
 	fmt.Fprintf(stdout, "wrote %d channels, %d messages in %d pages; open %s/index.html\n", res.Channels, res.Messages, res.Pages, o.Output)
+	if res.Removed > 0 {
+		fmt.Fprintf(stdout, "removed %d pages an earlier export had left in %s\n", res.Removed, o.Output)
+	}
 	return nil
 }

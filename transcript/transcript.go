@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,6 +28,10 @@ type Options struct {
 	// Channels to render, in this order; nil renders every channel of the
 	// snapshot.
 	Channels []store.ChannelRecord
+	// AllChannels says Channels holds every channel of the snapshot: then,
+	// as with nil Channels, the pages of other channels that an earlier
+	// export left in the folder are removed too.
+	AllChannels bool
 	// PageSize is the number of messages per page; 0 = DefaultPageSize.
 	PageSize int
 	// Location is the time zone of the local times shown beside UTC;
@@ -40,6 +45,9 @@ type Result struct {
 	Channels int    `json:"channels"`
 	Messages int    `json:"messages"`
 	Pages    int    `json:"pages"` // channel pages, index.html not counted
+	// Removed counts the pages of an earlier export into the same folder
+	// that this one no longer has (see Write).
+	Removed int `json:"removed_pages"`
 }
 
 //go:embed templates
@@ -83,7 +91,9 @@ func newHead(title string) pageHead {
 
 // Write renders snapshot v into dir (created if missing): index.html and
 // the pages of each channel. Each file is written under a temporary name
-// and renamed when complete. Write stops early when ctx is done.
+// and renamed when complete. Pages an earlier export left in dir that this
+// one did not write are then removed (see prune), so the folder holds one
+// transcript, not a mix. Write stops early when ctx is done.
 func Write(ctx context.Context, v *store.View, dir string, o Options) (Result, error) {
 	res := Result{Dir: dir}
 	if o.PageSize < 0 {
@@ -139,7 +149,67 @@ func Write(ctx context.Context, v *store.View, dir string, o Options) (Result, e
 	if err := w.render("index.html", "index.html.tmpl", idx); err != nil {
 		return res, err
 	}
-	return res, nil
+	written := make(map[string]bool, res.Pages)
+	exported := make(map[string]bool, len(idx.Channels))
+	for _, c := range idx.Channels {
+		exported[strings.TrimSuffix(c.File, ".html")] = true
+		for _, p := range c.Pages {
+			written[p] = true
+		}
+	}
+	var err error
+	res.Removed, err = prune(dir, written, exported, o.Channels == nil || o.AllChannels)
+	return res, err
+}
+
+// prune removes the channel pages an earlier export left in dir that this
+// one did not write: pages of an exported channel beyond its new last page
+// and, when every channel was exported (all), the pages of channels the
+// snapshot no longer has. Only names of the form CH….html and CH…-N.html
+// are touched; media files and anything else stay.
+func prune(dir string, written, exported map[string]bool, all bool) (int, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, fmt.Errorf("listing the transcript folder for pages of an earlier export: %w", err)
+	}
+	removed := 0
+	for _, e := range entries {
+		name := e.Name()
+		base, ok := channelPageBase(name)
+		if !ok || written[name] || !e.Type().IsRegular() || !(all || exported[base]) {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, name)); err != nil {
+			return removed, fmt.Errorf("removing %s, a page of an earlier export: %w", name, err)
+		}
+		removed++
+	}
+	return removed, nil
+}
+
+// channelPageBase returns the channel part of a page's file name (see
+// pageFile): "CHx" for CHx.html and CHx-3.html.
+func channelPageBase(name string) (string, bool) {
+	stem, ok := strings.CutSuffix(name, ".html")
+	if !ok || !strings.HasPrefix(stem, "CH") {
+		return "", false
+	}
+	if i := strings.LastIndexByte(stem, '-'); i >= 0 {
+		n, err := strconv.Atoi(stem[i+1:])
+		if err != nil || n < 2 || strconv.Itoa(n) != stem[i+1:] {
+			return "", false
+		}
+		stem = stem[:i]
+	}
+	if len(stem) <= len("CH") {
+		return "", false
+	}
+	for _, r := range stem {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return "", false
+		}
+	}
+	return stem, true
 }
 
 type indexData struct {

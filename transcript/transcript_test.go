@@ -336,3 +336,75 @@ func TestMediaExtension(t *testing.T) {
 		}
 	}
 }
+
+// TestRewriteRemovesStalePages: exporting again into the same folder
+// leaves one transcript. Pages of an exported channel beyond its new last
+// page go; pages of channels the snapshot no longer has go when every
+// channel is exported and stay when only some are; other files stay.
+func TestRewriteRemovesStalePages(t *testing.T) {
+	v := fixture(t, sampleMessages())
+	chs, err := v.Channels()
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	gone := sidOf("CH", 99)
+	keep := []string{"notes.html", "CH-2.html", gone + "-x.html", gone + "-02.html", "index.html.bak", filepath.Join("media", gone+".png")}
+	for _, tt := range []struct {
+		name     string
+		o        Options
+		goneGoes bool
+	}{
+		{"every channel (nil)", Options{}, true},
+		{"every channel (listed)", Options{Channels: chs, AllChannels: true}, true},
+		{"some channels", Options{Channels: chs}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "html")
+			if _, err := Write(ctx, v, dir, Options{PageSize: 2}); err != nil {
+				t.Fatal(err)
+			}
+			many, err := filepath.Glob(filepath.Join(dir, testChannel+"*.html"))
+			if err != nil || len(many) < 3 {
+				t.Fatalf("first export wrote pages %v (%v), want at least 3", many, err)
+			}
+			if err := os.MkdirAll(filepath.Join(dir, "media"), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range append([]string{gone + ".html", gone + "-2.html"}, keep...) {
+				if err := os.WriteFile(filepath.Join(dir, f), []byte("x"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+
+			o := tt.o
+			o.PageSize = 1000
+			res, err := Write(ctx, v, dir, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pages, err := filepath.Glob(filepath.Join(dir, testChannel+"*.html"))
+			if err != nil || len(pages) != 1 || filepath.Base(pages[0]) != pageFile(testChannel, 1) {
+				t.Errorf("after the second export the channel has pages %v (%v), want only %s", pages, err, pageFile(testChannel, 1))
+			}
+			for _, f := range []string{gone + ".html", gone + "-2.html"} {
+				_, err := os.Stat(filepath.Join(dir, f))
+				if tt.goneGoes != os.IsNotExist(err) {
+					t.Errorf("page %s of a channel not exported: stat %v, want removed=%v", f, err, tt.goneGoes)
+				}
+			}
+			for _, f := range keep {
+				if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+					t.Errorf("%s is not a page of an earlier export but was touched: %v", f, err)
+				}
+			}
+			want := len(many) - 1
+			if tt.goneGoes {
+				want += 2
+			}
+			if res.Removed != want {
+				t.Errorf("Removed = %d, want %d", res.Removed, want)
+			}
+		})
+	}
+}
