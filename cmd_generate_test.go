@@ -43,6 +43,12 @@ func TestDocsCurrent(t *testing.T) {
 			t.Errorf("cli.md lacks %q", want)
 		}
 	}
+	man, _ := os.ReadFile(filepath.Join(dir, "chatvault.1"))
+	for _, want := range []string{".SH ENVIRONMENT\n.TP\n.B CHATVAULT_ARCHIVE\ndefault of \\-\\-archive\n", ".B TWILIO_AUTH_TOKEN\ndefault of \\-\\-auth\\-token\n"} {
+		if !strings.Contains(string(man), want) {
+			t.Errorf("chatvault.1 lacks %q", want)
+		}
+	}
 }
 
 func TestGenerateErrors(t *testing.T) {
