@@ -220,9 +220,12 @@ func TestIntegrationConcurrencyIsABound(t *testing.T) {
 
 func TestIntegrationChannelsStartWhileListing(t *testing.T) {
 	// 110 channels take two pages of listing: the first page's channels
-	// are backed up while the second page is read.
+	// are backed up while the second page is read. The latency is the
+	// time the first channel request has to start in, after the first
+	// page arrived: 40 ms, so a loaded machine (the tests run in
+	// parallel) does not make it late (it failed once at 10 ms).
 	t.Parallel()
-	e, cl, log := meteredEmulator(t, emulator.Config{Seed: 32, Channels: 110, Messages: 2}, 10*time.Millisecond)
+	e, cl, log := meteredEmulator(t, emulator.Config{Seed: 32, Channels: 110, Messages: 2}, 40*time.Millisecond)
 	a := newArchive(t)
 	res, err := Run(context.Background(), cl, a, Options{Service: e.svc, Concurrency: 16})
 	if err != nil || res.Status != "complete" || res.Channels != 110 {
