@@ -375,7 +375,7 @@ func runExport(ctx context.Context, o exportOptions, stdout, stderr io.Writer) (
 		return err
 	}
 	if o.Format == "html" {
-		return exportHTML(ctx, a, v, chs, o, stdout)
+		return exportHTML(ctx, a, v, chs, o, stdout, stderr)
 	}
 	var media *mediaExporter
 	if o.MediaDir != "" {

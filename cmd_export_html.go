@@ -25,7 +25,7 @@ func (o exportOptions) checkFormat() error {
 }
 
 // exportHTML writes the transcripts of chs into o.Output and says where.
-func exportHTML(ctx context.Context, a *store.Archive, v *store.View, chs []store.ChannelRecord, o exportOptions, stdout io.Writer) error {
+func exportHTML(ctx context.Context, a *store.Archive, v *store.View, chs []store.ChannelRecord, o exportOptions, stdout, stderr io.Writer) error {
 	if chs == nil {
 		chs = []store.ChannelRecord{}
 	}
@@ -53,6 +53,9 @@ func exportHTML(ctx context.Context, a *store.Archive, v *store.View, chs []stor
 		}
 	}
 	fmt.Fprintf(stdout, "wrote %d channels, %d messages in %d pages; open %s/index.html\n", res.Channels, res.Messages, res.Pages, o.Output)
+	for _, w := range res.Warnings {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
 	if res.Removed > 0 {
 		fmt.Fprintf(stdout, "removed %d pages an earlier export had left in %s\n", res.Removed, o.Output)
 	}

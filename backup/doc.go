@@ -81,8 +81,9 @@
 // next request rather than between two (BenchmarkBackupLatency: 80 to 83 %
 // of the bound through Chat, 75 to 77 % through Conversations): a walk
 // still has one request in flight and holds at most two pages. A walk that
-// is stopped still takes and stores the page it had asked for, if it
-// comes, and asks for none after it.
+// is stopped asks for no page after that: the one it had asked for is
+// stored if its answer still comes, but being cancelled with the walk it
+// mostly fails, and the walk returns the cancellation.
 //
 // Where the rest of the time goes at 50 ms (BenchmarkBackupLatency, 64
 // channels, concurrency 16, 290 requests, a bound of 906 ms), traced

@@ -10,10 +10,11 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
+	"regexp"
 	"strings"
 	"time"
 
@@ -48,6 +49,9 @@ type Result struct {
 	// Removed counts the pages of an earlier export into the same folder
 	// that this one no longer has (see Write).
 	Removed int `json:"removed_pages"`
+	// Warnings are problems that did not stop the export, such as a page
+	// of an earlier export that could not be removed.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 //go:embed templates
@@ -92,8 +96,9 @@ func newHead(title string) pageHead {
 // Write renders snapshot v into dir (created if missing): index.html and
 // the pages of each channel. Each file is written under a temporary name
 // and renamed when complete. Pages an earlier export left in dir that this
-// one did not write are then removed (see prune), so the folder holds one
-// transcript, not a mix. Write stops early when ctx is done.
+// one did not write are then removed (see prune; only when the folder held
+// an earlier export's index.html), so the folder holds one transcript,
+// not a mix. Write stops early when ctx is done.
 func Write(ctx context.Context, v *store.View, dir string, o Options) (Result, error) {
 	res := Result{Dir: dir}
 	if o.PageSize < 0 {
@@ -115,6 +120,7 @@ func Write(ctx context.Context, v *store.View, dir string, o Options) (Result, e
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return res, fmt.Errorf("cannot create the transcript folder: %w", err)
 	}
+	earlier := earlierExport(dir)
 	w := &writer{v: v, dir: dir, o: o}
 	idx := indexData{Snapshot: v.Snapshot(), Service: v.Snapshot().Service, Zone: zoneName(o.Location)}
 	idx.ServiceName = idx.Service
@@ -157,16 +163,38 @@ func Write(ctx context.Context, v *store.View, dir string, o Options) (Result, e
 			written[p] = true
 		}
 	}
-	var err error
-	res.Removed, err = prune(dir, written, exported, o.Channels == nil || o.AllChannels)
-	return res, err
+	if earlier {
+		var err error
+		if res.Removed, err = prune(dir, written, exported, o.Channels == nil || o.AllChannels); err != nil {
+			res.Warnings = append(res.Warnings, err.Error())
+		}
+	}
+	return res, nil
+}
+
+// earlierExport reports whether dir holds the index.html of an earlier
+// export: pages are pruned only then, so a first export into a folder of
+// other files removes nothing. Exports before the generator mark had the
+// index's title to tell them by.
+func earlierExport(dir string) bool {
+	f, err := os.Open(filepath.Join(dir, "index.html"))
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, 4096)
+	n, _ := io.ReadFull(f, head)
+	head = head[:n]
+	return bytes.Contains(head, []byte(`<meta name="generator" content="chatvault">`)) ||
+		bytes.Contains(head, []byte(" — chatvault snapshot "))
 }
 
 // prune removes the channel pages an earlier export left in dir that this
 // one did not write: pages of an exported channel beyond its new last page
 // and, when every channel was exported (all), the pages of channels the
-// snapshot no longer has. Only names of the form CH….html and CH…-N.html
-// are touched; media files and anything else stay.
+// snapshot no longer has. Only names a channel SID gives (see pageFile:
+// CH and 32 hex digits, .html or -N.html) are touched; media files and
+// anything else stay.
 func prune(dir string, written, exported map[string]bool, all bool) (int, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -187,29 +215,17 @@ func prune(dir string, written, exported map[string]bool, all bool) (int, error)
 	return removed, nil
 }
 
+// channelPageName matches the file names pageFile gives a channel's pages.
+var channelPageName = regexp.MustCompile(`^(CH[0-9a-f]{32})(?:-(?:[2-9]|[1-9][0-9]+))?\.html$`)
+
 // channelPageBase returns the channel part of a page's file name (see
 // pageFile): "CHx" for CHx.html and CHx-3.html.
 func channelPageBase(name string) (string, bool) {
-	stem, ok := strings.CutSuffix(name, ".html")
-	if !ok || !strings.HasPrefix(stem, "CH") {
+	m := channelPageName.FindStringSubmatch(name)
+	if m == nil {
 		return "", false
 	}
-	if i := strings.LastIndexByte(stem, '-'); i >= 0 {
-		n, err := strconv.Atoi(stem[i+1:])
-		if err != nil || n < 2 || strconv.Itoa(n) != stem[i+1:] {
-			return "", false
-		}
-		stem = stem[:i]
-	}
-	if len(stem) <= len("CH") {
-		return "", false
-	}
-	for _, r := range stem {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
-			return "", false
-		}
-	}
-	return stem, true
+	return m[1], true
 }
 
 type indexData struct {

@@ -349,7 +349,8 @@ func TestRewriteRemovesStalePages(t *testing.T) {
 	}
 	ctx := context.Background()
 	gone := sidOf("CH", 99)
-	keep := []string{"notes.html", "CH-2.html", gone + "-x.html", gone + "-02.html", "index.html.bak", filepath.Join("media", gone+".png")}
+	keep := []string{"notes.html", "CH-2.html", "CHANGELOG.html", "CHAPTER-2.html", "CHECKLIST.html", "CHABCDEF0123456789ABCDEF0123456789.html",
+		gone + "-x.html", gone + "-02.html", gone + "-1.html", "index.html.bak", filepath.Join("media", gone+".png")}
 	for _, tt := range []struct {
 		name     string
 		o        Options
@@ -406,5 +407,43 @@ func TestRewriteRemovesStalePages(t *testing.T) {
 				t.Errorf("Removed = %d, want %d", res.Removed, want)
 			}
 		})
+	}
+}
+
+// TestFirstExportRemovesNothing: pages are pruned only in a folder that
+// holds an earlier export's index.html, so a first export into a folder of
+// other files, even one named like a channel page, removes nothing.
+func TestFirstExportRemovesNothing(t *testing.T) {
+	v := fixture(t, sampleMessages())
+	dir := t.TempDir()
+	mine := []string{sidOf("CH", 7) + ".html", sidOf("CH", 7) + "-2.html", "CHANGELOG.html"}
+	for _, f := range mine {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("mine"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// An index.html that is not an export's does not count either.
+	if err := os.WriteFile(filepath.Join(dir, "index.html"), []byte("<html><title>my site</title></html>"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	res, err := Write(context.Background(), v, dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Removed != 0 {
+		t.Errorf("Removed = %d in a folder without an earlier export", res.Removed)
+	}
+	for _, f := range mine {
+		if b, err := os.ReadFile(filepath.Join(dir, f)); err != nil || string(b) != "mine" {
+			t.Errorf("%s was touched by a first export: %q, %v", f, b, err)
+		}
+	}
+	// The export's own index now marks the folder: a second export prunes.
+	if !earlierExport(dir) {
+		t.Errorf("the index.html an export writes is not recognised as an export's")
+	}
+	res, err = Write(context.Background(), v, dir, Options{})
+	if err != nil || res.Removed != 2 {
+		t.Errorf("second export: Removed = %d, %v; want the 2 pages of a channel the snapshot lacks", res.Removed, err)
 	}
 }
