@@ -643,6 +643,10 @@ func TestConversationsErrors(t *testing.T) {
 			_, err := v.CreateMember(ctx, svc, chSID, remote.MemberParams{Identity: "alice"})
 			return err
 		}, remote.ErrConflict, remote.ErrUnknownOutcome, 1},
+		{"participant with that identity exists", 409, 50437, func(ctx context.Context, v *remote.Conversations) error {
+			_, err := v.CreateMember(ctx, svc, chSID, remote.MemberParams{Identity: "alice"})
+			return err
+		}, remote.ErrConflict, remote.ErrUnknownOutcome, 1},
 		{"user exists", 409, 50201, func(ctx context.Context, v *remote.Conversations) error {
 			_, err := v.CreateUser(ctx, svc, remote.UserParams{Identity: "alice"})
 			return err

@@ -53,7 +53,7 @@
 // against ErrNotFound (404), ErrAuthentication (401, and 403 unless the code
 // is one of Chat's own 50xxx codes, which Chat uses for counter limits),
 // ErrRateLimited (429) and ErrConflict (codes 50201, 50404, 50307, and
-// Conversations' 50353 and 50433). Error
+// Conversations' 50353, 50433 and 50437). Error
 // strings carry the method and the URL path, never the query string or a
 // credential.
 //
@@ -123,9 +123,10 @@
 // CheckAPI validates a user's choice. The caller then reads through the
 // Client (Chat) or Client.Conversations().
 //
-// The Conversations conflict codes (50353, 50433) come from Twilio's error
-// dictionary, which the OpenAPI spec does not carry; that a taken user
-// identity is Chat's 50201 through Conversations too is an assumption.
+// The Conversations conflict codes (50353, 50433, 50437) come from
+// Twilio's error dictionary, which the OpenAPI spec does not carry (see
+// errors.go); that a taken user identity is Chat's 50201 through
+// Conversations too is an assumption.
 //
 // # Retries and unknown outcomes
 //

@@ -27,21 +27,28 @@ var (
 	ErrUnknownOutcome = errors.New("outcome of write unknown")
 	// ErrConflict matches an *APIError whose Twilio code says the resource
 	// already exists: Chat's 50201 user, 50404 member, 50307 channel unique
-	// name; Conversations' 50353 conversation unique name and 50433
+	// name; Conversations' 50353 conversation unique name, 50433 and 50437
 	// participant (and 50201 user, shared with Chat).
 	ErrConflict = errors.New("already exists")
 )
 
 // Twilio error codes that say the resource to create already exists. The
-// Conversations codes are taken from Twilio's error dictionary, not from
-// the OpenAPI spec (which names no codes); that Conversations answers a
-// taken user identity with Chat's 50201 is an assumption.
+// Conversations codes are taken from Twilio's error dictionary
+// (twilio.com/docs/api/errors/N), not from the OpenAPI spec (which names
+// no codes): 50353 "Conversation with provided unique name already
+// exists", 50433 "Participant already exists" (a Chat participant of that
+// identity is in the conversation), 50437 "Group Participant already
+// exists" (one with the same identity and project address; its page says
+// the participant is already present). That Conversations answers a taken
+// user identity with Chat's 50201 is an assumption: users are the same
+// resource under both APIs.
 const (
 	codeUserExists             = 50201
 	codeMemberExists           = 50404
 	codeUniqueNameExists       = 50307
 	codeConversationNameExists = 50353
 	codeParticipantExists      = 50433
+	codeGroupParticipantExists = 50437
 )
 
 // maxErrorBody bounds how much of an error answer is read.
@@ -131,7 +138,7 @@ func (e *APIError) Is(target error) bool {
 		return e.Status == http.StatusTooManyRequests
 	case ErrConflict:
 		switch e.Code {
-		case codeUserExists, codeMemberExists, codeUniqueNameExists, codeConversationNameExists, codeParticipantExists:
+		case codeUserExists, codeMemberExists, codeUniqueNameExists, codeConversationNameExists, codeParticipantExists, codeGroupParticipantExists:
 			return true
 		}
 	}
