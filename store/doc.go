@@ -160,7 +160,7 @@
 // EncodeAll's time is the reset below.
 //
 // Later changes around the compression took the same benchmark from
-// 86-89k to 110-114k messages/s on the quiet machine (load 1-2; each
+// 86-89k to 101-114k messages/s on the quiet machine (load 1-2; each
 // step measured with -benchtime 3x, alternating builds): the check that a
 // message is JSON went from encoding/json.Valid to the scanner remote
 // decodes pages with (internal/jsonscan, 2.7 times as fast; it was 9 % of
@@ -173,7 +173,8 @@
 // the current one (package backup): their pages arrive spread out rather
 // than in bursts, and committing each alone cost an fdatasync a page
 // (fdatasync went from 0.18 to 0.55 s of a 5-run profile and the rate
-// fell to 86-92k); with the linger, 110-114k.
+// fell to 86-92k); with the linger, 110-114k in those alternating runs,
+// and 101-104k in the README's later run of every benchmark in a row.
 //
 // The reset is the fast encoder's 256 KiB match table, copied back from
 // the dictionary's whenever a call touched more than two thirds of its
