@@ -352,19 +352,20 @@ func (w *walker) liveCount(ctx context.Context) (int, error) {
 func (w *walker) walk(ctx context.Context, s walkSpec) (failedFirst bool, err error) {
 	url := s.from
 	resumed := s.from != ""
-	o := remote.ListOptions{PageSize: w.r.o.PageSize, Order: "desc"}
-	var ahead *pageAhead // the next page, asked for while this one is stored
-	defer func() { ahead.drop() }()
+	var pg *pager
+	defer func() { pg.stop() }()
+	if s.probe == nil {
+		pg = w.page(ctx, url, s.stopAt)
+	}
 	for first := true; ; first = false {
 		probed := first && s.probe != nil
 		page := s.probe
 		if !probed {
-			if ahead != nil {
-				page, err = ahead.wait()
-				ahead = nil
-			} else {
-				page, err = w.r.src.MessagesPage(ctx, w.r.o.Service, w.ch, o, url)
+			f, ok := <-pg.pages
+			if !ok { // stopped: the pager asks for nothing once ctx is done
+				return false, ctx.Err()
 			}
+			page, err = f.page, f.err
 			w.pages++
 			if err != nil {
 				return first, fmt.Errorf("reading messages: %w", err)
@@ -378,25 +379,17 @@ func (w *walker) walk(ctx context.Context, s walkSpec) (failedFirst bool, err er
 			w.newest = newestMarker(page)
 		}
 		last := page.NextPageURL == ""
-		stop := last
+		stop := pageStops(page, s.stopAt)
+		if probed && !stop {
+			// Its successors come in pages of the walk's size, from the
+			// newest message again.
+			pg = w.page(ctx, url, s.stopAt)
+		}
 		pmin, pmax := int64(math.MaxInt64), int64(math.MinInt64)
 		recs := make([]store.MessageRecord, len(page.Items))
 		for i, m := range page.Items {
 			recs[i] = store.MessageRecord{SID: m.SID, Index: m.Index, Raw: m.Raw}
 			pmin, pmax = min(pmin, m.Index), max(pmax, m.Index)
-			if m.Index <= s.stopAt {
-				stop = true
-			}
-		}
-		// Ask for the next page before storing this one: its round trip
-		// overlaps the compression and queueing of this page's records,
-		// which would otherwise lengthen the channel's chain of requests
-		// at every page. The walk still has one request in flight.
-		if next := page.NextPageURL; !stop && (probed || next != url) {
-			if probed {
-				next = url
-			}
-			ahead = w.fetchAhead(ctx, o, next)
 		}
 		if len(recs) > 0 {
 			w.top = max(w.top, pmax)
@@ -433,9 +426,8 @@ func (w *walker) walk(ctx context.Context, s walkSpec) (failedFirst bool, err er
 			return false, nil
 		}
 		if probed {
-			// Its successors would come in pages of the probe's size: go on
-			// from the newest message in full pages. What the probe covered
-			// stays covered (covHi), so nothing is found deleted twice.
+			// What the probe covered stays covered (covHi), so nothing is
+			// found deleted twice.
 			continue
 		}
 		if page.NextPageURL == url {
@@ -456,51 +448,71 @@ func (w *walker) walk(ctx context.Context, s walkSpec) (failedFirst bool, err er
 				return false, storeErr(err)
 			}
 		}
-		// Stopped: a page already asked for is still taken and stored if
-		// it comes, as the page in flight always was; none is asked for
-		// after it.
-		if err := ctx.Err(); err != nil && ahead == nil {
-			return false, err
+	}
+}
+
+// pageStops reports whether a walk down to stopAt ends with page: it is the
+// last page, or it holds an index at or below stopAt.
+func pageStops(page *remote.Page[*remote.Message], stopAt int64) bool {
+	if page.NextPageURL == "" {
+		return true
+	}
+	for _, m := range page.Items {
+		if m.Index <= stopAt {
+			return true
 		}
 	}
+	return false
 }
 
-// pageAhead is a page of messages being fetched in the background.
-type pageAhead struct {
+// pager fetches a walk's pages one after another in a goroutine of its own,
+// which asks for each page as soon as the one before it has been read and
+// handed over: the next request is on its way while the walk compresses
+// and stores the page, and no hand-over from one goroutine to another
+// (each a wait for a CPU while a burst of pages is being stored) lies
+// between one page's answer and the next page's request. The walk still
+// has one request in flight: the pager does not ask for a page until the
+// walk has taken the one before.
+type pager struct {
 	cancel context.CancelFunc
-	done   chan struct{}
-	page   *remote.Page[*remote.Message]
-	err    error
+	pages  chan fetched // closed when the pager has stopped asking
 }
 
-// fetchAhead starts fetching the page at url (the first page when ""),
-// unless ctx is done.
-func (w *walker) fetchAhead(ctx context.Context, o remote.ListOptions, url string) *pageAhead {
-	if ctx.Err() != nil {
-		return nil
-	}
+// fetched is one answer the pager hands over.
+type fetched struct {
+	page *remote.Page[*remote.Message]
+	err  error
+}
+
+// page starts a pager at url (the newest page when "") that stops after
+// a page pageStops with stopAt, or a failed request, or a page that names
+// itself as its successor, or once ctx is done. A page already asked for
+// when ctx is done is still handed over if it comes.
+func (w *walker) page(ctx context.Context, url string, stopAt int64) *pager {
 	ctx, cancel := context.WithCancel(ctx)
-	p := &pageAhead{cancel: cancel, done: make(chan struct{})}
+	p := &pager{cancel: cancel, pages: make(chan fetched)}
+	o := remote.ListOptions{PageSize: w.r.o.PageSize, Order: "desc"}
 	go func() {
-		defer close(p.done)
-		p.page, p.err = w.r.src.MessagesPage(ctx, w.r.o.Service, w.ch, o, url)
+		defer close(p.pages)
+		for ctx.Err() == nil {
+			page, err := w.r.src.MessagesPage(ctx, w.r.o.Service, w.ch, o, url)
+			p.pages <- fetched{page, err}
+			if err != nil || page == nil || pageStops(page, stopAt) || page.NextPageURL == url {
+				return
+			}
+			url = page.NextPageURL
+		}
 	}()
 	return p
 }
 
-// wait returns the fetched page.
-func (p *pageAhead) wait() (*remote.Page[*remote.Message], error) {
-	<-p.done
-	p.cancel()
-	return p.page, p.err
-}
-
-// drop abandons a fetch the walk no longer needs (it stopped or failed)
-// and waits for it to end, so no request outlives the walk.
-func (p *pageAhead) drop() {
+// stop ends the pager's requests and waits for its goroutine, so that no
+// request outlives the walk.
+func (p *pager) stop() {
 	if p != nil {
 		p.cancel()
-		<-p.done
+		for range p.pages {
+		}
 	}
 }
 
