@@ -221,6 +221,11 @@ func TestIntegrationSync(t *testing.T) {
 			t.Logf("%d changes at the source; the sync sent %d writes (%d lost answers), %d requests; updated %d, deleted %d, created %d messages, %d members",
 				changes, w1.Writes-w0.Writes, w1.LostResponses-w0.LostResponses, res.Requests, res.Updated, res.Deleted, res.Messages, res.Members)
 			if w := w1.Writes - w0.Writes; w > int64(changes) {
+				for k, v := range w1.Requests {
+					if d := v - w0.Requests[k]; d > 0 && !strings.HasPrefix(k, "GET") {
+						t.Logf("%d writes: %s", d, k)
+					}
+				}
 				t.Errorf("the sync sent %d writes for %d changes", w, changes)
 			}
 			counted := remote.CapabilitiesOf(dst.API()).MessageCounts // else the member is not seen

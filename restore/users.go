@@ -324,9 +324,8 @@ func (r *runner) putUser(ctx context.Context, u *srcUser, target string) (string
 		if ctx.Err() != nil || !(unknown || exists) {
 			return "", fmt.Errorf("restore user %q (source %s) into %s: %w", u.Identity, u.SID, r.o.Target, err)
 		}
-		if target != "" {
-			continue // an update sent twice does no harm
-		}
+		// Whether the write was carried out is read back, rather than
+		// written again: a sync's writes are one a change.
 		t, err = r.dst.FetchUser(ctx, r.o.Target, u.Identity)
 		switch {
 		case err == nil && len(userDiffs(u, t, r.userRoles)) == 0:
