@@ -43,7 +43,8 @@ type chanRun struct {
 	// Tallies, merged into the Result when the channel ends.
 	created, skippedCh        int
 	members, messages, msSkip int
-	newMembers                int // members created, adopted or (dry run) planned
+	newMembers                int  // members created, adopted or (dry run) planned
+	isReady                   bool // the runner was told (ready)
 	skipped                   []Skipped
 	conflicts                 []Conflict // found without stopping the channel
 	seen                      int        // archived messages dealt with (for Progress)
@@ -90,7 +91,7 @@ func (r *runner) channel(ctx context.Context, rec store.ChannelRecord) error {
 		return fmt.Errorf("restore channel %s: %w", rec.SID, err)
 	case errors.Is(err, remote.ErrAuthentication):
 		return fmt.Errorf("restore into %s: the service refused the credentials; check the account SID and auth token or API key: %w", r.o.Target, err)
-	case errors.As(err, &se):
+	case errors.As(err, &se), errors.Is(err, errUsersFailed):
 		return err
 	}
 	r.log.Error("channel restore failed; a rerun continues it", "channel", rec.SID, "unique_name", rec.UniqueName, "err", err)
@@ -98,6 +99,15 @@ func (r *runner) channel(ctx context.Context, rec store.ChannelRecord) error {
 		res.Failed = append(res.Failed, Failure{Channel: rec.SID, UniqueName: rec.UniqueName, Error: err.Error()})
 	})
 	return nil
+}
+
+// ready tells the runner, once, that the channel's target is created or
+// found (or that the channel stopped before).
+func (c *chanRun) ready() {
+	if !c.isReady {
+		c.isReady = true
+		c.r.channelReady()
+	}
 }
 
 // finish merges the channel's tallies into the Result.
@@ -130,6 +140,7 @@ func (c *chanRun) finish() {
 
 func (c *chanRun) run(ctx context.Context) error {
 	r := c.r
+	defer c.ready() // also when the channel stops before it is
 	src, err := parseChannel(c.rec)
 	if err != nil {
 		return err
@@ -148,17 +159,24 @@ func (c *chanRun) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	c.ready()
 	if err := c.syncBefore(ctx); err != nil {
-		return err
-	}
-	members, err := c.restoreMembers(ctx)
-	if err != nil {
 		return err
 	}
 	if err := c.syncMessages(ctx); err != nil {
 		return err
 	}
 	news, err := c.restoreMessages(ctx)
+	if err != nil {
+		return err
+	}
+	// Members come after the messages, which need none: adding a member
+	// makes its user if there is none, so the members wait for the
+	// users, which wait for the first channels (see runner.users).
+	if err := r.awaitUsers(ctx); err != nil {
+		return err
+	}
+	members, err := c.restoreMembers(ctx)
 	if err != nil {
 		return err
 	}

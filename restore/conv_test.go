@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -234,8 +235,21 @@ func TestUsersRestored(t *testing.T) {
 	snap := withUsers(genHistory(histOpts{channels: 2, messages: 3, seed: 4}))
 	ft := newFakeTarget(dstSvc)
 	ft.addUser(dstSvc, remote.User{Identity: "carol", FriendlyName: "Someone else", Attributes: "{}"})
-	var ops []string
-	ft.onWrite = func(op string, n int64) fault { ops = append(ops, op); return faultNone }
+	var (
+		mu  sync.Mutex
+		ops []string // the writes, in order (the users' and the channels' run side by side)
+	)
+	ft.onWrite = func(op string, n int64) fault {
+		if op == "CreateChannel" {
+			// Room for a user create, had the users not waited for the
+			// first channel.
+			time.Sleep(20 * time.Millisecond)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		ops = append(ops, op)
+		return faultNone
+	}
 	fa := newFakeArchive(snap)
 
 	res, err := run(t.Context(), ft, fa, opts(Options{DryRun: true}))
@@ -249,6 +263,11 @@ func TestUsersRestored(t *testing.T) {
 	firstMember := slices.Index(ops, "CreateMember")
 	if n := slices.Index(ops, "CreateUser"); n < 0 || n > firstMember || slices.Contains(ops[firstMember:], "CreateUser") {
 		t.Errorf("writes %q: users are not all created before the first member", ops)
+	}
+	// The users start once the first channels are created, not before:
+	// channel and user creates share the service's bucket of writes.
+	if c, u := slices.Index(ops, "CreateChannel"), slices.Index(ops, "CreateUser"); c < 0 || u < c {
+		t.Errorf("writes %q: a user was created before the first channel", ops)
 	}
 	svcUser := ft.roles[dstSvc][2].SID
 	byID := map[string]remote.User{}

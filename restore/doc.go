@@ -67,8 +67,10 @@
 //
 // # Users
 //
-// Before any channel, each archived user the target lacks (all the
-// snapshot's users, whichever channels are selected) is created with
+// Once the first channels are created or found (as many as
+// Options.Concurrency, or all when fewer), each archived user the target
+// lacks (all the snapshot's users, whichever channels are selected) is
+// created with
 // its identity, friendly name, attributes and role (mapped by friendly
 // name onto the target's deployment roles, "service" roles in
 // Conversations); a user this restore created (journaled) that differs is
@@ -81,7 +83,19 @@
 // Result.Users counts the users created or updated, Plan.Users those left
 // to. VerifyTarget compares the users by identity (friendly_name,
 // attributes, role_sid); target users the snapshot lacks are not
-// differences, as the service makes users of its own.
+// differences, as the service makes users of its own. An update answered
+// with an unknown outcome is read back by identity rather than sent again,
+// so that a sync sends one write a change.
+//
+// Why the users wait for the first channels, and the channels' members
+// wait for the users: channel and user creates share the service's one
+// bucket of writes (remote.Limits.ServiceWriteRate), and with every user
+// first, every channel's chain of writes started after them. A channel's
+// messages need no user, but adding a member makes the member's user when
+// there is none (with the service's defaults, not the archived fields), so
+// a channel restores its messages first and its members after the users. A
+// failure of the users stops the run as before; the channels' messages
+// restored meanwhile are journaled, and a rerun goes on from them.
 //
 // # Design
 //
@@ -93,20 +107,22 @@
 // status. Run then reads the target's roles (the first request: it proves
 // the target exists and the credentials work, and its round trip is the
 // latency a dry run assumes), and restores the selected channels
-// concurrently (an errgroup bounded by Options.Concurrency). Within a
-// channel everything is strictly sequential:
+// concurrently (an errgroup bounded by Options.Concurrency), those with the
+// most archived messages first. Within a channel everything is strictly
+// sequential:
 //
 //  1. the channel: found in the journal and read back from the target (one
 //     request), or looked up (by unique name) and adopted when it is
 //     provably ours, or created with its archived unique_name,
 //     friendly_name, type, attributes, created_by and dates;
-//  2. its members, with their role mapped by friendly name (an archived role
-//     the target lacks is left out, so the target's default applies, and
-//     logged), attributes, dates and last_consumption_timestamp;
-//  3. its messages in source index order, streamed from the archive, kept
+//  2. its messages in source index order, streamed from the archive, kept
 //     when date_created lies in [Since, Until]: From, Body (an empty body
 //     explicitly), Attributes exactly as archived, DateCreated, DateUpdated,
 //     LastUpdatedBy when not null, and the MediaSid of its file (see Media);
+//  3. once the users are restored (see Users), its members, with their role
+//     mapped by friendly name (an archived role the target lacks is left
+//     out, so the target's default applies, and logged), attributes, dates
+//     and last_consumption_timestamp;
 //  4. each member's last_consumed_message_index, mapped onto the restored
 //     indexes: the target index of the newest restored message whose source
 //     index is at or below the archived one (none: left unset);
@@ -125,22 +141,28 @@
 //
 // Where a restore's time goes, traced request by request on
 // BenchmarkRestoreLatency (16 channels, 50 ms latency, concurrency 16,
-// 7.5 s against a bound of 6.3 s): a message costs 52.0 ms in the create
-// call (the emulator answers in 50.8) and 30-60 µs between two creates
-// (journal, state, the next archived message; the 1.2 ms mean gap seen
-// with 16 channels is mostly the uploads of media messages, which the
-// bound counts as writes of their own); and the channels'
-// chains start between 0.7 and 1.3 s in, after the roles and users reads,
-// the users (12 creates) and the channel creates before theirs, all paced
-// on the service's one bucket at 25 writes/s. The start-up is most of what
-// is missing to 90 % of the bound: the longest chain would have to start
-// within about 0.3 s. The way there changes what a channel waits for:
-// the users a channel's members need, created as the channels ask for
-// them, longest channels first, rather than every user before any
-// channel. Not done: with the users' creation taken out altogether (a
-// throwaway build), the same benchmark reached 89.9 and 91.0 %, so
-// creating them on demand, which still has to create the longest
-// channel's users before its members, would gain at most that.
+// 7.5 s against a bound of 6.3 s, when the users came first): a message
+// costs 52.0 ms in the create call (the emulator answers in 50.8) and
+// 30-60 µs between two creates (journal, state, the next archived
+// message; the 1.2 ms mean gap seen with 16 channels is mostly the
+// uploads of media messages, which the bound counts as writes of their
+// own); and the channels' chains started between 0.7 and 1.3 s in,
+// after the roles and users reads, the users (12 creates) and the channel
+// creates before theirs, all paced on the service's one bucket at 25
+// writes/s. Two changes took that start-up out (alternating builds, one
+// run of each of the four benchmarks):
+//   - the users wait for the first channels and the members for the users
+//     (see Users): Chat 85.7 / 81.7 % of the bound at concurrency 8 / 16
+//     went to 88.5 / 90.3 %, Conversations 85.8 / 83.4 % to 89.1 / 89.6 %;
+//   - the channels start longest first, so that the longest chain is not
+//     the one whose create waits longest in the bucket, and at
+//     concurrency 8 the last chains to start are short ones: 91.7-91.8 /
+//     90.4-90.8 % through Chat, 91.7-91.9 / 90.4-90.6 % through
+//     Conversations (two runs).
+//
+// What is left is mostly the 2 ms a write spends beyond the latency, and
+// the channel creates that still come one after another (the sixteenth
+// 0.6 s in, at 25 a second): the bound leaves out the service's pacing.
 //
 // Problems confined to one channel do not stop the others: a conflict
 // (the target holds something this restore did not create) is reported in

@@ -1,15 +1,18 @@
 package restore
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"iter"
 	"log/slog"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chatvault/chatvault/remote"
@@ -410,23 +413,33 @@ func run(ctx context.Context, dst Target, a archive, o Options) (res Result, err
 	if err := r.noteAPI(); err != nil {
 		return res, err
 	}
-	if err := r.restoreUsers(ctx); err != nil {
-		return res, err
-	}
 	o.Progress.Start(len(chans), total)
 
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(o.Concurrency)
-	for _, c := range chans {
-		if gctx.Err() != nil {
-			break
+	// The users are restored beside the channels, once the first channels
+	// are created (see runner.users); a channel's members wait for them.
+	top, tctx := errgroup.WithContext(ctx)
+	r.initUsers(min(o.Concurrency, len(chans)))
+	top.Go(func() error { return r.users(tctx) })
+	top.Go(func() error {
+		g, gctx := errgroup.WithContext(tctx)
+		g.SetLimit(o.Concurrency)
+		// Longest first: the longest chain of writes bounds the run, and
+		// the channels' creates are paced one after another.
+		for _, c := range longestFirst(chans, counts) {
+			if gctx.Err() != nil {
+				break
+			}
+			g.Go(func() error {
+				defer o.Progress.ChannelDone()
+				return r.channel(gctx, c)
+			})
 		}
-		g.Go(func() error {
-			defer o.Progress.ChannelDone()
-			return r.channel(gctx, c)
-		})
-	}
-	werr := g.Wait()
+		if err := g.Wait(); !errors.Is(err, errUsersFailed) {
+			return err
+		}
+		return r.usersErr
+	})
+	werr := top.Wait()
 	if werr == nil && ctx.Err() == nil && o.Sync {
 		werr = r.deleteGoneChannels(ctx, chans)
 	}
@@ -659,6 +672,20 @@ type runner struct {
 	planned   Plan              // dry run: what is left to do
 	noted     map[string]bool   // sync: notes already in the plan
 	chanPlans []chain           // dry run: what is left to do per channel
+
+	// Users (see users).
+	waiting   atomic.Int64  // channels to be ready before the users start
+	firstDone chan struct{} // closed when they are
+	usersDone chan struct{} // closed when the users are restored, or failed
+	usersErr  error         // set before usersDone is closed
+}
+
+// longestFirst returns chans ordered by their archived messages, most
+// first (in their order among equals).
+func longestFirst(chans []store.ChannelRecord, counts map[string]int) []store.ChannelRecord {
+	order := slices.Clone(chans)
+	slices.SortStableFunc(order, func(a, b store.ChannelRecord) int { return cmp.Compare(counts[b.SID], counts[a.SID]) })
+	return order
 }
 
 func (r *runner) update(fn func(res *Result)) {

@@ -476,12 +476,15 @@ func TestFailuresAndFatalErrors(t *testing.T) {
 			}
 			return faultNone
 		}, wantFail: 2},
-		{name: "member rejected once", onWrite: func(op string, n int64) fault {
-			if op == "CreateMember" && n == 2 {
-				return faultError
+		{name: "member rejected once", onWrite: func() func(op string, n int64) fault {
+			var members atomic.Int64
+			return func(op string, n int64) fault {
+				if op == "CreateMember" && members.Add(1) == 1 {
+					return faultError
+				}
+				return faultNone
 			}
-			return faultNone
-		}, wantFail: 1},
+		}(), wantFail: 1},
 		{name: "never an answer", onWrite: func(op string, n int64) fault {
 			if op == "CreateMessage" {
 				return faultFail

@@ -376,3 +376,58 @@ func restoredThrough(j journal) ([]string, error) {
 	})
 	return apis, journalErr("read", keyAPI, err)
 }
+
+// errUsersFailed is what a channel waiting for the users returns when
+// their restore failed; the run returns the users' error itself.
+var errUsersFailed = errors.New("restore: the users could not be restored")
+
+// initUsers sets up the users' restore to start once first channels are
+// ready (their targets created or found).
+func (r *runner) initUsers(first int) {
+	r.firstDone, r.usersDone = make(chan struct{}), make(chan struct{})
+	r.waiting.Store(int64(first))
+	if first == 0 {
+		close(r.firstDone)
+	}
+}
+
+// channelReady counts a channel as ready (each channel calls it once).
+func (r *runner) channelReady() {
+	if r.waiting.Add(-1) == 0 {
+		close(r.firstDone)
+	}
+}
+
+// users restores the users once the first channels are ready. Channel and
+// user creates share the service's one bucket of writes (remote.Limits'
+// ServiceWriteRate): with the users first, the channels' chains of writes
+// all started after every user was created. The channels' messages need
+// no user, and a channel's members wait for the users (awaitUsers), since
+// adding a member makes its user when there is none.
+func (r *runner) users(ctx context.Context) error {
+	select {
+	case <-r.firstDone:
+	case <-ctx.Done():
+		// The run is stopping; its error is another's.
+		r.usersErr = ctx.Err()
+		close(r.usersDone)
+		return nil
+	}
+	err := r.restoreUsers(ctx)
+	r.usersErr = err
+	close(r.usersDone)
+	return err
+}
+
+// awaitUsers waits until the users are restored.
+func (r *runner) awaitUsers(ctx context.Context) error {
+	select {
+	case <-r.usersDone:
+		if r.usersErr != nil {
+			return errUsersFailed
+		}
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
