@@ -3,8 +3,10 @@ package backup
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -41,13 +43,18 @@ func emulatorRequests(e *emu) int64 {
 }
 
 // inFlightMeter is a RoundTripper that records the most requests it ever
-// had in flight at once.
+// had in flight at once, and how long they were in flight in all: from
+// the request's start to its body's close, which is when the caller has
+// read the answer.
 type inFlightMeter struct {
 	next     http.RoundTripper
 	now, top atomic.Int64
+	busy     atomic.Int64 // nanoseconds
+	done     atomic.Int64 // requests whose time is in busy
 }
 
 func (m *inFlightMeter) RoundTrip(r *http.Request) (*http.Response, error) {
+	start := time.Now()
 	n := m.now.Add(1)
 	for {
 		t := m.top.Load()
@@ -55,8 +62,44 @@ func (m *inFlightMeter) RoundTrip(r *http.Request) (*http.Response, error) {
 			break
 		}
 	}
-	defer m.now.Add(-1)
-	return m.next.RoundTrip(r)
+	resp, err := m.next.RoundTrip(r)
+	if err != nil {
+		m.end(start)
+		return nil, err
+	}
+	resp.Body = &meteredBody{ReadCloser: resp.Body, end: func() { m.end(start) }}
+	return resp, nil
+}
+
+func (m *inFlightMeter) end(start time.Time) {
+	m.busy.Add(int64(time.Since(start)))
+	m.done.Add(1)
+	m.now.Add(-1)
+}
+
+// meteredBody calls end once, when the body is closed.
+type meteredBody struct {
+	io.ReadCloser
+	once sync.Once
+	end  func()
+}
+
+func (b *meteredBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.once.Do(b.end)
+	return err
+}
+
+// report adds the meter's figures to b: the time a request took on average
+// (ms/req), and how much of the concurrency's room over elapsed was in use
+// (%busy). %bound is about (latency / ms/req) × %busy when the bound is
+// the requests' count: the first factor is what slower answers cost, the
+// second what places left idle cost.
+func (m *inFlightMeter) report(b *testing.B, elapsed time.Duration, concurrency int) {
+	if n := m.done.Load(); n > 0 {
+		b.ReportMetric(float64(m.busy.Load())/float64(n)/1e6, "ms/req")
+	}
+	b.ReportMetric(100*float64(m.busy.Load())/(float64(elapsed)*float64(concurrency)), "%busy")
 }
 
 // CloseIdleConnections lets http.Client.CloseIdleConnections reach the
@@ -173,6 +216,7 @@ func benchLatency(b *testing.B, api string) {
 	b.ReportMetric((time.Duration(reqs)*latency).Seconds()/elapsed.Seconds(), "x_vs_sdk")
 	b.ReportMetric(float64(reqs)/float64(b.N), "requests/op")
 	b.ReportMetric(float64(meter.top.Load()), "max_in_flight")
+	meter.report(b, elapsed, o.Concurrency)
 }
 
 // makeAllPrivate makes every public channel of e's service private through
