@@ -231,13 +231,63 @@ type run struct {
 	found   int           // channels asked for that the service has (under mu)
 }
 
-// job is one channel to back up.
+// job is one channel to back up: its record and messages, or, as a job
+// of its own (members), its members.
 type job struct {
 	sid, uniqueName string
 	raw             []byte
 	messagesCount   int
 	marker          string
-	size            int // how many messages the channel is thought to hold, to schedule it
+	size            int  // how many messages the channel is thought to hold, to schedule it
+	members         bool // the channel's members; the channel's other job stores its record and messages
+	ch              *chanJobs
+}
+
+// chanJobs is what a channel's two jobs share. A channel's members are
+// listed in a job of their own, scheduled after every channel's messages
+// job (jobHeap): a message walk is a chain of requests, one after
+// another, while a members listing is most often one request, so the
+// listings fill the places the walks that end first leave idle at the
+// end of a run rather than lengthen every walk's chain by one.
+type chanJobs struct {
+	stored chan struct{} // closed once the messages job has queued the channel's record, or has ended
+	once   sync.Once
+
+	mu   sync.Mutex
+	left int // jobs not ended
+	errs []error
+}
+
+// jobsOf returns the two jobs of j's channel.
+func jobsOf(j job) (messages, members job) {
+	j.ch = &chanJobs{stored: make(chan struct{}), left: 2}
+	messages, members = j, j
+	members.members = true
+	return messages, members
+}
+
+// markStored closes stored, once.
+func (c *chanJobs) markStored() { c.once.Do(func() { close(c.stored) }) }
+
+// end records the end of one of the channel's jobs; last reports that it
+// was the channel's last, with the channel's errors.
+func (c *chanJobs) end(err error) (last bool, errs error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		c.errs = append(c.errs, err)
+	}
+	c.left--
+	if c.left > 0 {
+		return false, nil
+	}
+	switch len(c.errs) {
+	case 0:
+		return true, nil
+	case 1:
+		return true, c.errs[0]
+	}
+	return true, fmt.Errorf("%w; %w", c.errs[0], c.errs[1])
 }
 
 func newJob(c *remote.Channel) job {
@@ -264,6 +314,13 @@ func (r *run) newJob(c *remote.Channel) job {
 		}
 	}
 	return j
+}
+
+// push queues the jobs of channel c.
+func (r *run) push(c *remote.Channel) {
+	messages, members := jobsOf(r.newJob(c))
+	r.queue.push(messages)
+	r.queue.push(members)
 }
 
 // changeMarker is what a channel shows of changes to its messages, as kept
@@ -547,14 +604,20 @@ func (r *run) body(svc *remote.Service) error {
 		r.g.Go(func() error {
 			defer r.unslot()
 			err := r.channel(ctx, j)
-			r.prog.ChannelDone()
-			if err == nil || ctx.Err() != nil {
+			if err != nil && ctx.Err() != nil {
 				return err
 			}
 			if aborts(err) {
 				return fmt.Errorf("channel %s: %w", j.sid, err)
 			}
-			r.fail(j.sid, fmt.Errorf("channel %s: %w; the rest of the service was backed up: rerun the backup to retry this channel", j.sid, err))
+			last, err := j.ch.end(err)
+			if !last {
+				return nil
+			}
+			r.prog.ChannelDone()
+			if err != nil {
+				r.fail(j.sid, fmt.Errorf("channel %s: %w; the rest of the service was backed up: rerun the backup to retry this channel", j.sid, err))
+			}
 			return nil
 		})
 	}
@@ -569,7 +632,8 @@ func (r *run) body(svc *remote.Service) error {
 // are still backed up, and none is recorded as deleted.
 func (r *run) listChannels(ctx context.Context) error {
 	listed, err := r.list(ctx)
-	n := r.queue.close()
+	r.queue.close()
+	n := len(listed) // each channel listed has its jobs queued
 	if err != nil && (aborts(err) || ctx.Err() != nil) {
 		return err
 	}
@@ -601,7 +665,7 @@ func (r *run) list(ctx context.Context) (map[string]bool, error) {
 				}
 				if !listed[c.SID] { // a listing that repeats a channel backs it up once
 					listed[c.SID] = true
-					r.queue.push(r.newJob(c))
+					r.push(c)
 				}
 			}
 			return nil
@@ -624,7 +688,7 @@ func (r *run) list(ctx context.Context) (map[string]bool, error) {
 				r.found++
 				if !listed[c.SID] {
 					listed[c.SID] = true
-					r.queue.push(r.newJob(c))
+					r.push(c)
 				}
 				mu.Unlock()
 			case aborts(err) || gctx.Err() != nil:
@@ -735,17 +799,27 @@ func (r *run) roles(ctx context.Context) error {
 	return nil
 }
 
-// channel backs up one channel: its metadata, members and messages.
+// channel runs one of a channel's jobs: its record and messages, or its
+// members (once the record is queued).
 func (r *run) channel(ctx context.Context, j job) error {
+	if j.members {
+		select {
+		case <-j.ch.stored:
+		case <-ctx.Done():
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		return r.members(ctx, j.sid)
+	}
+	defer j.ch.markStored()
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if err := r.w.PutChannel(j.sid, j.uniqueName, j.raw); err != nil {
 		return storeErr(err)
 	}
-	if err := r.members(ctx, j.sid); err != nil {
-		return err
-	}
+	j.ch.markStored()
 	return r.messages(ctx, j)
 }
 

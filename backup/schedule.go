@@ -82,11 +82,15 @@ type queuedJob struct {
 	seq int
 }
 
-// jobHeap is a max-heap by size, then a min-heap by seq.
+// jobHeap orders messages jobs before members jobs (see chanJobs), then
+// by size, most first, then by seq.
 type jobHeap []queuedJob
 
 func (h jobHeap) Len() int { return len(h) }
 func (h jobHeap) Less(i, j int) bool {
+	if h[i].members != h[j].members {
+		return !h[i].members
+	}
 	if h[i].size != h[j].size {
 		return h[i].size > h[j].size
 	}

@@ -2,6 +2,7 @@ package backup
 
 import (
 	"context"
+	"errors"
 	"iter"
 	"net/http"
 	"slices"
@@ -41,6 +42,67 @@ func TestJobQueue(t *testing.T) {
 			}
 			if !slices.Equal(got, tt.want) {
 				t.Errorf("popped %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestJobQueueMembersLast: every channel's messages job comes before any
+// members job (the listings fill the places the walks leave idle at the
+// end), each kind by size.
+func TestJobQueueMembersLast(t *testing.T) {
+	q := newJobQueue()
+	for i, size := range []int{3, 40, 7} {
+		messages, members := jobsOf(job{sid: string(rune('a' + i)), size: size})
+		q.push(messages)
+		q.push(members)
+	}
+	q.close()
+	var got []string
+	for q.wait(context.Background()) {
+		j := q.pop()
+		kind := "messages"
+		if j.members {
+			kind = "members"
+		}
+		got = append(got, j.sid+" "+kind)
+	}
+	want := []string{"b messages", "c messages", "a messages", "b members", "c members", "a members"}
+	if !slices.Equal(got, want) {
+		t.Errorf("popped %q, want %q", got, want)
+	}
+}
+
+// TestChanJobsEnd: a channel ends with its second job, with the errors of
+// both.
+func TestChanJobsEnd(t *testing.T) {
+	errA, errB := errors.New("reading messages: a"), errors.New("listing members: b")
+	for _, tc := range []struct {
+		name       string
+		first, snd error
+		want       []error
+	}{
+		{"both fine", nil, nil, nil},
+		{"one failed", errA, nil, []error{errA}},
+		{"the other failed", nil, errB, []error{errB}},
+		{"both failed", errA, errB, []error{errA, errB}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			j, _ := jobsOf(job{sid: "a"})
+			if last, err := j.ch.end(tc.first); last || err != nil {
+				t.Fatalf("first end: last %v, %v", last, err)
+			}
+			last, err := j.ch.end(tc.snd)
+			if !last {
+				t.Fatal("the second job's end is not the channel's last")
+			}
+			if (err == nil) != (len(tc.want) == 0) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+			for _, w := range tc.want {
+				if !errors.Is(err, w) {
+					t.Errorf("%v does not hold %v", err, w)
+				}
 			}
 		})
 	}
