@@ -87,31 +87,55 @@
 //
 // All walks read newest first (Order=desc) with Options.PageSize, storing
 // each page with PutMessages as it arrives (the store ignores identical
-// bytes). A walk asks for its next page before it stores the current one,
-// so that compressing and queueing a page's records happens during the
-// next request rather than between two (BenchmarkBackupLatency: 80 to 83 %
-// of the bound through Chat, 75 to 77 % through Conversations): a walk
-// still has one request in flight and holds at most two pages. A walk that
-// is stopped asks for no page after that: the one it had asked for is
-// stored if its answer still comes, but being cancelled with the walk it
-// mostly fails, and the walk returns the cancellation.
+// bytes). A walk's pages come from a pager, a goroutine of the walk's own
+// that asks for each page as soon as the one before it has been read and
+// handed over: compressing and queueing a page's records happen during
+// the next request rather than between two, and no hand-over from one
+// goroutine to another (each a wait for a CPU while a burst of pages is
+// stored) lies between a page's answer and the next page's request.
+// Asking for the next page before storing the current one took
+// BenchmarkBackupLatency from 80 to 83 % of the bound through Chat and 75
+// to 77 % through Conversations; the pager, which also leaves out the
+// hand-overs, from 77.9 to 81.6 % and 71.7 to 77.3 % (alternating builds,
+// -benchtime 3x, another day's machine). A walk still has one request in
+// flight and holds at most two pages. A walk that is stopped asks for no
+// page after that: the one it had asked for is stored if its answer
+// still comes, but being cancelled with the walk it mostly fails, and the
+// walk returns the cancellation.
 //
 // Where the rest of the time goes at 50 ms (BenchmarkBackupLatency, 64
-// channels, concurrency 16, 290 requests, a bound of 906 ms), traced
-// request by request: the run takes 19 rounds of requests where the bound
-// counts 18.1, since the first round can only list the channels and read
-// the service, its roles and its users (4 requests for 16 places), so 95 %
-// is the most any schedule reaches (the benchmark's %bound_dep counts
-// this in its bound: 82-86 % in process, 90-91 % with the emulator in its
-// own process); and a round takes about 58 ms rather
-// than 50 in the benchmark's process (54 with `chatvault emulate` in its
-// own): the emulator answers after 51.5 ms on average (its rendering of
-// 100 messages after the delay), and a request waits about 2 ms to be
-// served and 2 ms for its answer's headers to be read, the 16 pages of a
-// round arriving together to be decoded and compressed on two cores.
-// Through Conversations, which gives no message counts, the longest
-// conversations cannot be started first, and decoding maps every record
-// onto Chat's shape: 74-78 % against 81-83 % through Chat.
+// channels, concurrency 16, 290 requests, a bound of 906 ms). The
+// benchmark splits it in two: ms/req, a request's mean time from its
+// start to its answer read, and %busy, the share of the places' time a
+// request was in flight; %bound is about 50 / ms/req × %busy.
+//   - Places idle, 7-8 %: the first round can only list the channels and
+//     read the service, its roles and its users (4 requests for 16
+//     places, one latency: 37.5 ms, 3.7 % of the run), so about 96 % busy
+//     is the most any schedule reaches (%bound_dep counts this in its
+//     bound); the rest is the last round, whose requests end spread over
+//     the 20-30 ms that the rounds' starts have drifted apart by then.
+//     Channels' members are listed after every walk (see above), which
+//     took Conversations from 87 % busy to 92 %, as busy as Chat.
+//   - Slower answers: 54-56 ms a request in the benchmark's process
+//     (Chat; Conversations 55-59), 52.6 ms with `chatvault emulate` in its
+//     own process (traced by request: minimum 50.2, median 51.6, 90th
+//     percentile 55.6 ms). A request alone takes 50.2-50.4 ms; the rest is
+//     the burst of pages that answer together and are rendered, decoded
+//     and compressed on two cores while the next requests wait for a CPU.
+//     Compression is the largest share: about half a backup's CPU, most of
+//     it zstd copying its 256 KiB match table back for every message (see
+//     store's doc.go). Two ways to give the waiting requests the CPU first
+//     were measured and left out: yielding the processor every 8 records
+//     while compressing (+2 points in process, none out of process, and
+//     10 % off the rate without latency), and compressing on at most
+//     GOMAXPROCS-1 goroutines at once (+2 points in process, none out of
+//     process, 20 % off the rate without latency). So did running the
+//     benchmark with GOMAXPROCS 4 or 8 on the two cores (+1-3 points in
+//     process).
+//
+// With the emulator in its own process, as the issue measured, a backup
+// reaches 85.8-87.5 % of the bound and 89.4-91.2 % of the
+// dependency-aware one.
 //
 //   - Unchanged channel (plain run): messages_count and the change marker
 //     equal the sync state and no walk is pending. No message request is

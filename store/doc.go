@@ -174,7 +174,12 @@
 // than in bursts, and committing each alone cost an fdatasync a page
 // (fdatasync went from 0.18 to 0.55 s of a 5-run profile and the rate
 // fell to 86-92k); with the linger, 110-114k in those alternating runs,
-// and 101-104k in the README's later run of every benchmark in a row.
+// and 101-104k in the README's later run of every benchmark in a row. A
+// later session's machine of the same kind was slower for this work: the
+// same build gave 55-80k there, the next one 66.6-72.8k, and its profile
+// of a Conversations backup at 50 ms put EncodeAll at 45 % of the CPU,
+// about 30 µs a message, most of it the table copy below (memmove): the
+// copy is bound by the memory's bandwidth, which such a machine shares.
 //
 // The reset is the fast encoder's 256 KiB match table, copied back from
 // the dictionary's whenever a call touched more than two thirds of its
