@@ -15,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -252,15 +253,20 @@ type job struct {
 type chanJobs struct {
 	stored chan struct{} // closed once the messages job has queued the channel's record, or has ended
 	once   sync.Once
+	queued bool // the record is queued; set before stored is closed
 
-	mu   sync.Mutex
-	left int // jobs not ended
-	errs []error
+	left atomic.Int32 // jobs not ended
+
+	// Under run.mu: the jobs' errors, and the channel's entry in
+	// run.failures (-1: none yet).
+	errs    []error
+	failure int
 }
 
 // jobsOf returns the two jobs of j's channel.
 func jobsOf(j job) (messages, members job) {
-	j.ch = &chanJobs{stored: make(chan struct{}), left: 2}
+	j.ch = &chanJobs{stored: make(chan struct{}), failure: -1}
+	j.ch.left.Store(2)
 	messages, members = j, j
 	members.members = true
 	return messages, members
@@ -269,26 +275,9 @@ func jobsOf(j job) (messages, members job) {
 // markStored closes stored, once.
 func (c *chanJobs) markStored() { c.once.Do(func() { close(c.stored) }) }
 
-// end records the end of one of the channel's jobs; last reports that it
-// was the channel's last, with the channel's errors.
-func (c *chanJobs) end(err error) (last bool, errs error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if err != nil {
-		c.errs = append(c.errs, err)
-	}
-	c.left--
-	if c.left > 0 {
-		return false, nil
-	}
-	switch len(c.errs) {
-	case 0:
-		return true, nil
-	case 1:
-		return true, c.errs[0]
-	}
-	return true, fmt.Errorf("%w; %w", c.errs[0], c.errs[1])
-}
+// end records the end of one of the channel's jobs and reports whether it
+// was the channel's last.
+func (c *chanJobs) end() (last bool) { return c.left.Add(-1) == 0 }
 
 func newJob(c *remote.Channel) job {
 	return job{
@@ -386,6 +375,26 @@ func (r *run) previousAPI() (string, error) {
 		}
 	}
 	return "", nil
+}
+
+// failJob records the failure of one of channel j's jobs: as the
+// channel's failure, or added to it when the channel's other job failed
+// too. It is recorded at once, so that a run stopped before the other
+// job ends still names the channel.
+func (r *run) failJob(j job, err error) {
+	r.log.Warn("channel not backed up", "channel", j.sid, "error", err)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	c := j.ch
+	c.errs = append(c.errs, err)
+	msg := fmt.Sprintf("channel %s: %v; the rest of the service was backed up: rerun the backup to retry this channel", j.sid, errors.Join(c.errs...))
+	msg = strings.ReplaceAll(msg, "\n", "; ")
+	if c.failure < 0 {
+		c.failure = len(r.failures)
+		r.failures = append(r.failures, ChannelFailure{Channel: j.sid, Error: msg})
+		return
+	}
+	r.failures[c.failure].Error = msg
 }
 
 func (r *run) fail(channel string, err error) {
@@ -604,19 +613,19 @@ func (r *run) body(svc *remote.Service) error {
 		r.g.Go(func() error {
 			defer r.unslot()
 			err := r.channel(ctx, j)
-			if err != nil && ctx.Err() != nil {
+			stop := err != nil && (ctx.Err() != nil || aborts(err))
+			if err != nil && !stop {
+				r.failJob(j, err)
+			}
+			if j.ch.end() {
+				r.prog.ChannelDone()
+			}
+			switch {
+			case !stop:
+			case ctx.Err() != nil:
 				return err
-			}
-			if aborts(err) {
+			default:
 				return fmt.Errorf("channel %s: %w", j.sid, err)
-			}
-			last, err := j.ch.end(err)
-			if !last {
-				return nil
-			}
-			r.prog.ChannelDone()
-			if err != nil {
-				r.fail(j.sid, fmt.Errorf("channel %s: %w; the rest of the service was backed up: rerun the backup to retry this channel", j.sid, err))
 			}
 			return nil
 		})
@@ -810,6 +819,9 @@ func (r *run) channel(ctx context.Context, j job) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
+		if !j.ch.queued {
+			return nil // the messages job failed before; its error names the channel
+		}
 		return r.members(ctx, j.sid)
 	}
 	defer j.ch.markStored()
@@ -819,6 +831,7 @@ func (r *run) channel(ctx context.Context, j job) error {
 	if err := r.w.PutChannel(j.sid, j.uniqueName, j.raw); err != nil {
 		return storeErr(err)
 	}
+	j.ch.queued = true
 	j.ch.markStored()
 	return r.messages(ctx, j)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"iter"
+	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
@@ -73,36 +74,55 @@ func TestJobQueueMembersLast(t *testing.T) {
 	}
 }
 
-// TestChanJobsEnd: a channel ends with its second job, with the errors of
-// both.
-func TestChanJobsEnd(t *testing.T) {
+// TestChanJobs: a channel ends with its second job; a failure of either
+// job is recorded at once, and a failure of both is one failure naming
+// both errors.
+func TestChanJobs(t *testing.T) {
 	errA, errB := errors.New("reading messages: a"), errors.New("listing members: b")
 	for _, tc := range []struct {
 		name       string
 		first, snd error
-		want       []error
+		want       []string
 	}{
 		{"both fine", nil, nil, nil},
-		{"one failed", errA, nil, []error{errA}},
-		{"the other failed", nil, errB, []error{errB}},
-		{"both failed", errA, errB, []error{errA, errB}},
+		{"one failed", errA, nil, []string{"reading messages: a"}},
+		{"the other failed", nil, errB, []string{"listing members: b"}},
+		{"both failed", errA, errB, []string{"reading messages: a", "listing members: b"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			j, _ := jobsOf(job{sid: "a"})
-			if last, err := j.ch.end(tc.first); last || err != nil {
-				t.Fatalf("first end: last %v, %v", last, err)
+			r := &run{log: slog.New(slog.DiscardHandler)}
+			messages, members := jobsOf(job{sid: "CHa"})
+			if tc.first != nil {
+				r.failJob(messages, tc.first)
+				if len(r.failures) != 1 {
+					t.Fatalf("after the first job failed: failures %+v", r.failures)
+				}
 			}
-			last, err := j.ch.end(tc.snd)
-			if !last {
+			if messages.ch.end() {
+				t.Fatal("the first job's end is the channel's last")
+			}
+			if tc.snd != nil {
+				r.failJob(members, tc.snd)
+			}
+			if !members.ch.end() {
 				t.Fatal("the second job's end is not the channel's last")
 			}
-			if (err == nil) != (len(tc.want) == 0) {
-				t.Fatalf("got %v, want %v", err, tc.want)
+			if len(tc.want) == 0 {
+				if len(r.failures) != 0 {
+					t.Errorf("failures %+v, want none", r.failures)
+				}
+				return
+			}
+			if len(r.failures) != 1 || r.failures[0].Channel != "CHa" {
+				t.Fatalf("failures %+v, want one of channel CHa", r.failures)
 			}
 			for _, w := range tc.want {
-				if !errors.Is(err, w) {
-					t.Errorf("%v does not hold %v", err, w)
+				if !strings.Contains(r.failures[0].Error, w) {
+					t.Errorf("failure %q does not name %q", r.failures[0].Error, w)
 				}
+			}
+			if strings.Contains(r.failures[0].Error, "\n") {
+				t.Errorf("failure %q spans lines", r.failures[0].Error)
 			}
 		})
 	}

@@ -136,8 +136,10 @@
 // writes takes n × max(latency, 1/WriteRate); the estimate packs the
 // chains, longest first, onto min(Concurrency, channels) workers, each
 // chain onto the worker free earliest, and takes the busiest worker's
-// time (or total writes × latency / Concurrency when that is longer). It
-// leaves out the reads and the service-wide pacing of channel creates.
+// time (or total writes × latency / Concurrency when that is longer, or
+// the users' writes, Concurrency at a time, which run beside the
+// channels'). It leaves out the reads and the service-wide pacing of
+// channel creates.
 //
 // Where a restore's time goes, traced request by request on
 // BenchmarkRestoreLatency (16 channels, 50 ms latency, concurrency 16,

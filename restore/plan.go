@@ -12,13 +12,14 @@ func (r *runner) plan() *Plan {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	p := r.planned
-	p.EstimatedSeconds = estimate(p.Writes-p.Users, r.chanPlans, r.o.Concurrency, r.o.Latency, r.o.WriteRate, r.o.UploadRate) +
-		usersTime(p.Users, r.o.Concurrency, r.o.Latency)
+	// The users are restored beside the channels' messages (users.go).
+	p.EstimatedSeconds = max(estimate(p.Writes-p.Users, r.chanPlans, r.o.Concurrency, r.o.Latency, r.o.WriteRate, r.o.UploadRate),
+		usersTime(p.Users, r.o.Concurrency, r.o.Latency))
 	return &p
 }
 
-// usersTime is the time the user writes take at best: they are sent before
-// any channel's, Concurrency at a time, each waiting for its answer.
+// usersTime is the time the user writes take at best: Concurrency at a
+// time, each waiting for its answer.
 func usersTime(users, concurrency int, latency time.Duration) float64 {
 	if users == 0 || concurrency < 1 {
 		return 0

@@ -1,0 +1,152 @@
+package restore
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chatvault/chatvault/store"
+)
+
+// runWithin runs a restore and fails the test when it does not end within
+// 20 s: the users and the channels wait for each other (users.go).
+func runWithin(t *testing.T, ctx context.Context, ft *fakeTarget, fa *fakeArchive, o Options) (Result, error) {
+	t.Helper()
+	type out struct {
+		res Result
+		err error
+	}
+	ch := make(chan out, 1)
+	go func() {
+		res, err := run(ctx, ft, fa, o)
+		ch <- out{res, err}
+	}()
+	select {
+	case o := <-ch:
+		return o.res, o.err
+	case <-time.After(20 * time.Second):
+		t.Fatal("run did not end: deadlock")
+		return Result{}, nil
+	}
+}
+
+// TestUsersBesideChannels: the users, restored beside the channels, end
+// every run as they should: no channel, failing users, channels failing
+// before they are ready.
+func TestUsersBesideChannels(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		channels int
+		conc     int
+		onWrite  func() func(op string, n int64) fault
+		wantErr  string
+		status   string
+	}{
+		{"zero channels", 0, 4, nil, "", StatusComplete},
+		{"users fail", 3, 2, failFirst("CreateUser", faultError, 1<<30), "user", StatusFailed},
+		{"users auth", 5, 2, failFirst("CreateUser", faultAuth, 1<<30), "credentials", StatusFailed},
+		{"first wave all fail before ready", 5, 2, failFirst("CreateChannel", faultError, 3), "", StatusPartial},
+		{"every channel fails before ready", 3, 8, failFirst("CreateChannel", faultError, 1<<30), "", StatusPartial},
+		{"concurrency 1", 4, 1, nil, "", StatusComplete},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			snap := withUsers(genHistory(histOpts{channels: tc.channels, messages: 5, seed: 7}))
+			ft := newFakeTarget(dstSvc)
+			if tc.onWrite != nil {
+				ft.onWrite = tc.onWrite()
+			}
+			fa := newFakeArchive(snap)
+			res, err := runWithin(t, t.Context(), ft, fa, opts(Options{Concurrency: tc.conc}))
+			if tc.wantErr == "" && err != nil || tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)) {
+				t.Errorf("err = %v, want containing %q", err, tc.wantErr)
+			}
+			if res.Status != tc.status {
+				t.Errorf("status %q, want %q (err %v)", res.Status, tc.status, err)
+			}
+			t.Logf("status %s err %v users %d failed %d", res.Status, err, res.Users, len(res.Failed))
+		})
+	}
+}
+
+// failFirst returns a fault plan: the first n writes op send fail with f.
+func failFirst(op string, f fault, n int64) func() func(string, int64) fault {
+	return func() func(string, int64) fault {
+		var k atomic.Int64
+		return func(o string, _ int64) fault {
+			if o == op && k.Add(1) <= n {
+				return f
+			}
+			return faultNone
+		}
+	}
+}
+
+// TestCancelWhileUsersWait: a run cancelled at any of its first writes
+// ends interrupted, and its rerun completes.
+func TestCancelWhileUsersWait(t *testing.T) {
+	for i := range 20 {
+		snap := withUsers(genHistory(histOpts{channels: 6, messages: 20, seed: 9}))
+		ft := newFakeTarget(dstSvc)
+		ctx, cancel := context.WithCancel(t.Context())
+		var k atomic.Int64
+		ft.onWrite = func(op string, n int64) fault {
+			if k.Add(1) == int64(1+i) {
+				cancel()
+			}
+			return faultNone
+		}
+		fa := newFakeArchive(snap)
+		res, err := runWithin(t, ctx, ft, fa, opts(Options{Concurrency: 3}))
+		if err == nil || res.Status != StatusInterrupted {
+			t.Errorf("i=%d: %v %s", i, err, res.Status)
+		}
+		cancel()
+		res, err = runWithin(t, t.Context(), ft, fa, opts(Options{Concurrency: 3}))
+		if err != nil || res.Status != StatusComplete {
+			t.Errorf("i=%d rerun: %v %s", i, err, res.Status)
+		}
+	}
+}
+
+// TestUserUpdateLostAnswer: an update whose answer is lost is read back,
+// not sent again; one that failed is sent again.
+func TestUserUpdateLostAnswer(t *testing.T) {
+	for _, f := range []fault{faultLost, faultFail} {
+		t.Run(fmt.Sprint(f), func(t *testing.T) {
+			snap := withUsers(genHistory(histOpts{channels: 2, messages: 3, seed: 4}))
+			ft := newFakeTarget(dstSvc)
+			fa := newFakeArchive(snap)
+			if _, err := run(t.Context(), ft, fa, opts(Options{})); err != nil {
+				t.Fatal(err)
+			}
+			// ann changes in the archive: the rerun updates her.
+			snap.users[0] = store.UserRecord{SID: snap.users[0].SID, Identity: "ann", Raw: rawJSON(map[string]any{
+				"sid": snap.users[0].SID, "identity": "ann", "friendly_name": "Ann 2", "attributes": `{"u":0}`, "role_sid": roleSvcUser})}
+			var updates atomic.Int64
+			ft.onWrite = func(op string, n int64) fault {
+				if op == "UpdateUser" && updates.Add(1) == 1 {
+					return f
+				}
+				return faultNone
+			}
+			if _, err := run(t.Context(), ft, fa, opts(Options{})); err != nil {
+				t.Fatal(err)
+			}
+			want := int64(1)
+			if f == faultFail {
+				want = 2
+			}
+			if updates.Load() != want {
+				t.Errorf("%d UpdateUser sent, want %d", updates.Load(), want)
+			}
+			for _, u := range ft.usersOf(dstSvc) {
+				if u.Identity == "ann" && u.FriendlyName != "Ann 2" {
+					t.Errorf("ann: %+v", u)
+				}
+			}
+		})
+	}
+}
