@@ -216,11 +216,12 @@ type run struct {
 	caps  remote.Capabilities // what the source's API shows of changes
 	media *mediaFetcher       // nil with Options.NoMedia
 
-	slots chan struct{} // one per request in flight (see slot)
-	queue *jobQueue     // channels listed and not yet started
-	begun chan struct{} // closed once the snapshot is begun and w is set
-	g     *errgroup.Group
-	gctx  context.Context // cancelled when the run must end (an aborting error)
+	places *places       // one per request in flight
+	jobs   chan struct{} // one per job running (activeJobs)
+	queue  *jobQueue     // channels listed and not yet started
+	begun  chan struct{} // closed once the snapshot is begun and w is set
+	g      *errgroup.Group
+	gctx   context.Context // cancelled when the run must end (an aborting error)
 
 	mu       sync.Mutex
 	failures []ChannelFailure
@@ -445,11 +446,12 @@ func Run(ctx context.Context, src Source, a *store.Archive, o Options) (Result, 
 	started := time.Now()
 	reqs0 := src.Requests()
 	r := &run{src: src, a: a, o: o, log: o.Logger, prog: &startGate{Progress: o.Progress},
-		caps:  remote.CapabilitiesOf(src.API()),
-		slots: make(chan struct{}, o.Concurrency), queue: newJobQueue(), begun: make(chan struct{}), named: make(chan struct{})}
+		caps:   remote.CapabilitiesOf(src.API()),
+		places: newPlaces(o.Concurrency), jobs: make(chan struct{}, activeJobs(o.Concurrency)), queue: newJobQueue(), begun: make(chan struct{}), named: make(chan struct{})}
 	if !o.NoMedia {
 		r.media = newMediaFetcher(r)
 	}
+	defer r.places.close()
 	res := Result{Service: o.Service, API: src.API()}
 
 	// The service resource, the channels and the roles are fetched at once,
@@ -459,7 +461,7 @@ func Run(ctx context.Context, src Source, a *store.Archive, o Options) (Result, 
 	stop := r.startListing(ctx)
 	defer stop()
 	var svc *remote.Service
-	svcErr := r.withSlot(ctx, func() (err error) {
+	svcErr := r.request(ctx, prioListing, func() (err error) {
 		svc, err = src.FetchService(ctx, o.Service)
 		return err
 	})
@@ -604,14 +606,14 @@ func (r *run) body(svc *remote.Service) error {
 	}
 	ctx := r.gctx
 	for r.queue.wait(ctx) {
-		// Take a slot before choosing: the channel with the most messages
-		// among those listed by the time the slot is free goes next.
-		if r.slot(ctx) != nil {
+		// Wait for a job to end before choosing: the channel with the most
+		// messages among those listed by then goes next.
+		if r.startJob(ctx) != nil {
 			break
 		}
 		j := r.queue.pop()
 		r.g.Go(func() error {
-			defer r.unslot()
+			defer r.endJob()
 			err := r.channel(ctx, j)
 			stop := err != nil && (ctx.Err() != nil || aborts(err))
 			if err != nil && !stop {
@@ -667,7 +669,7 @@ func (r *run) list(ctx context.Context) (map[string]bool, error) {
 	defer close(r.named)
 	listed := make(map[string]bool)
 	if len(r.o.Channels) == 0 {
-		err := r.withSlot(ctx, func() error {
+		err := r.request(ctx, prioListing, func() error {
 			for c, err := range r.src.ListChannels(ctx, r.o.Service, "public", "private") {
 				if err != nil {
 					return err
@@ -687,7 +689,7 @@ func (r *run) list(ctx context.Context) (map[string]bool, error) {
 	for _, name := range r.o.Channels {
 		g.Go(func() error {
 			var c *remote.Channel
-			err := r.withSlot(gctx, func() (err error) {
+			err := r.request(gctx, prioListing, func() (err error) {
 				c, err = r.src.FetchChannel(gctx, r.o.Service, name)
 				return err
 			})
@@ -779,7 +781,7 @@ func (r *run) archivedPublic(sid string) (bool, error) {
 // recorded as a failure; the roles keep their previous state.
 func (r *run) roles(ctx context.Context) error {
 	var roles []*remote.Role
-	err := r.withSlot(ctx, func() error {
+	err := r.request(ctx, prioListing, func() error {
 		for role, err := range r.src.ListRoles(ctx, r.o.Service) {
 			if err != nil {
 				return err
@@ -822,7 +824,7 @@ func (r *run) channel(ctx context.Context, j job) error {
 		if !j.ch.queued {
 			return nil // the messages job failed before; its error names the channel
 		}
-		return r.members(ctx, j.sid)
+		return r.request(ctx, prioMembers, func() error { return r.members(ctx, j.sid) })
 	}
 	defer j.ch.markStored()
 	if err := ctx.Err(); err != nil {

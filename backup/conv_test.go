@@ -1,6 +1,7 @@
 package backup
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
@@ -136,23 +137,24 @@ func TestUsers(t *testing.T) {
 
 // TestConversationsScheduleByArchivedSize: without messages_count, a
 // channel's size for scheduling is what the archive holds of it, so the
-// longest channels start first on later runs.
+// longest channels start first on later runs (jobHeap; TestJobQueue).
 func TestConversationsScheduleByArchivedSize(t *testing.T) {
 	f := newFakeSource(6, 5).conversations() // private: channels 1, 3 and 5
 	f.postMessages(3, 40)
 	f.postMessages(5, 20)
 	a := newArchive(t)
 	mustRun(t, f, a, opts(f))
-	var order []string
-	f.fail = func(kind, channel string) error {
-		if kind == kMembers {
-			order = append(order, channel)
-		}
-		return nil
+	r := &run{a: a, o: Options{Service: f.sid}, caps: remote.CapabilitiesOf(f.API())}
+	var got []int
+	for _, i := range []int{3, 5, 1} {
+		c := f.channel(i)
+		got = append(got, r.newJob(c.remote(f.sid, f.API())).size)
 	}
-	mustRun(t, f, a, Options{Service: f.sid, PageSize: 10, Concurrency: 1, Full: true})
-	want := []string{f.channels[3].sid, f.channels[5].sid, f.channels[1].sid}
-	if strings.Join(order, " ") != strings.Join(want, " ") {
-		t.Errorf("channels backed up in the order %v, want the longest first: %v", order, want)
+	// The highest archived index plus one: 45, 25 and 5 messages.
+	if want := []int{45, 25, 5}; !slices.Equal(got, want) {
+		t.Errorf("sizes of channels 3, 5 and 1 for scheduling = %v, want %v", got, want)
+	}
+	if j := newJob(f.channel(3).remote(f.sid, f.API())); j.size != 0 {
+		t.Errorf("a channel's size without the archive = %d, want 0 (Conversations has no messages_count)", j.size)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"math"
 	"net/http"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/chatvault/chatvault/remote"
@@ -30,7 +31,11 @@ func (r *run) messages(ctx context.Context, j job) error {
 	marker := j.marker
 	if ok && !r.o.Full && !pending && !r.caps.LastMessageLink {
 		o := remote.ListOptions{PageSize: min(probePageSize, r.o.PageSize), Order: "desc"}
-		if probe, err = r.src.MessagesPage(ctx, r.o.Service, j.sid, o, ""); err != nil {
+		err := r.request(ctx, pagesLeft(j.size, 0, r.o.PageSize), func() (err error) {
+			probe, err = r.src.MessagesPage(ctx, r.o.Service, j.sid, o, "")
+			return err
+		})
+		if err != nil {
 			return fmt.Errorf("reading messages: %w", err)
 		}
 		if probe == nil {
@@ -50,7 +55,7 @@ func (r *run) messages(ctx context.Context, j job) error {
 	if r.o.Full || !ok {
 		bottom = -1
 	}
-	w := &walker{r: r, ch: j.sid, base: st, top: -1, pendTop: -1, covHi: math.MaxInt64, media: &chanMedia{f: r.media}}
+	w := &walker{r: r, ch: j.sid, size: j.size, base: st, top: -1, pendTop: -1, covHi: math.MaxInt64, media: &chanMedia{f: r.media}}
 	if bottom < 0 {
 		// The walk reads the whole channel anyway: find deletions page by
 		// page. Incremental walks only note what they covered, and look for
@@ -165,7 +170,11 @@ func (w *walker) reconcile(ctx context.Context, count int, date string) (int, st
 	// The listing may be older than the walk: messages posted in between
 	// make the archive hold more than the listed count. Ask again before
 	// paying for a complete walk.
-	c, err := w.r.src.FetchChannel(ctx, w.r.o.Service, w.ch)
+	var c *remote.Channel
+	err = w.r.request(ctx, w.prio(), func() (err error) {
+		c, err = w.r.src.FetchChannel(ctx, w.r.o.Service, w.ch)
+		return err
+	})
 	if err != nil {
 		return 0, "", fmt.Errorf("fetching the channel again to check its message count: %w", err)
 	}
@@ -265,12 +274,26 @@ type walker struct {
 
 	media *chanMedia // the media files the walk asked for
 
+	size int          // messages the channel is thought to hold (job.size)
+	read atomic.Int64 // messages its pagers have read, for the priority of its requests
+
 	newest   string // newestMarker of the last page read from the newest message
 	top      int64  // highest index read in this run; -1 = none
 	pendTop  int64  // WalkTop of the interrupted walk being finished; -1 = none
 	pages    int
 	deleted  int
 	rewalked bool
+}
+
+// prio is the priority of the walker's next request: the pages it is
+// thought to have left (see places).
+func (w *walker) prio() int { return pagesLeft(w.size, int(w.read.Load()), w.r.o.PageSize) }
+
+// pagesLeft is how many pages of pageSize a channel thought to hold size
+// messages has left once read were read: at least 1, the page about to
+// be asked for.
+func pagesLeft(size, read, pageSize int) int {
+	return max(1, (size-read+pageSize-1)/pageSize)
 }
 
 // span is a range of indexes, both ends included.
@@ -495,7 +518,14 @@ func (w *walker) page(ctx context.Context, url string, stopAt int64) *pager {
 	go func() {
 		defer close(p.pages)
 		for ctx.Err() == nil {
-			page, err := w.r.src.MessagesPage(ctx, w.r.o.Service, w.ch, o, url)
+			var page *remote.Page[*remote.Message]
+			err := w.r.request(ctx, w.prio(), func() (err error) {
+				page, err = w.r.src.MessagesPage(ctx, w.r.o.Service, w.ch, o, url)
+				return err
+			})
+			if page != nil {
+				w.read.Add(int64(len(page.Items)))
+			}
 			p.pages <- fetched{page, err}
 			if err != nil || page == nil || pageStops(page, stopAt) || page.NextPageURL == url {
 				return

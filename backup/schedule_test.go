@@ -9,8 +9,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/chatvault/chatvault/remote"
 	"github.com/chatvault/chatvault/remote/emulator"
@@ -343,4 +346,154 @@ func liveShape(t *testing.T, e *emu) (messages, channels int) {
 		channels++
 	}
 	return messages, channels
+}
+
+func TestPlacesOrder(t *testing.T) {
+	// One place, held by a first task: those queued meanwhile run highest
+	// priority first, first come among equals.
+	p := newPlaces(1)
+	defer p.close()
+	hold, held := make(chan struct{}), make(chan struct{})
+	go p.do(context.Background(), 0, func() error { close(held); <-hold; return nil })
+	<-held
+	var (
+		mu    sync.Mutex
+		order []string
+		wg    sync.WaitGroup
+	)
+	for i, tk := range []struct {
+		name string
+		prio int
+	}{{"low", 1}, {"high-a", 3}, {"mid", 2}, {"high-b", 3}, {"listing", prioListing}, {"members", prioMembers}} {
+		wg.Add(1)
+		queued := make(chan struct{})
+		go func() {
+			defer wg.Done()
+			close(queued)
+			p.do(context.Background(), tk.prio, func() error {
+				mu.Lock()
+				order = append(order, tk.name)
+				mu.Unlock()
+				return nil
+			})
+		}()
+		<-queued
+		waitQueued(t, p, i+1)
+	}
+	close(hold)
+	wg.Wait()
+	want := []string{"listing", "high-a", "high-b", "mid", "low", "members"}
+	if !slices.Equal(order, want) {
+		t.Errorf("tasks ran in order %v; want %v", order, want)
+	}
+}
+
+// waitQueued waits until n tasks wait for a place.
+func waitQueued(t *testing.T, p *places, n int) {
+	t.Helper()
+	for start := time.Now(); time.Since(start) < 5*time.Second; time.Sleep(time.Millisecond) {
+		p.mu.Lock()
+		k := len(p.waiting)
+		p.mu.Unlock()
+		if k >= n {
+			return
+		}
+	}
+	t.Fatalf("%d tasks never waited for a place", n)
+}
+
+func TestPlacesBoundAndCancel(t *testing.T) {
+	p := newPlaces(3)
+	var running, top atomic.Int64
+	var g errgroup.Group
+	for range 30 {
+		g.Go(func() error {
+			return p.do(context.Background(), 1, func() error {
+				n := running.Add(1)
+				for m := top.Load(); n > m && !top.CompareAndSwap(m, n); m = top.Load() {
+				}
+				time.Sleep(time.Millisecond)
+				running.Add(-1)
+				return nil
+			})
+		})
+	}
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if n := top.Load(); n > 3 || n < 2 {
+		t.Errorf("%d tasks ran at once on 3 places; want 2 or 3", n)
+	}
+
+	// A task still waiting when its context ends is withdrawn: it never
+	// runs and the place it would have had stays usable.
+	hold, held := make(chan struct{}), make(chan struct{})
+	for range 3 {
+		go p.do(context.Background(), 0, func() error { held <- struct{}{}; <-hold; return nil })
+		<-held
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	var ran atomic.Bool
+	go func() { errc <- p.do(ctx, 5, func() error { ran.Store(true); return nil }) }()
+	waitQueued(t, p, 1)
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled task: do = %v; want context.Canceled", err)
+	}
+	close(hold)
+	if err := p.do(context.Background(), 0, func() error { return nil }); err != nil {
+		t.Errorf("a task after the withdrawn one: %v", err)
+	}
+	if ran.Load() {
+		t.Error("a task withdrawn before it was taken ran anyway")
+	}
+	p.close()
+	if err := p.do(context.Background(), 0, func() error { return nil }); err == nil {
+		t.Error("do after close succeeded; want an error")
+	}
+}
+
+func TestIntegrationLastChannelsDoNotRunAlone(t *testing.T) {
+	// Five channels of about six pages on four places. Were a channel to
+	// hold its place for its whole walk, the fifth would start only once
+	// another had read its last page, and walk alone while three places
+	// idled. Its first page must come while the others still walk.
+	t.Parallel()
+	e, cl, log := meteredEmulator(t, emulator.Config{Seed: 33, Channels: 5, Messages: 60}, 10*time.Millisecond)
+	a := newArchive(t)
+	res, err := Run(context.Background(), cl, a, Options{Service: e.svc, Concurrency: 4, PageSize: 10, NoMedia: true})
+	if err != nil || res.Status != "complete" || res.Channels != 5 {
+		t.Fatalf("Run = %+v, %v", res, err)
+	}
+	first, last := map[string]time.Time{}, map[string]time.Time{}
+	for _, r := range log.ended {
+		parts := strings.Split(r.path, "/")
+		if len(parts) < 2 || parts[len(parts)-1] != "Messages" {
+			continue
+		}
+		ch := parts[len(parts)-2]
+		if f, ok := first[ch]; !ok || r.start.Before(f) {
+			first[ch] = r.start
+		}
+		if r.end.After(last[ch]) {
+			last[ch] = r.end
+		}
+	}
+	if len(first) != 5 {
+		t.Fatalf("message requests of %d channels logged; want 5", len(first))
+	}
+	var latestStart, earliestEnd time.Time
+	for ch := range first {
+		if first[ch].After(latestStart) {
+			latestStart = first[ch]
+		}
+		if earliestEnd.IsZero() || last[ch].Before(earliestEnd) {
+			earliestEnd = last[ch]
+		}
+	}
+	if !latestStart.Before(earliestEnd) {
+		t.Errorf("the last channel's walk started %v after the first run's start, once a walk had ended (%v): channels ran in waves",
+			latestStart.Sub(log.ended[0].start), earliestEnd.Sub(log.ended[0].start))
+	}
 }

@@ -29,7 +29,7 @@ func (r *run) checkNamed(ctx context.Context) error {
 	}
 	slices.Sort(missing)
 	var names []string
-	err := r.withSlot(ctx, func() error {
+	err := r.request(ctx, prioListing, func() error {
 		for c, err := range r.src.ListChannels(ctx, r.o.Service, "public", "private") {
 			if err != nil {
 				return err

@@ -17,7 +17,7 @@ const userBatch = 100
 // recorded as a failure; no user is then recorded as deleted.
 func (r *run) listUsers(ctx context.Context) error {
 	var users []store.UserRecord
-	err := r.withSlot(ctx, func() error {
+	err := r.request(ctx, prioListing, func() error {
 		for u, err := range r.src.ListUsers(ctx, r.o.Service) {
 			if err != nil {
 				return err
