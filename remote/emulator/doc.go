@@ -302,16 +302,20 @@
 // # Faults
 //
 // Each API request, media requests included, goes through, in order: the
-// concurrency limit, the latency, authentication (not for a temporary URL,
-// which needs none), routing, the write count and webhook header
-// check, the fault rate, the handler (where the per-channel write rate is
-// applied after the channel is found), and the lost-response rate.
+// concurrency limit, the latency (a write's; a read's comes after its
+// handler), authentication (not for a temporary URL, which needs none),
+// routing, the write count and webhook header check, the fault rate, the
+// handler (where the per-channel write rate is applied after the channel
+// is found), and the lost-response rate.
 //
 //   - MaxConcurrency N: a request arriving while N are in flight is answered
 //     429 code 20429 at once, without the latency and without taking a place.
-//   - Latency: every admitted request waits that long before it is handled;
-//     the wait ends early if the client goes away (no answer) or the server
-//     shuts down (503).
+//   - Latency: every admitted write waits that long before it is handled;
+//     a read is handled when it arrives and answered once that long has
+//     passed since (it sees the state it arrived at, and its handling
+//     counts in the latency, so a read takes the latency asked for, not
+//     that plus the time to render a page). The wait ends early if the
+//     client goes away (no answer) or the server shuts down (503).
 //   - WriteRate N: POST and DELETE on members and messages and POST on a
 //     channel (update) spend from the channel's allowance of N writes a
 //     second (a token bucket holding up to N, on the Config.Now clock), and

@@ -98,6 +98,51 @@ func TestLatency(t *testing.T) {
 	}
 }
 
+func TestReadHandledOnArrival(t *testing.T) {
+	// A read is handled when it arrives and answered once the latency has
+	// passed (the handling counts in it); a write waits out the latency
+	// before it is carried out. A message posted while a listing waits is
+	// not in that listing.
+	const latency = 300 * time.Millisecond
+	s, c := setup(t, testConfig())
+	ch := str(c.channels(c.svc0())[0], "url")
+	before := len(c.listAll(ch + "/Messages"))
+	entered := inLatency(t, s)
+	s.SetFaults(latency, 0, 0, 0, 0)
+	start := time.Now()
+	listed := make(chan resp, 1)
+	go func() { listed <- c.do("GET", ch+"/Messages?PageSize=100", nil) }()
+	<-entered
+	s.SetFaults(0, 0, 0, 0, 0)
+	c.mustJSON(201, "POST", ch+"/Messages", url.Values{"Body": {"posted during the read's latency"}})
+	r := <-listed
+	if d := time.Since(start); d < latency {
+		t.Errorf("the listing was answered after %v, want at least the latency %v", d, latency)
+	}
+	if r.status != 200 {
+		t.Fatalf("listing: HTTP %d", r.status)
+	}
+	if n := len(r.json(t)["messages"].([]any)); n != before {
+		t.Errorf("the listing holds %d messages, want the %d there when it arrived", n, before)
+	}
+	if after := len(c.listAll(ch + "/Messages")); after != before+1 {
+		t.Errorf("%d messages after the post, want %d", after, before+1)
+	}
+
+	// A write reaches its latency before it is carried out.
+	s.SetFaults(latency, 0, 0, 0, 0)
+	posted := make(chan resp, 1)
+	go func() { posted <- c.do("POST", ch+"/Messages", url.Values{"Body": {"slow"}}) }()
+	<-entered
+	s.SetFaults(0, 0, 0, 0, 0)
+	if n := len(c.listAll(ch + "/Messages")); n != before+1 {
+		t.Errorf("%d messages while a post waits out its latency, want %d: it was carried out before", n, before+1)
+	}
+	if r := <-posted; r.status != 201 {
+		t.Errorf("post: HTTP %d", r.status)
+	}
+}
+
 func TestShutdownAbortsLatency(t *testing.T) {
 	s, c := setup(t, testConfig()) // its clean-up shuts down again, which is a no-op
 	entered := inLatency(t, s)

@@ -258,51 +258,76 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer s.inFlight.Add(-1)
 
-	if fs.latency > 0 {
-		switch s.sleep(r.Context(), fs.latency) {
-		case sleepClientGone:
-			return
-		case sleepShutdown:
-			s.reply(w, errAnswer(newAPIError(http.StatusServiceUnavailable, codeServiceUnavailable,
-				"The emulator is shutting down; the request was not carried out")))
-			return
-		}
+	// A write waits out the latency before it is carried out, so that a
+	// client that gives up meanwhile leaves nothing done. A read is
+	// answered when the latency has passed since it arrived, the time it
+	// took to handle included: the service the emulator stands for
+	// answers in that time, and handling it after the wait would make
+	// every read that much longer than the latency asked for.
+	arrived := time.Now()
+	read := r.Method == http.MethodGet || r.Method == http.MethodHead
+	if fs.latency > 0 && !read && !s.waitUntil(w, r, arrived.Add(fs.latency)) {
+		return
 	}
+	ans, isWrite := s.handle(w, r, rt, fs)
+	if fs.latency > 0 && read && !s.waitUntil(w, r, arrived.Add(fs.latency)) {
+		return
+	}
+	if isWrite && ans.status < 300 && s.faults.hit(fs.lostResponseRate) {
+		s.stats.lostResponse()
+		s.dropConnection(w)
+		return
+	}
+	s.reply(w, ans)
+}
 
+// waitUntil waits until t, and reports whether to go on: not when the
+// client went away (no answer), nor when the server shuts down (answered
+// 503 here).
+func (s *Server) waitUntil(w http.ResponseWriter, r *http.Request, t time.Time) bool {
+	switch s.sleep(r.Context(), time.Until(t)) {
+	case sleepClientGone:
+		return false
+	case sleepShutdown:
+		s.reply(w, errAnswer(newAPIError(http.StatusServiceUnavailable, codeServiceUnavailable,
+			"The emulator is shutting down; the request was not carried out")))
+		return false
+	}
+	return true
+}
+
+// handle checks an admitted request (authentication, route, method,
+// webhook header, fault rate, form) and runs its handler. It returns the
+// answer to send, and whether the request is a write.
+func (s *Server) handle(w http.ResponseWriter, r *http.Request, rt route, fs faultSettings) (ans answer, isWrite bool) {
 	if rt.kind != routeMediaTemp && !s.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Basic realm="Twilio API"`)
-		s.reply(w, errAnswer(newAPIError(http.StatusUnauthorized, codeAuthenticate, "Authenticate")))
-		return
+		return errAnswer(newAPIError(http.StatusUnauthorized, codeAuthenticate, "Authenticate")), false
 	}
 	if rt.kind == routeUnknown {
-		s.reply(w, errAnswer(notFound(codeNotFound, "The requested resource "+r.URL.Path+" was not found; Chat v2 paths start with /v2/Services, Conversations v1 paths with /v1/Services")))
-		return
+		return errAnswer(notFound(codeNotFound, "The requested resource "+r.URL.Path+" was not found; Chat v2 paths start with /v2/Services, Conversations v1 paths with /v1/Services")), false
 	}
 	if rt.chatV2() && s.cfg.ChatAPI == APIOff {
-		s.reply(w, errAnswer(notFound(codeNotFound, "The requested resource "+r.URL.Path+" was not found: the Chat v2 API is shut down here (--chat-api off); use Conversations v1 at /v1/Services")))
-		return
+		return errAnswer(notFound(codeNotFound, "The requested resource "+r.URL.Path+" was not found: the Chat v2 API is shut down here (--chat-api off); use Conversations v1 at /v1/Services")), false
 	}
 	if !rt.allows(r.Method) {
 		w.Header().Set("Allow", routeInfo[rt.kind].methods)
-		s.reply(w, errAnswer(newAPIError(http.StatusMethodNotAllowed, codeMethodNotAllowed,
-			"Method "+r.Method+" is not allowed on "+routeInfo[rt.kind].template+"; use "+routeInfo[rt.kind].methods)))
-		return
+		return errAnswer(newAPIError(http.StatusMethodNotAllowed, codeMethodNotAllowed,
+			"Method "+r.Method+" is not allowed on "+routeInfo[rt.kind].template+"; use "+routeInfo[rt.kind].methods)), false
 	}
 
-	isWrite := r.Method == http.MethodPost || r.Method == http.MethodDelete
+	isWrite = r.Method == http.MethodPost || r.Method == http.MethodDelete
 	if isWrite {
 		hv, sent := r.Header[http.CanonicalHeaderKey("X-Twilio-Webhook-Enabled")]
 		s.stats.write(sent && len(hv) == 1 && hv[0] == "true")
 		if sent && (len(hv) != 1 || (hv[0] != "true" && hv[0] != "false")) {
-			s.reply(w, errAnswer(badRequest(codeInvalidParameter,
-				`X-Twilio-Webhook-Enabled must be "true" or "false"; send one of them or leave the header out`)))
-			return
+			return errAnswer(badRequest(codeInvalidParameter,
+				`X-Twilio-Webhook-Enabled must be "true" or "false"; send one of them or leave the header out`)), isWrite
 		}
 	}
 
 	if s.faults.hit(fs.faultRate) {
-		s.reply(w, errAnswer(s.faults.serverError()))
-		return
+		return errAnswer(s.faults.serverError()), isWrite
 	}
 
 	c := &call{r: r, rt: rt, u: urls{base: s.base(r)}, faults: fs}
@@ -310,24 +335,15 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
 		if err := r.ParseForm(); err != nil {
 			if _, tooBig := errors.AsType[*http.MaxBytesError](err); tooBig {
-				s.reply(w, errAnswer(newAPIError(http.StatusRequestEntityTooLarge, codeInvalidParameter,
-					"Request body is larger than "+strconv.Itoa(maxFormBytes)+" bytes; send smaller parameters")))
-				return
+				return errAnswer(newAPIError(http.StatusRequestEntityTooLarge, codeInvalidParameter,
+					"Request body is larger than "+strconv.Itoa(maxFormBytes)+" bytes; send smaller parameters")), isWrite
 			}
-			s.reply(w, errAnswer(badRequest(codeInvalidParameter,
-				"Request body is not valid application/x-www-form-urlencoded data; encode the parameters as a form")))
-			return
+			return errAnswer(badRequest(codeInvalidParameter,
+				"Request body is not valid application/x-www-form-urlencoded data; encode the parameters as a form")), isWrite
 		}
 		c.form = form(r.Form)
 	}
-	ans := s.dispatch(c)
-
-	if isWrite && ans.status < 300 && s.faults.hit(fs.lostResponseRate) {
-		s.stats.lostResponse()
-		s.dropConnection(w)
-		return
-	}
-	s.reply(w, ans)
+	return s.dispatch(c), isWrite
 }
 
 // dispatch runs the handler of c's route and method. It is a switch rather
