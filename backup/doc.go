@@ -99,21 +99,19 @@
 //
 // All walks read newest first (Order=desc) with Options.PageSize, storing
 // each page with PutMessages as it arrives (the store ignores identical
-// bytes). A walk's pages come from a pager, a goroutine of the walk's own
-// that asks for each page as soon as the one before it has been read and
-// handed over: compressing and queueing a page's records happen during
-// the next request rather than between two. Asking for the next page
-// before storing the current one took BenchmarkBackupLatency from 80 to
-// 83 % of the bound through Chat and 75 to 77 % through Conversations; the
-// pager, which also left out a hand-over between goroutines, from 77.9 to
-// 81.6 % and 71.7 to 77.3 % (alternating builds, -benchtime 3x, another
-// day's machine). Since places serve requests rather than channels, the
-// pager's wake-up no longer keeps a place idle: the place goes on with
-// another walk's request meanwhile. A walk still has one request in
-// flight and holds at most two pages; a walk waiting for a place holds
-// none. A walk that is stopped asks for no page after that: the one it
-// had asked for is stored if its answer still comes, but being cancelled
-// with the walk it mostly fails, and the walk returns the cancellation.
+// bytes). A walk asks for its next page once it has queued the current
+// one, and holds at most one page. While it stores a page, the place it
+// used serves another walk (see places), so nothing is gained by asking
+// for the next page first: an earlier release did, from a goroutine of
+// the walk's own (BenchmarkBackupLatency went from 80 to 83 % of the
+// bound through Chat when each channel held a place for its whole walk),
+// but with four times as many walks as places it held two pages a walk
+// and a goroutine more, and gave the same figures without it (in
+// process, alternating builds, -benchtime 3x: Chat 85.7-86.7 % against
+// 86.6-87.1 %, Conversations 82.0-83.8 against 82.9-83.9; out of process
+// 89.3-90.2 % against 88.6-90.0 at concurrency 16). A walk that is
+// stopped asks for no page after that; the request it waits on is
+// withdrawn if no place has taken it, or fails with the walk's context.
 //
 // Where the rest of the time goes at 50 ms (BenchmarkBackupLatency, 64
 // channels, concurrency 16, 290 requests, a bound of 906 ms). The
@@ -298,7 +296,15 @@
 // chunks, never whole in memory), then Writer.PutMedia records the SID in
 // the snapshot. The downloads run Options.MediaConcurrency at a time, in
 // the run's errgroup, beside the message walks, which do not wait for them
-// page by page. Progress.MediaBytes counts the bytes.
+// page by page, unless they are far ahead: a walk that asks for a file
+// while mediaBacklog files a media place are asked for and not ended
+// waits until one ends. Unbounded, once four walks ran a place (see
+// places), a backup of a million messages (100
+// channels × 10,000, 19,671 files, no latency) held 9,000 goroutines
+// waiting for a media place, whose stacks (13 MB) left the heap so little
+// room under the memory limit (see Memory) that it was collected 3,400
+// times: 67-83 s and 121 MB; bounded, 30.8 s, 256 collections and 71 MB.
+// Progress.MediaBytes counts the bytes.
 //
 // A download whose bytes do not match the metadata (remote.ErrMediaCorrupt)
 // is refused, nothing is archived, and it is tried once more. A file that

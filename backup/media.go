@@ -17,8 +17,9 @@ import (
 // each once, Options.MediaConcurrency at a time, beside the message walks
 // (see doc.go, "Media").
 type mediaFetcher struct {
-	r     *run
-	slots chan struct{}
+	r       *run
+	slots   chan struct{}
+	backlog chan struct{} // one per download asked for and not ended (mediaBacklog)
 
 	mu   sync.Mutex
 	jobs map[string]*mediaJob // by ME SID: every media SID this run has seen
@@ -44,22 +45,33 @@ type mediaJob struct {
 // metadata is downloaded before its channel fails.
 const corruptAttempts = 2
 
+// mediaBacklog is how many downloads per media place may be asked for
+// and not ended. A walk that asks for more waits: the walks read pages
+// faster than files download when a service's history is mostly media,
+// and without a bound every file asked for held a goroutine (9,000 of
+// them in a backup of a million messages, whose stacks left the heap so
+// little room under the memory limit that it collected 50 times a second).
+const mediaBacklog = 8
+
 func newMediaFetcher(r *run) *mediaFetcher {
-	return &mediaFetcher{r: r, slots: make(chan struct{}, r.o.MediaConcurrency), jobs: map[string]*mediaJob{}}
+	return &mediaFetcher{r: r, slots: make(chan struct{}, r.o.MediaConcurrency),
+		backlog: make(chan struct{}, mediaBacklog*r.o.MediaConcurrency), jobs: map[string]*mediaJob{}}
 }
 
 // want returns the job of media sid, starting its download when the
-// archive does not hold the file whole yet. It is called from a channel's
-// goroutine, which belongs to r.g, so the download can join r.g too.
-func (f *mediaFetcher) want(sid string) (*mediaJob, error) {
+// archive does not hold the file whole yet; it waits while the backlog of
+// downloads is full. It is called from a channel's goroutine, which
+// belongs to r.g, so the download can join r.g too.
+func (f *mediaFetcher) want(ctx context.Context, sid string) (*mediaJob, error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	if j, ok := f.jobs[sid]; ok {
+		f.mu.Unlock()
 		return j, nil
 	}
 	j := &mediaJob{done: make(chan struct{})}
 	f.jobs[sid] = j
 	archived, err := f.archived(sid)
+	f.mu.Unlock()
 	if err != nil {
 		j.err = err
 		close(j.done)
@@ -69,7 +81,15 @@ func (f *mediaFetcher) want(sid string) (*mediaJob, error) {
 		close(j.done)
 		return j, nil
 	}
+	select {
+	case f.backlog <- struct{}{}:
+	case <-ctx.Done():
+		j.err = ctx.Err()
+		close(j.done)
+		return nil, ctx.Err()
+	}
 	f.r.g.Go(func() error {
+		defer func() { <-f.backlog }()
 		defer close(j.done)
 		j.err = f.fetch(f.r.gctx, sid)
 		if j.err != nil && aborts(j.err) {
@@ -213,7 +233,7 @@ type mediaAt struct {
 }
 
 // add asks for the media of the messages of one page.
-func (c *chanMedia) add(items []*remote.Message) error {
+func (c *chanMedia) add(ctx context.Context, items []*remote.Message) error {
 	if c.f == nil {
 		return nil
 	}
@@ -221,7 +241,7 @@ func (c *chanMedia) add(items []*remote.Message) error {
 		if m.Media == nil || m.Media.SID == "" {
 			continue
 		}
-		j, err := c.f.want(m.Media.SID)
+		j, err := c.f.want(ctx, m.Media.SID)
 		if err != nil {
 			return err
 		}

@@ -7,7 +7,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"io"
+	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/chatvault/chatvault/remote"
@@ -89,6 +91,35 @@ func TestMediaDownloadedOnce(t *testing.T) {
 	expect(t, "media requests after a new file", f.count(kMedia), 1)
 	expect(t, "media files after a new file", res.MediaFiles, 1)
 	assertMediaArchived(t, a, f.sid, me)
+}
+
+func TestMediaBacklogIsBounded(t *testing.T) {
+	// Walks read pages much faster than 1,200 files download one at a
+	// time: a walk that has asked for mediaBacklog files a media place
+	// more than have ended waits, so the files waiting never hold more
+	// than that many goroutines (unbounded, there was one per file).
+	f := newFakeSource(2, 0)
+	for range 600 {
+		f.postMedia(0, 16<<10)
+		f.postMedia(1, 16<<10)
+	}
+	a := newArchive(t)
+	o := opts(f)
+	o.MediaConcurrency = 1
+	base := runtime.NumGoroutine()
+	var top atomic.Int64
+	f.fail = func(kind, _ string) error {
+		if kind == kMedia {
+			for n := int64(runtime.NumGoroutine()); n > top.Load() && !top.CompareAndSwap(top.Load(), n); {
+			}
+		}
+		return nil
+	}
+	res := mustRun(t, f, a, o)
+	expect(t, "media files", res.MediaFiles, 1200)
+	if extra := top.Load() - int64(base); extra > 100 {
+		t.Errorf("%d goroutines more than before the run while files downloaded; want at most 100 (backlog %d)", extra, mediaBacklog)
+	}
 }
 
 func TestNoMediaKeepsMetadataOnly(t *testing.T) {

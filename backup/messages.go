@@ -7,7 +7,6 @@ import (
 	"math"
 	"net/http"
 	"slices"
-	"sync/atomic"
 	"time"
 
 	"github.com/chatvault/chatvault/remote"
@@ -274,8 +273,8 @@ type walker struct {
 
 	media *chanMedia // the media files the walk asked for
 
-	size int          // messages the channel is thought to hold (job.size)
-	read atomic.Int64 // messages its pagers have read, for the priority of its requests
+	size int // messages the channel is thought to hold (job.size)
+	read int // messages its walks have read, for the priority of its requests
 
 	newest   string // newestMarker of the last page read from the newest message
 	top      int64  // highest index read in this run; -1 = none
@@ -287,7 +286,7 @@ type walker struct {
 
 // prio is the priority of the walker's next request: the pages it is
 // thought to have left (see places).
-func (w *walker) prio() int { return pagesLeft(w.size, int(w.read.Load()), w.r.o.PageSize) }
+func (w *walker) prio() int { return pagesLeft(w.size, w.read, w.r.o.PageSize) }
 
 // pagesLeft is how many pages of pageSize a channel thought to hold size
 // messages has left once read were read: at least 1, the page about to
@@ -375,21 +374,15 @@ func (w *walker) liveCount(ctx context.Context) (int, error) {
 func (w *walker) walk(ctx context.Context, s walkSpec) (failedFirst bool, err error) {
 	url := s.from
 	resumed := s.from != ""
-	var pg *pager
-	defer func() { pg.stop() }()
-	if s.probe == nil {
-		pg = w.page(ctx, url, s.stopAt)
-	}
 	for first := true; ; first = false {
 		probed := first && s.probe != nil
 		page := s.probe
 		if !probed {
-			f, ok := <-pg.pages
-			if !ok { // stopped: the pager asks for nothing once ctx is done
+			page, err = w.fetch(ctx, url)
+			w.pages++
+			if err != nil && ctx.Err() != nil {
 				return false, ctx.Err()
 			}
-			page, err = f.page, f.err
-			w.pages++
 			if err != nil {
 				return first, fmt.Errorf("reading messages: %w", err)
 			}
@@ -403,11 +396,6 @@ func (w *walker) walk(ctx context.Context, s walkSpec) (failedFirst bool, err er
 		}
 		last := page.NextPageURL == ""
 		stop := pageStops(page, s.stopAt)
-		if probed && !stop {
-			// Its successors come in pages of the walk's size, from the
-			// newest message again.
-			pg = w.page(ctx, url, s.stopAt)
-		}
 		pmin, pmax := int64(math.MaxInt64), int64(math.MinInt64)
 		recs := make([]store.MessageRecord, len(page.Items))
 		for i, m := range page.Items {
@@ -419,7 +407,7 @@ func (w *walker) walk(ctx context.Context, s walkSpec) (failedFirst bool, err er
 			if err := w.r.w.PutMessages(w.ch, recs); err != nil {
 				return false, storeErr(err)
 			}
-			if err := w.media.add(page.Items); err != nil {
+			if err := w.media.add(ctx, page.Items); err != nil {
 				return false, err
 			}
 		}
@@ -449,8 +437,10 @@ func (w *walker) walk(ctx context.Context, s walkSpec) (failedFirst bool, err er
 			return false, nil
 		}
 		if probed {
-			// What the probe covered stays covered (covHi), so nothing is
-			// found deleted twice.
+			// Its successors come in pages of the walk's size, from the
+			// newest message again (url is still ""). What the probe
+			// covered stays covered (covHi), so nothing is found deleted
+			// twice.
 			continue
 		}
 		if page.NextPageURL == url {
@@ -488,62 +478,21 @@ func pageStops(page *remote.Page[*remote.Message], stopAt int64) bool {
 	return false
 }
 
-// pager fetches a walk's pages one after another in a goroutine of its own,
-// which asks for each page as soon as the one before it has been read and
-// handed over: the next request is on its way while the walk compresses
-// and stores the page, and no hand-over from one goroutine to another
-// (each a wait for a CPU while a burst of pages is being stored) lies
-// between one page's answer and the next page's request. The walk still
-// has one request in flight: the pager does not ask for a page until the
-// walk has taken the one before.
-type pager struct {
-	cancel context.CancelFunc
-	pages  chan fetched // closed when the pager has stopped asking
-}
-
-// fetched is one answer the pager hands over.
-type fetched struct {
-	page *remote.Page[*remote.Message]
-	err  error
-}
-
-// page starts a pager at url (the newest page when "") that stops after
-// a page pageStops with stopAt, or a failed request, or a page that names
-// itself as its successor, or once ctx is done. A page already asked for
-// when ctx is done is still handed over if it comes.
-func (w *walker) page(ctx context.Context, url string, stopAt int64) *pager {
-	ctx, cancel := context.WithCancel(ctx)
-	p := &pager{cancel: cancel, pages: make(chan fetched)}
+// fetch asks for the page at url (the newest page when ""), on one of the
+// run's places at the walk's priority. A walk asks for its next page once
+// it has queued the current one: with more walks than places (see
+// places), the place serves another walk meanwhile, and a walk holds at
+// most one page.
+func (w *walker) fetch(ctx context.Context, url string) (page *remote.Page[*remote.Message], err error) {
 	o := remote.ListOptions{PageSize: w.r.o.PageSize, Order: "desc"}
-	go func() {
-		defer close(p.pages)
-		for ctx.Err() == nil {
-			var page *remote.Page[*remote.Message]
-			err := w.r.request(ctx, w.prio(), func() (err error) {
-				page, err = w.r.src.MessagesPage(ctx, w.r.o.Service, w.ch, o, url)
-				return err
-			})
-			if page != nil {
-				w.read.Add(int64(len(page.Items)))
-			}
-			p.pages <- fetched{page, err}
-			if err != nil || page == nil || pageStops(page, stopAt) || page.NextPageURL == url {
-				return
-			}
-			url = page.NextPageURL
-		}
-	}()
-	return p
-}
-
-// stop ends the pager's requests and waits for its goroutine, so that no
-// request outlives the walk.
-func (p *pager) stop() {
-	if p != nil {
-		p.cancel()
-		for range p.pages {
-		}
+	err = w.r.request(ctx, w.prio(), func() (err error) {
+		page, err = w.r.src.MessagesPage(ctx, w.r.o.Service, w.ch, o, url)
+		return err
+	})
+	if page != nil {
+		w.read += len(page.Items)
 	}
+	return page, err
 }
 
 // cover handles the range [lo, hi] that a page holding recs covers: with the
