@@ -42,7 +42,7 @@ func backupCommand() *cli.Command {
 			channelFlag("only this channel (`CH…|UNIQUE_NAME`); repeat for more"),
 			&cli.BoolFlag{Name: "full", Usage: "re-read every message, catching edits and deletions of old messages"},
 			apiFlag(),
-			&cli.IntFlag{Name: "concurrency", Usage: "channels backed up at once", Value: 16},
+			&cli.IntFlag{Name: "concurrency", Usage: "requests in flight at once", Value: 16},
 			&cli.IntFlag{Name: "page-size", Usage: "records per list request (at most 100)", Value: 100},
 			&cli.BoolFlag{Name: "no-media", Usage: "keep media messages' metadata only, without downloading their files"},
 			&cli.IntFlag{Name: "media-concurrency", Usage: "media files downloaded at once, beside --concurrency", Value: backup.DefaultMediaConcurrency},

@@ -61,10 +61,19 @@
 // whole walk, 100 channels of 1,000 messages at concurrency 32 ended with
 // the last 4 walking alone for a third of the run. With `chatvault
 // emulate` in its own process at 50 ms that backup went from 81-83 % of
-// the bound to 88.7-89.9 %; 96 channels, which made whole waves, from
+// the bound to 88.3-91.4 %; 96 channels, which made whole waves, from
 // 87.5-89.3 % to 87-88 %. The place that has read an answer sends the
 // next request waiting at once, so no request waits for a goroutine to
-// wake up while the pages that answered together are being stored.
+// wake up while the pages that answered together are being stored. The
+// cost is without latency: with requests answered at once, the machine's
+// CPU is the bound, and the extra walks only interleave more channels and
+// more media files on it. A backup of 100 channels with their 2,000
+// files went from 24,200-30,200 messages/s to 16,500-20,000 (alternating
+// runs; without the files, no difference). Starting the extra walks only
+// while requests took four times longer than storing a page was tried
+// and left out: on two busy cores a request without latency took 16-22
+// ms, long enough to start them anyway. A real service answers in tens of
+// milliseconds, where the extra walks are what keeps the places busy.
 // Media downloads have places of their own, Options.MediaConcurrency (see
 // Media). The client's own limit (remote.Limits.MaxInFlight) should be at
 // least the sum of the two, or it is the bound.
@@ -118,34 +127,36 @@
 // benchmark splits it in two: ms/req, a request's mean time from its
 // start to its answer read, and %busy, the share of the places' time a
 // request was in flight; %bound is about 50 / ms/req × %busy.
-//   - Places idle, 7-8 %: the first round can only list the channels and
-//     read the service, its roles and its users (4 requests for 16
-//     places, one latency: 37.5 ms, 3.7 % of the run), so about 96 % busy
-//     is the most any schedule reaches (%bound_dep counts this in its
-//     bound); the rest is the last round, whose requests end spread over
-//     the 20-30 ms that the rounds' starts have drifted apart by then.
-//     Channels' members are listed after every walk (see above), which
-//     took Conversations from 87 % busy to 92 %, as busy as Chat.
-//   - Slower answers: 54-56 ms a request in the benchmark's process
-//     (Chat; Conversations 55-59), 52.6 ms with `chatvault emulate` in its
-//     own process (traced by request: minimum 50.2, median 51.6, 90th
-//     percentile 55.6 ms). A request alone takes 50.2-50.4 ms; the rest is
-//     the burst of pages that answer together and are rendered, decoded
-//     and compressed on two cores while the next requests wait for a CPU.
-//     Compression is the largest share: about half a backup's CPU, most of
-//     it zstd copying its 256 KiB match table back for every message (see
-//     store's doc.go). Two ways to give the waiting requests the CPU first
-//     were measured and left out: yielding the processor every 8 records
-//     while compressing (+2 points in process, none out of process, and
-//     10 % off the rate without latency), and compressing on at most
-//     GOMAXPROCS-1 goroutines at once (+2 points in process, none out of
-//     process, 20 % off the rate without latency). So did running the
-//     benchmark with GOMAXPROCS 4 or 8 on the two cores (+1-3 points in
-//     process).
+//   - Places idle, 7-8 % in the benchmark: the first round can only list
+//     the channels and read the service, its roles and its users (4
+//     requests for 16 places, one latency: 37.5 ms, 3.7 % of the run),
+//     so about 96 % busy is the most any schedule reaches (%bound_dep
+//     counts this in its bound). Traced request by request with the
+//     emulator in its own process, every place is busy from the second
+//     round to the last (see places).
+//   - Slower answers: 54-58 ms a request in the benchmark's process,
+//     52.4 ms with `chatvault emulate` in its own process at concurrency
+//     16 (median 51.3, 90th percentile 53.9) and 54.2 ms at 32. A request
+//     alone takes 50.8 ms from a Go client: Go's poller wakes an idle
+//     process's timers on a millisecond grid. The rest is the pages that
+//     answer together being decoded and stored on two cores while the
+//     next answers wait for a CPU. It is not compression: a build that
+//     stored the messages uncompressed gave the same figures out of
+//     process (concurrency 32: 84.4-89.3 % of the bound against
+//     86.1-87.6 %; 16: 88.8-89.3 against 87.7-88.7). Two ways to give
+//     the waiting requests the CPU first were measured and left out when
+//     each channel still held a place for its whole walk: yielding the
+//     processor every 8 records while compressing (+2 points in process,
+//     none out of process, and 10 % off the rate without latency), and
+//     compressing on at most GOMAXPROCS-1 goroutines at once (+2 points
+//     in process, none out of process, 20 % off the rate without
+//     latency). So did running the benchmark with GOMAXPROCS 4 or 8 on
+//     the two cores (+1-3 points in process).
 //
 // With the emulator in its own process, as the issue measured, a backup
-// reaches 85.8-87.5 % of the bound and 89.4-91.2 % of the
-// dependency-aware one.
+// reaches 88.7-90.2 % of the bound at concurrency 16 on those 64
+// channels (92.4-93.9 % of the dependency-aware one), and 88.3-91.4 % at
+// concurrency 32 on 100 channels of 1,000 messages, the issue's setting.
 //
 //   - Unchanged channel (plain run): messages_count and the change marker
 //     equal the sync state and no walk is pending. No message request is
