@@ -104,15 +104,28 @@ func parseSHA(s string) ([]byte, error) {
 func (a *Archive) contentWhere(sha string) string { return "content/" + sha }
 
 // newChunk returns a buffer for one chunk: header then room for
-// contentChunk bytes of data.
-func (a *Archive) newChunk() []byte {
+// contentChunk bytes of data, or, when fewer bytes than that are expected
+// (left > 0), for those and one more, so that a longer body still shows.
+// Most media files are far smaller than a chunk: a backup of 2,000 files
+// of about 70 KB allocated 1 MiB for each whenever the pool had been
+// emptied by a collection, 0.9 GB in all, and collected the more often
+// for it.
+func (a *Archive) newChunk(left int64) []byte {
+	if left > 0 && left < contentChunk {
+		return make([]byte, chunkHeaderLen+left+1)
+	}
 	if p, ok := a.chunkBufs.Get().(*[]byte); ok {
 		return (*p)[:chunkHeaderLen+contentChunk]
 	}
 	return make([]byte, chunkHeaderLen+contentChunk)
 }
 
+// recycleChunk keeps a whole chunk's buffer for reuse; smaller ones are
+// left to the collector.
 func (a *Archive) recycleChunk(b []byte) {
+	if cap(b) < chunkHeaderLen+contentChunk {
+		return
+	}
 	b = b[:cap(b)]
 	a.chunkBufs.Put(&b)
 }
@@ -198,7 +211,11 @@ func (a *Archive) streamChunks(ctx context.Context, r io.Reader, want int64, up 
 		if err := ctx.Err(); err != nil {
 			return size, fmt.Errorf("archive %s: storing content: %w", a.path, err)
 		}
-		buf := a.newChunk()
+		left := int64(0) // unknown
+		if want > 0 {
+			left = want - size
+		}
+		buf := a.newChunk(left)
 		n, err := io.ReadFull(r, buf[chunkHeaderLen:])
 		eof := errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
 		if err != nil && !eof {

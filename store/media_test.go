@@ -138,6 +138,24 @@ func TestContentRoundTrip(t *testing.T) {
 	}
 }
 
+func TestChunkBufferSizedToContent(t *testing.T) {
+	a := openTest(t, tempPath(t))
+	for _, tc := range []struct {
+		left int64
+		want int
+	}{
+		{0, chunkHeaderLen + contentChunk}, // size unknown
+		{1000, chunkHeaderLen + 1001},      // room for one byte more, to notice a longer body
+		{contentChunk - 1, chunkHeaderLen + contentChunk},
+		{contentChunk, chunkHeaderLen + contentChunk},
+		{5 * contentChunk, chunkHeaderLen + contentChunk},
+	} {
+		if b := a.newChunk(tc.left); len(b) != tc.want {
+			t.Errorf("newChunk(%d) has %d bytes, want %d", tc.left, len(b), tc.want)
+		}
+	}
+}
+
 type failingReader struct{}
 
 func (failingReader) Read([]byte) (int, error) { return 0, errors.New("the network went away") }
@@ -159,6 +177,9 @@ func TestContentMismatchKeepsNothing(t *testing.T) {
 	}{
 		{"shorter than expected", genReader(1, size), size + 1, "", ErrContentMismatch, "expected"},
 		{"longer than expected", genReader(1, size), size - 1, "", ErrContentMismatch, "more than"},
+		{"small, shorter than expected", genReader(1, 1000), 1001, "", ErrContentMismatch, "expected"},
+		{"small, longer than expected", genReader(1, 1000), 999, "", ErrContentMismatch, "more than"},
+		{"last chunk longer than expected", genReader(1, contentChunk+10), contentChunk + 9, "", ErrContentMismatch, "more than"},
 		{"another SHA-256", genReader(1, size), size, strings.Repeat("0", 64), ErrContentMismatch, realSHA},
 		{"reader fails", io.MultiReader(genReader(1, 2*contentChunk), failingReader{}), 0, "", nil, "network went away"},
 		{"bad SHA-256", genReader(1, size), 0, "nope", nil, "64 lower-case hex"},
