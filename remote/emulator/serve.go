@@ -289,6 +289,9 @@ func (s *Server) waitUntil(w http.ResponseWriter, r *http.Request, t time.Time) 
 	case sleepClientGone:
 		return false
 	case sleepShutdown:
+		// A read handled already may have set headers for its own answer.
+		w.Header().Del("WWW-Authenticate")
+		w.Header().Del("Allow")
 		s.reply(w, errAnswer(newAPIError(http.StatusServiceUnavailable, codeServiceUnavailable,
 			"The emulator is shutting down; the request was not carried out")))
 		return false
