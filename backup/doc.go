@@ -359,8 +359,11 @@
 // # Memory
 //
 // A run's live heap stays about 35 MiB whatever the history's size: a page
-// of messages per channel in flight, the archive's write queue and its
-// zstd encoders, a 1 MiB buffer per media chunk in flight. With the Go
+// of messages per walk (at most 4 × Options.Concurrency walks, each holding
+// one page; see places), the archive's write queue and its zstd encoders,
+// a buffer per media chunk in flight (1 MiB, or the file's size when
+// smaller), and at most mediaBacklog × MediaConcurrency media files asked
+// for and waiting (see Media). With the Go
 // collector's default headroom the heap grew to twice that and freed pages
 // went back to the system late, so a million messages peaked at 106 MB
 // resident (after the store's zstd windows shrank; 125-137 MB before).
