@@ -215,6 +215,7 @@ type Client struct {
 	sem         chan struct{} // one token per request in flight
 	channelRate *limiterSet   // per service+channel writes
 	serviceRate *limiterSet   // per service service-scoped writes
+	mediaRate   *limiterSet   // per service uploads to the Media Content Service
 
 	// sleep waits d or until ctx is done; tests replace it.
 	sleep func(ctx context.Context, d time.Duration) error
@@ -268,6 +269,7 @@ func NewClient(creds Credentials, opts ...Option) (*Client, error) {
 	c.sem = make(chan struct{}, c.limits.MaxInFlight)
 	c.channelRate = newLimiterSet(c.limits.ChannelWriteRate)
 	c.serviceRate = newLimiterSet(c.limits.ServiceWriteRate)
+	c.mediaRate = newLimiterSet(c.limits.ServiceWriteRate)
 	if c.media == nil {
 		media, err := parseMediaURL(DefaultMediaURL)
 		if err != nil {

@@ -167,7 +167,8 @@
 //     message create, update and delete. The service allows 30 per second;
 //     the default is 25.
 //   - ServiceWriteRate: one bucket per service paces channel create and
-//     delete and user create.
+//     delete and user create; another, at the same rate, the service's
+//     media uploads (see Media).
 //
 // The buckets hold a single token, so writes are spaced evenly. They are
 // keyed by the identifiers the caller passes: a channel written to by SID and
@@ -212,8 +213,11 @@
 //     byte is sent (so the service holds no complete request, and the error
 //     is not an unknown outcome). It is a write: 429 and a refused dial are
 //     retried, a lost answer or a 5xx gives an *UnknownOutcomeError and the
-//     file is not sent again. Uploads are paced by ServiceWriteRate, in the
-//     service's bucket.
+//     file is not sent again. Uploads are paced at ServiceWriteRate, in a
+//     bucket per service of their own: Twilio documents no rate for the
+//     Media Content Service, and the Chat service's 30 actions a second
+//     count channel, user and role writes, not uploads, so an upload does
+//     not delay a channel create or a user, nor wait behind them.
 //
 // Neither direction holds a whole file in memory. A download's body holds
 // its slot among the MaxInFlight requests until it is read to its end, fails

@@ -262,7 +262,8 @@ func (m *mediaReader) Close() error { return m.body.Close() }
 // or a connection refused before anything was sent). A file larger than
 // MaxMediaSize is refused before any request, and one that does not have
 // u.Size bytes fails the upload before its last byte is sent. Uploads are
-// paced by the service's write rate (Limits.ServiceWriteRate). An empty
+// paced at the service's write rate (Limits.ServiceWriteRate) in a bucket of
+// their own (see the package doc, "Media"). An empty
 // content type is sent as application/octet-stream; u.Filename, when set,
 // is sent as the Content-Disposition's filename.
 func (c *Client) UploadMedia(ctx context.Context, service string, u MediaUpload) (*MediaFile, error) {
@@ -275,6 +276,6 @@ func (c *Client) UploadMedia(ctx context.Context, service string, u MediaUpload)
 	}
 	r := c.mediaCall(http.MethodPost, "/v1/Services/"+service+"/Media")
 	r.send, r.sendSize, r.sendType, r.sendName = u.Open, u.Size, ct, u.Filename
-	r.limiter = c.serviceRate.get(service)
+	r.limiter = c.mediaRate.get(service)
 	return one[MediaFile](ctx, c, r, "media resource")
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/chatvault/chatvault/remote"
+	"github.com/chatvault/chatvault/remote/emulator"
 )
 
 const mediaSID = "ME0123456789abcdef0123456789abcdef"
@@ -737,6 +738,28 @@ func TestUploadMediaPaced(t *testing.T) {
 	}
 	if f.count("upload") != 1 {
 		t.Errorf("%d uploads, want 1", f.count("upload"))
+	}
+}
+
+// TestUploadsPacedApartFromServiceWrites holds uploads to a bucket of their
+// own: with one service write a ten seconds, a user create and an upload
+// both go at once, and a second of each waits.
+func TestUploadsPacedApartFromServiceWrites(t *testing.T) {
+	_, info := startEmulator(t, emulator.Config{Seed: 3, Channels: 1, Messages: 1})
+	c := emulatorClient(t, info, remote.WithMediaURL(info.MediaURL), remote.WithLimits(remote.Limits{ServiceWriteRate: 0.1}))
+	svc := info.Services[1]
+	u := remote.MediaUpload{Size: 1, ContentType: "text/plain", Open: func() (io.ReadCloser, error) { return &pattern{n: 1}, nil }}
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	_, err := c.CreateUser(ctx, svc, remote.UserParams{Identity: "first"})
+	must(t, err)
+	_, err = c.UploadMedia(ctx, svc, u)
+	must(t, err)
+	if _, err := c.UploadMedia(ctx, svc, u); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("second upload: err = %v, want it paced past the deadline", err)
+	}
+	if _, err := c.CreateUser(ctx, svc, remote.UserParams{Identity: "second"}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("second user: err = %v, want it paced past the deadline", err)
 	}
 }
 
