@@ -45,6 +45,7 @@ type chanRun struct {
 	members, messages, msSkip int
 	newMembers                int  // members created, adopted or (dry run) planned
 	isReady                   bool // the runner was told (ready)
+	turnPassed                bool // the next channel may create (passTurn)
 	skipped                   []Skipped
 	conflicts                 []Conflict // found without stopping the channel
 	seen                      int        // archived messages dealt with (for Progress)
@@ -101,6 +102,15 @@ func (r *runner) channel(ctx context.Context, rec store.ChannelRecord) error {
 	return nil
 }
 
+// passTurn lets the next channel create its target (see turns), once:
+// this one has sent its create, or needs none, or stopped.
+func (c *chanRun) passTurn() {
+	if !c.turnPassed && c.r.turns != nil {
+		c.turnPassed = true
+		c.r.turns.pass(c.rec.SID)
+	}
+}
+
 // ready tells the runner, once, that the channel's target is created or
 // found (or that the channel stopped before).
 func (c *chanRun) ready() {
@@ -140,7 +150,8 @@ func (c *chanRun) finish() {
 
 func (c *chanRun) run(ctx context.Context) error {
 	r := c.r
-	defer c.ready() // also when the channel stops before it is
+	defer c.ready()    // also when the channel stops before it is
+	defer c.passTurn() // also when it stops before its create
 	src, err := parseChannel(c.rec)
 	if err != nil {
 		return err
@@ -159,6 +170,7 @@ func (c *chanRun) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	c.passTurn()
 	c.ready()
 	if err := c.syncBefore(ctx); err != nil {
 		return err
@@ -272,6 +284,10 @@ func (c *chanRun) ensureChannel(ctx context.Context) error {
 		}
 	}
 	p := channelParams(c.src)
+	if err := r.turns.wait(ctx, c.rec.SID); err != nil {
+		return fmt.Errorf("create target channel: %w", err)
+	}
+	c.passTurn()
 	sent := false
 	for range maxAttempts {
 		ch, err := r.dst.CreateChannel(ctx, r.o.Target, p)

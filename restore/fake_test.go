@@ -62,6 +62,8 @@ type fakeTarget struct {
 	// then on every write fails until killed is reset.
 	kill   func()
 	killed bool
+	// beforeFetchChannel runs (unlocked) before a channel is read, given its SID or unique name.
+	beforeFetchChannel func(sidOrUniqueName string)
 	// afterCreateMessage runs (unlocked) after a message is created: tests use it to write foreign messages.
 	afterCreateMessage func(channel string)
 	// media holds each service's media files: service → ME SID → file.
@@ -217,6 +219,9 @@ func (t *fakeTarget) channelCopy(c *fakeChannel) remote.Channel {
 }
 
 func (t *fakeTarget) FetchChannel(ctx context.Context, service, sidOrUniqueName string) (*remote.Channel, error) {
+	if t.beforeFetchChannel != nil {
+		t.beforeFetchChannel(sidOrUniqueName)
+	}
 	if err := t.read("FetchChannel"); err != nil {
 		return nil, err
 	}

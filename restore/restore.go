@@ -424,8 +424,10 @@ func run(ctx context.Context, dst Target, a archive, o Options) (res Result, err
 		g, gctx := errgroup.WithContext(tctx)
 		g.SetLimit(o.Concurrency)
 		// Longest first: the longest chain of writes bounds the run, and
-		// the channels' creates are paced one after another.
-		for _, c := range longestFirst(chans, counts) {
+		// the channels' creates are paced one after another, in turns.
+		order := longestFirst(chans, counts)
+		r.turns = newTurns(order)
+		for _, c := range order {
 			if gctx.Err() != nil {
 				break
 			}
@@ -678,6 +680,8 @@ type runner struct {
 	firstDone chan struct{} // closed when they are
 	usersDone chan struct{} // closed when the users are restored, or failed
 	usersErr  error         // set before usersDone is closed
+
+	turns *turns // the order of the channels' creates
 }
 
 // longestFirst returns chans ordered by their archived messages, most
@@ -686,6 +690,50 @@ func longestFirst(chans []store.ChannelRecord, counts map[string]int) []store.Ch
 	order := slices.Clone(chans)
 	slices.SortStableFunc(order, func(a, b store.ChannelRecord) int { return cmp.Compare(counts[b.SID], counts[a.SID]) })
 	return order
+}
+
+// turns make the channels' creates go in the order the channels are
+// started, longest first. The service paces creates one after another
+// (Limits.ServiceWriteRate), while the unique-name lookups before them
+// answer in any order: without turns the longest channel could be created
+// last of its round, a whole round of creates after the others, and end
+// the run that late.
+type turns struct {
+	gate []chan struct{} // gate[i] is closed when the i-th channel may create
+	at   map[string]int  // source channel SID → its index
+}
+
+func newTurns(order []store.ChannelRecord) *turns {
+	t := &turns{gate: make([]chan struct{}, len(order)+1), at: make(map[string]int, len(order))}
+	for i, c := range order {
+		t.gate[i] = make(chan struct{})
+		t.at[c.SID] = i
+	}
+	t.gate[len(order)] = make(chan struct{})
+	close(t.gate[0])
+	return t
+}
+
+// wait returns once every channel started before sid has created its
+// target or found it needs none.
+func (t *turns) wait(ctx context.Context, sid string) error {
+	i, ok := t.at[sid]
+	if !ok {
+		return nil
+	}
+	select {
+	case <-t.gate[i]:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// pass lets the channel after sid create. Each channel passes once.
+func (t *turns) pass(sid string) {
+	if i, ok := t.at[sid]; ok {
+		close(t.gate[i+1])
+	}
 }
 
 func (r *runner) update(fn func(res *Result)) {

@@ -3,6 +3,7 @@ package restore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -148,5 +149,42 @@ func TestUserUpdateLostAnswer(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCreatesGoLongestFirst: the channels' creates go in the order the
+// channels start, longest first, even when the unique-name lookups before
+// them answer shortest first.
+func TestCreatesGoLongestFirst(t *testing.T) {
+	const channels = 6
+	snap := withUsers(genHistory(histOpts{channels: channels, messages: 40, seed: 5}))
+	var want []string // friendly names of the sources, longest first
+	for c := channels - 1; c >= 0; c-- {
+		ch := snap.channels[c].SID
+		snap.messages[ch] = snap.messages[ch][:4+6*c]
+		want = append(want, fmt.Sprintf("Room %d ☕", c))
+	}
+	ft := newFakeTarget(dstSvc)
+	ft.beforeFetchChannel = func(name string) {
+		// room-c answers after c × 15 ms: the longest channel's last.
+		var c int
+		if _, err := fmt.Sscanf(name, "room-%d", &c); err == nil {
+			time.Sleep(time.Duration(c) * 15 * time.Millisecond)
+		}
+	}
+	fa := newFakeArchive(snap)
+	if _, err := runWithin(t, t.Context(), ft, fa, opts(Options{Concurrency: channels})); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range ft.channelsOf(dstSvc) {
+		name := c.ch.FriendlyName
+		if name == "" { // channel 2 has no friendly name
+			name = "Room 2 ☕"
+		}
+		got = append(got, name)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("channels created in the order %q, want %q", got, want)
 	}
 }
