@@ -69,8 +69,10 @@
 //
 // Once the first channels are created or found (as many as
 // Options.Concurrency, or all when fewer), each archived user the target
-// lacks (all the snapshot's users, whichever channels are selected) is
-// created with
+// lacks (all the snapshot's users; with Options.Channels, only those that
+// are members of the named channels, since a service may hold more users
+// than a restore of one channel should wait for at 25 creates a second)
+// is created with
 // its identity, friendly name, attributes and role (mapped by friendly
 // name onto the target's deployment roles, "service" roles in
 // Conversations); a user this restore created (journaled) that differs is
@@ -81,7 +83,7 @@
 // user found under a marked identity is ours; a create answered "exists"
 // (50201) or with an unknown outcome is followed by a fetch by identity.
 // Result.Users counts the users created or updated, Plan.Users those left
-// to. VerifyTarget compares the users by identity (friendly_name,
+// to. VerifyTarget compares the same users by identity (friendly_name,
 // attributes, role_sid); target users the snapshot lacks are not
 // differences, as the service makes users of its own. An update answered
 // with an unknown outcome is read back by identity rather than sent again,
@@ -365,7 +367,8 @@
 // Users (see Users): a user restore created is updated when it differs, as
 // in any run; a user someone else created is updated too, but only with
 // Sync, and named in Result.Warnings. A user restore created (journaled)
-// that the snapshot no longer has is deleted, before any user is created,
+// that the snapshot no longer has is deleted (when no channel is selected
+// by name: other channels' members may need it), before any user is created,
 // and its mark becomes "deleted": a delete whose answer was lost is
 // checked by a fetch (404 is success), and one the target's list of users
 // lacks is already gone (a killed sync deleted it), so nothing is sent. A

@@ -97,7 +97,7 @@ type Options struct {
 	Source      string        // IS…; required when the archive holds several services
 	Snapshot    string        // "latest" (default: the newest complete snapshot, else the newest) or a decimal snapshot id
 	AsOf        time.Time     // non-zero: newest complete snapshot finished at or before it; conflicts with Snapshot != ""
-	Channels    []string      // CH SIDs or unique names; empty = all
+	Channels    []string      // CH SIDs or unique names; empty = all (and every user; else their members' users)
 	Since       time.Time     // keep messages with date_created >= Since (zero = open)
 	Until       time.Time     // keep messages with date_created <= Until (zero = open)
 	DryRun      bool          // send no write request; fill Result.Plan
@@ -397,6 +397,7 @@ func run(ctx context.Context, dst Target, a archive, o Options) (res Result, err
 		j:         j,
 		o:         o,
 		log:       o.Logger,
+		srcUsers:  sel.users,
 		roleMap:   mapRoles(roles, tgtRoles, "channel"),
 		userRoles: mapRoles(roles, tgtRoles, "deployment"),
 		sameSvc:   strings.EqualFold(snap.Service, o.Target),
@@ -487,6 +488,7 @@ type selection struct {
 	raw      snapshotView          // records as that API returned them
 	view     snapshotView          // records in Chat's shape
 	chans    []store.ChannelRecord // selected, in the snapshot's order
+	users    []*srcUser            // those the selected channels bring (selectedUsers)
 	roles    []store.RoleRecord    // archived
 	j        journal               // of (snapshot's service, o.Target)
 }
@@ -513,6 +515,9 @@ func selectFrom(a archive, o *Options) (sel selection, err error) {
 	sel.api = snapshotAPI(sel.snap)
 	sel.view = shaped(sel.raw, sel.api)
 	if sel.chans, err = selectChannels(sel.view, o.Channels, sel.snap.ID); err != nil {
+		return sel, err
+	}
+	if sel.users, err = selectedUsers(sel.view, sel.chans, len(o.Channels) > 0); err != nil {
 		return sel, err
 	}
 	if sel.roles, err = sel.view.Roles(); err != nil {
@@ -666,6 +671,7 @@ type runner struct {
 	sameSvc   bool              // target is the source service (its media can be reused)
 	api       string            // the API the target is written through
 	lost      map[string]bool   // "kind/field" the target's API cannot carry from the snapshot's: not compared
+	srcUsers  []*srcUser        // the archived users to restore (selectedUsers)
 
 	mu        sync.Mutex
 	res       *Result

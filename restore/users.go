@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/chatvault/chatvault/remote"
+	"github.com/chatvault/chatvault/store"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -63,6 +65,33 @@ func readUsers(v snapshotView) ([]*srcUser, error) {
 	return out, nil
 }
 
+// selectedUsers reads the archived users a restore brings: all of them,
+// or, when channels were named, those that are members of one of chans. A
+// service may hold hundreds of thousands of users, created one after
+// another at its 25 writes a second: restoring one channel must not
+// create them all.
+func selectedUsers(v snapshotView, chans []store.ChannelRecord, named bool) ([]*srcUser, error) {
+	users, err := readUsers(v)
+	if err != nil || !named {
+		return users, err
+	}
+	members := map[string]bool{}
+	for _, c := range chans {
+		recs, err := v.Members(c.SID)
+		if err != nil {
+			return nil, fmt.Errorf("restore: read archived members of channel %s: %w", c.SID, err)
+		}
+		for _, rec := range recs {
+			m, err := parseMember(rec)
+			if err != nil {
+				return nil, err
+			}
+			members[m.Identity] = true
+		}
+	}
+	return slices.DeleteFunc(users, func(u *srcUser) bool { return !members[u.Identity] }), nil
+}
+
 // userDiffs names the fields in which target user t differs from archived
 // user u. roles maps archived role SIDs onto the target's deployment roles;
 // an archived role without namesake there is not compared (restore cannot
@@ -101,10 +130,7 @@ func liveUsers(ctx context.Context, dst Target, service string) (map[string]*rem
 // that differs when this restore created it; a user someone else made is
 // left alone (only its differences are reported, in Result.Warnings).
 func (r *runner) restoreUsers(ctx context.Context) error {
-	users, err := readUsers(r.view)
-	if err != nil {
-		return err
-	}
+	users := r.srcUsers
 	doomed, err := r.goneUsers(users)
 	if err != nil || len(users) == 0 && len(doomed) == 0 {
 		return err
@@ -217,7 +243,9 @@ type goneUser struct {
 // goneUsers lists, in a sync, the users this restore created (journaled,
 // not deleted) that are not among the snapshot's users.
 func (r *runner) goneUsers(users []*srcUser) ([]goneUser, error) {
-	if !r.o.Sync {
+	if !r.o.Sync || len(r.o.Channels) > 0 {
+		// A sync of named channels deletes no user, as it deletes no
+		// channel: what the others need is not known.
 		return nil, nil
 	}
 	have := make(map[string]bool, len(users))

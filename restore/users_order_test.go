@@ -188,3 +188,82 @@ func TestCreatesGoLongestFirst(t *testing.T) {
 		t.Errorf("channels created in the order %q, want %q", got, want)
 	}
 }
+
+// TestChannelRestoreBringsItsMembersUsers: a restore of named channels
+// creates the users of their members only, verify compares those alone,
+// and a sync of named channels deletes no user.
+func TestChannelRestoreBringsItsMembersUsers(t *testing.T) {
+	snap := genHistory(histOpts{channels: 3, messages: 3, seed: 6})
+	snap.roles = append(snap.roles, store.RoleRecord{SID: roleSvcUser, FriendlyName: "service user"})
+	for i, id := range []string{"user0", "only1", "zed"} {
+		sid := fmt.Sprintf("US%032d", i+1)
+		snap.users = append(snap.users, store.UserRecord{SID: sid, Identity: id, Raw: rawJSON(map[string]any{
+			"sid": sid, "identity": id, "friendly_name": id, "attributes": "{}", "role_sid": roleSvcUser})})
+	}
+	ch0, ch1 := snap.channels[0].SID, snap.channels[1].SID
+	snap.members[ch1] = append(snap.members[ch1], store.MemberRecord{SID: "MB" + strings.Repeat("e", 32), Identity: "only1",
+		Raw: rawJSON(map[string]any{"sid": "MB" + strings.Repeat("e", 32), "channel_sid": ch1, "identity": "only1", "attributes": "{}",
+			"date_created": ts(t0), "date_updated": ts(t0), "role_sid": roleUser, "last_consumed_message_index": nil, "last_consumption_timestamp": nil})})
+	users := func(ft *fakeTarget) []string {
+		var ids []string
+		for u, err := range ft.ListUsers(t.Context(), dstSvc) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			ids = append(ids, u.Identity)
+		}
+		slices.Sort(ids)
+		return ids
+	}
+	for _, tc := range []struct {
+		channels []string
+		want     []string
+	}{
+		{[]string{ch0}, []string{"user0"}},
+		{[]string{ch1}, []string{"only1", "user0"}},
+		{nil, []string{"only1", "user0", "zed"}},
+	} {
+		ft := newFakeTarget(dstSvc)
+		fa := newFakeArchive(snap)
+		o := opts(Options{Channels: tc.channels})
+		res, err := run(t.Context(), ft, fa, o)
+		if err != nil || res.Status != StatusComplete {
+			t.Fatalf("channels %v: %v %s", tc.channels, err, res.Status)
+		}
+		if got := users(ft); !slices.Equal(got, tc.want) {
+			t.Errorf("channels %v: target users %q, want %q", tc.channels, got, tc.want)
+		}
+		if res.Users != len(tc.want) {
+			t.Errorf("channels %v: Result.Users = %d, want %d", tc.channels, res.Users, len(tc.want))
+		}
+		diffs, err := verify(t.Context(), ft, fa, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range diffs {
+			if d.User != "" { // genHistory's "moderator" members differ by design
+				t.Errorf("channels %v: verify: %+v", tc.channels, d)
+			}
+		}
+		if tc.channels != nil {
+			continue
+		}
+		// user0 leaves the archive: a sync of one channel keeps it, a
+		// sync of all deletes it.
+		gone := snap.users[0]
+		snap.users = snap.users[1:]
+		if _, err := run(t.Context(), ft, fa, opts(Options{Sync: true, Channels: []string{ch1}})); err != nil {
+			t.Fatal(err)
+		}
+		if got := users(ft); !slices.Contains(got, "user0") {
+			t.Errorf("a sync of channel %s deleted user0: users %q", ch1, got)
+		}
+		if _, err := run(t.Context(), ft, fa, opts(Options{Sync: true})); err != nil {
+			t.Fatal(err)
+		}
+		if got := users(ft); slices.Contains(got, "user0") {
+			t.Errorf("a sync of every channel kept user0: users %q", got)
+		}
+		snap.users = append([]store.UserRecord{gone}, snap.users...)
+	}
+}

@@ -83,7 +83,7 @@ func verify(ctx context.Context, dst Target, a archive, o Options) ([]Difference
 	if err != nil {
 		return nil, err
 	}
-	v := &verifier{dst: dst, a: a, view: sel.view, j: sel.j, o: o, sameSvc: strings.EqualFold(sel.snap.Service, o.Target),
+	v := &verifier{dst: dst, a: a, view: sel.view, j: sel.j, o: o, users: sel.users, sameSvc: strings.EqualFold(sel.snap.Service, o.Target),
 		srcRoles: map[string]string{}, tgtRoles: map[string]string{},
 		userRoles: mapRoles(sel.roles, tgtRoles, "deployment"), lost: lostFields(sel.api, append(apis, dst.API())...)}
 	for _, r := range sel.roles {
@@ -105,7 +105,7 @@ func verify(ctx context.Context, dst Target, a archive, o Options) ([]Difference
 	if err := g.Wait(); err != nil {
 		return nil, v.fail(ctx, "", err)
 	}
-	out, err := v.users(ctx)
+	out, err := v.checkUsers(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -135,6 +135,7 @@ type verifier struct {
 	view      snapshotView
 	j         journal
 	o         Options
+	users     []*srcUser        // the archived users the selected channels bring
 	sameSvc   bool              // target is the source service
 	srcRoles  map[string]string // archived role SID → friendly name
 	tgtRoles  map[string]string // target role SID → friendly name
@@ -142,14 +143,12 @@ type verifier struct {
 	lost      map[string]bool   // "kind/field" not compared: an API the restore wrote or this reads through cannot carry it
 }
 
-// users compares the archived users with the target's, by identity. A
-// target user that is not archived is not a difference: the service makes
-// users of its own (a member's identity new to it, say).
-func (v *verifier) users(ctx context.Context) ([]Difference, error) {
-	users, err := readUsers(v.view)
-	if err != nil {
-		return nil, err
-	}
+// checkUsers compares the archived users the selection brings with the
+// target's, by identity. A target user that is not archived is not a
+// difference: the service makes users of its own (a member's identity new
+// to it, say).
+func (v *verifier) checkUsers(ctx context.Context) ([]Difference, error) {
+	users := v.users
 	out := []Difference{}
 	if len(users) == 0 {
 		return out, nil
