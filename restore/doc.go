@@ -107,8 +107,9 @@
 // time. A snapshot that did not complete (interrupted, partial, running)
 // is restored as it is, with a line in Result.Warnings naming it and its
 // status. Run then reads the target's roles (the first request: it proves
-// the target exists and the credentials work, and its round trip is the
-// latency a dry run assumes), and restores the selected channels
+// the target exists and the credentials work; a dry run assumes the median
+// round trip of this read and its channel lookups, since the first alone
+// also pays for opening the connection), and restores the selected channels
 // concurrently (an errgroup bounded by Options.Concurrency), those with the
 // most archived messages first. Within a channel everything is strictly
 // sequential:

@@ -2,9 +2,14 @@ package restore
 
 import (
 	"cmp"
+	"context"
+	"errors"
 	"math"
 	"slices"
+	"sync"
 	"time"
+
+	"github.com/chatvault/chatvault/remote"
 )
 
 // plan completes the dry run's Plan with its duration estimate.
@@ -16,6 +21,47 @@ func (r *runner) plan() *Plan {
 	p.EstimatedSeconds = max(estimate(p.Writes-p.Users, r.chanPlans, r.o.Concurrency, r.o.Latency, r.o.WriteRate, r.o.UploadRate),
 		usersTime(p.Users, r.o.Concurrency, r.o.Latency))
 	return &p
+}
+
+// roundTrips holds the round trips of a dry run's reads: the target's
+// roles, then each channel's lookup. Their median is the latency the
+// estimate assumes. The first request alone is a poor measure: it also
+// opens the connection (a TLS handshake with Twilio, two or three round
+// trips more), and one stall while it is on the wire (a busy machine)
+// would scale the whole estimate.
+type roundTrips struct {
+	mu sync.Mutex
+	d  []time.Duration
+}
+
+func (t *roundTrips) add(d time.Duration) {
+	t.mu.Lock()
+	t.d = append(t.d, d)
+	t.mu.Unlock()
+}
+
+func (t *roundTrips) median() time.Duration {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	d := slices.Clone(t.d)
+	slices.Sort(d)
+	return d[len(d)/2]
+}
+
+// timedTarget is a dry run's target: it adds the round trip of each
+// channel lookup to trips.
+type timedTarget struct {
+	Target
+	trips *roundTrips
+}
+
+func (t timedTarget) FetchChannel(ctx context.Context, service, sidOrUniqueName string) (*remote.Channel, error) {
+	start := time.Now()
+	c, err := t.Target.FetchChannel(ctx, service, sidOrUniqueName)
+	if err == nil || errors.Is(err, remote.ErrNotFound) {
+		t.trips.add(time.Since(start))
+	}
+	return c, err
 }
 
 // usersTime is the time the user writes take at best: Concurrency at a

@@ -379,15 +379,21 @@ func run(ctx context.Context, dst Target, a archive, o Options) (res Result, err
 	}
 
 	// The first request reads the target's roles: it proves the target
-	// exists and the credentials work before anything else happens, and
-	// its round trip is the latency the dry-run estimate assumes.
+	// exists and the credentials work before anything else happens. Its
+	// round trip, with those of a dry run's channel lookups, gives the
+	// latency the dry-run estimate assumes (see roundTrips).
 	t0 := time.Now()
 	tgtRoles, err := targetRoles(ctx, dst, o.Target)
 	if err != nil {
 		return res, err
 	}
+	var trips *roundTrips
 	if o.Latency == 0 {
 		o.Latency = time.Since(t0)
+		if o.DryRun {
+			trips = &roundTrips{d: []time.Duration{o.Latency}}
+			dst = timedTarget{Target: dst, trips: trips}
+		}
 	}
 
 	r := &runner{
@@ -452,6 +458,9 @@ func run(ctx context.Context, dst Target, a archive, o Options) (res Result, err
 	ferr := j.Flush(fctx)
 	cancel()
 	if o.DryRun {
+		if trips != nil {
+			r.o.Latency = trips.median()
+		}
 		res.Plan = r.plan()
 	}
 	if ctx.Err() != nil {

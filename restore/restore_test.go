@@ -1012,3 +1012,37 @@ func TestMapRoles(t *testing.T) {
 		})
 	}
 }
+
+// TestDryRunLatencyIsMedian: the dry run's estimate takes the median
+// round trip of its reads, so a slow first request (a TLS handshake, a
+// stall) does not scale it.
+func TestDryRunLatencyIsMedian(t *testing.T) {
+	snap := genHistory(histOpts{channels: 5, messages: 10, seed: 8})
+	fa := newFakeArchive(snap)
+	dry := func(first time.Duration, latency time.Duration) float64 {
+		t.Helper()
+		ft := newFakeTarget(dstSvc)
+		ft.onRead = func(op string) fault {
+			if op == "ListRoles" {
+				time.Sleep(first)
+			} else {
+				time.Sleep(2 * time.Millisecond)
+			}
+			return faultNone
+		}
+		res, err := run(t.Context(), ft, fa, opts(Options{DryRun: true, Concurrency: 5, WriteRate: 10, Latency: latency}))
+		if err != nil || res.Plan == nil {
+			t.Fatalf("dry run: %+v %v", res, err)
+		}
+		return res.Plan.EstimatedSeconds
+	}
+	// At 10 writes a second, a chain's step is 100 ms whatever a fast
+	// round trip; a first read of 400 ms alone would make it 400.
+	want := dry(0, 2*time.Millisecond)
+	if got := dry(400*time.Millisecond, 0); got != want {
+		t.Errorf("estimate %.2fs after a slow first read, want %.2fs (that of a 2 ms round trip)", got, want)
+	}
+	if slow := dry(0, 400*time.Millisecond); slow < 3*want {
+		t.Errorf("estimate %.2fs at 400 ms a round trip, against %.2fs at 2 ms: the latency should set it", slow, want)
+	}
+}
