@@ -15,7 +15,7 @@ import (
 type Limits struct {
 	MaxInFlight      int           // requests in flight at once; default 32
 	ChannelWriteRate float64       // writes per second to one channel; default 25 (below the service's 30)
-	ServiceWriteRate float64       // service-scoped writes per second (channel create/delete, users); default 25
+	ServiceWriteRate float64       // service-scoped writes per second (channel create/delete, users), and media uploads per second in a bucket of their own; default 25
 	MaxRetries       int           // attempts after the first for retryable failures; default 8
 	MinBackoff       time.Duration // first backoff; default 200ms
 	MaxBackoff       time.Duration // backoff cap; default 10s
@@ -30,8 +30,9 @@ const (
 )
 
 // DefaultLimits returns the limits used for zero fields: 32 requests in
-// flight, 25 writes per second per channel and per service (the service
-// allows 30), 8 retries, back-off from 200ms up to 10s.
+// flight, 25 writes per second per channel, per service (the service
+// allows 30) and, apart, to the service's media, 8 retries, back-off from
+// 200ms up to 10s.
 func DefaultLimits() Limits {
 	return Limits{
 		MaxInFlight:      32,

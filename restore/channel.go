@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http/httptrace"
 	"slices"
 	"strconv"
+	"sync/atomic"
 
 	"github.com/chatvault/chatvault/remote"
 	"github.com/chatvault/chatvault/store"
@@ -43,9 +45,9 @@ type chanRun struct {
 	// Tallies, merged into the Result when the channel ends.
 	created, skippedCh        int
 	members, messages, msSkip int
-	newMembers                int  // members created, adopted or (dry run) planned
-	isReady                   bool // the runner was told (ready)
-	turnPassed                bool // the next channel may create (passTurn)
+	newMembers                int         // members created, adopted or (dry run) planned
+	isReady                   bool        // the runner was told (ready)
+	turnPassed                atomic.Bool // the next channel may create (passTurn)
 	skipped                   []Skipped
 	conflicts                 []Conflict // found without stopping the channel
 	seen                      int        // archived messages dealt with (for Progress)
@@ -105,8 +107,7 @@ func (r *runner) channel(ctx context.Context, rec store.ChannelRecord) error {
 // passTurn lets the next channel create its target (see turns), once:
 // this one has sent its create, or needs none, or stopped.
 func (c *chanRun) passTurn() {
-	if !c.turnPassed && c.r.turns != nil {
-		c.turnPassed = true
+	if c.r.turns != nil && c.turnPassed.CompareAndSwap(false, true) {
 		c.r.turns.pass(c.rec.SID)
 	}
 }
@@ -287,10 +288,15 @@ func (c *chanRun) ensureChannel(ctx context.Context) error {
 	if err := r.turns.wait(ctx, c.rec.SID); err != nil {
 		return fmt.Errorf("create target channel: %w", err)
 	}
-	c.passTurn()
+	// The turn passes once the create is on the wire: it has then taken
+	// its place in the service's pacing, so the next create is paced after
+	// it. (HTTP tracing composes with the client's own; a target that
+	// sends no HTTP request passes the turn when the create returns.)
+	sendCtx := httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{WroteHeaders: c.passTurn})
 	sent := false
 	for range maxAttempts {
-		ch, err := r.dst.CreateChannel(ctx, r.o.Target, p)
+		ch, err := r.dst.CreateChannel(sendCtx, r.o.Target, p)
+		c.passTurn()
 		if err == nil {
 			return c.adopt(ctx, ch, true)
 		}
@@ -418,6 +424,11 @@ func (c *chanRun) restoreMembers(ctx context.Context) ([]*srcMember, error) {
 	members := make([]*srcMember, 0, len(recs))
 	for _, rec := range recs {
 		m, err := parseMember(rec)
+		if errors.Is(err, errNoIdentity) {
+			c.skipped = append(c.skipped, Skipped{Channel: c.rec.SID, Member: rec.SID, Kind: SkipParticipant,
+				Reason: "a participant without identity (an SMS or WhatsApp address) is not restored: adding it would send the channel's next messages to that address"})
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -125,7 +125,12 @@
 //  3. once the users are restored (see Users), its members, with their role
 //     mapped by friendly name (an archived role the target lacks is left
 //     out, so the target's default applies, and logged), attributes, dates
-//     and last_consumption_timestamp;
+//     and last_consumption_timestamp; a member without identity (a
+//     conversation's SMS or WhatsApp participant, known by its address) is
+//     left out, in Result.Skipped as "participant": Chat cannot hold it,
+//     and adding it through Conversations would send the restored
+//     conversation's next messages to that address (verify passes over
+//     it too);
 //  4. each member's last_consumed_message_index, mapped onto the restored
 //     indexes: the target index of the newest restored message whose source
 //     index is at or below the archived one (none: left unset);
@@ -170,8 +175,8 @@
 //     answered, not in the order the channels started, so a long channel
 //     could be created twelfth, 0.5 s in, and end the run; now each
 //     channel creates in its turn (turns, restore.go): the next channel's
-//     create waits until this one has sent its own or found it needs
-//     none;
+//     create waits until this one's request is written (it has then
+//     taken its place in the pacing), or it found it needs none;
 //   - media uploads shared the service's bucket with the channel and user
 //     creates, so a channel's upload waited behind them (400-570 ms of
 //     waiting in the chains of channels with 3-4 files); they now have a

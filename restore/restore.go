@@ -127,8 +127,9 @@ type Conflict struct {
 // Skipped is an archived message that was not restored.
 type Skipped struct {
 	Channel string `json:"channel"`
-	Message string `json:"message"`
-	Kind    string `json:"kind"` // SkipMedia or SkipBehind
+	Message string `json:"message"`          // "" for a member
+	Member  string `json:"member,omitempty"` // the archived member (SkipParticipant)
+	Kind    string `json:"kind"`             // SkipMedia, SkipBehind or SkipParticipant
 	Reason  string `json:"reason"`
 }
 
@@ -142,6 +143,11 @@ const (
 	// SkipBehind: a message older than what an earlier run already restored
 	// into the channel; adding it now would break the channel's order.
 	SkipBehind = "behind"
+	// SkipParticipant: a member without identity, a conversation's SMS or
+	// WhatsApp participant known by its address alone. Chat cannot hold
+	// it, and adding it through Conversations would send the restored
+	// conversation's next messages to that phone: it is left out.
+	SkipParticipant = "participant"
 )
 
 // Failure is a channel whose restore stopped on an error. A rerun continues it.
@@ -729,8 +735,9 @@ func newTurns(order []store.ChannelRecord) *turns {
 	return t
 }
 
-// wait returns once every channel started before sid has created its
-// target or found it needs none.
+// wait returns once every channel started before sid has sent its
+// create (its request written, so paced ahead of sid's), or found it needs
+// none, or stopped.
 func (t *turns) wait(ctx context.Context, sid string) error {
 	i, ok := t.at[sid]
 	if !ok {

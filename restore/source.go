@@ -3,6 +3,7 @@ package restore
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"iter"
@@ -135,10 +136,15 @@ func parseMember(rec store.MemberRecord) (*srcMember, error) {
 		m.Identity = rec.Identity
 	}
 	if m.Identity == "" {
-		return nil, fmt.Errorf("archived member %s has no identity", rec.SID)
+		return nil, fmt.Errorf("archived member %s: %w", rec.SID, errNoIdentity)
 	}
 	return &m, nil
 }
+
+// errNoIdentity is parseMember's error for a member without identity: a
+// conversation's SMS or WhatsApp participant, known by its address alone.
+// Restore leaves it out (SkipParticipant).
+var errNoIdentity = errors.New("has no identity")
 
 func parseMessage(rec store.MessageRecord) (*srcMessage, error) {
 	var m srcMessage

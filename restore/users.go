@@ -82,11 +82,12 @@ func selectedUsers(v snapshotView, chans []store.ChannelRecord, named bool) ([]*
 			return nil, fmt.Errorf("restore: read archived members of channel %s: %w", c.SID, err)
 		}
 		for _, rec := range recs {
-			m, err := parseMember(rec)
-			if err != nil {
-				return nil, err
+			// A member without identity (an SMS participant of a
+			// conversation) or that does not decode needs no user; its
+			// channel reports it when it comes to its members.
+			if m, err := parseMember(rec); err == nil {
+				members[m.Identity] = true
 			}
-			members[m.Identity] = true
 		}
 	}
 	return slices.DeleteFunc(users, func(u *srcUser) bool { return !members[u.Identity] }), nil

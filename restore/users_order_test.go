@@ -267,3 +267,43 @@ func TestChannelRestoreBringsItsMembersUsers(t *testing.T) {
 		snap.users = append([]store.UserRecord{gone}, snap.users...)
 	}
 }
+
+// TestParticipantWithoutIdentitySkipped: a member without identity (an
+// SMS participant archived through Conversations) is left out with a
+// Skipped entry; the channel's other members and messages are restored,
+// with or without the channel named, and verify finds nothing missing.
+func TestParticipantWithoutIdentitySkipped(t *testing.T) {
+	for _, named := range []bool{false, true} {
+		snap := genHistory(histOpts{channels: 2, messages: 4, seed: 2})
+		ch := snap.channels[1].SID
+		sms := "MB" + strings.Repeat("5", 32)
+		snap.members[ch] = append(snap.members[ch], store.MemberRecord{SID: sms, Raw: rawJSON(map[string]any{
+			"sid": sms, "channel_sid": ch, "identity": nil, "attributes": "{}", "date_created": ts(t0), "date_updated": ts(t0),
+			"role_sid": roleUser, "last_consumed_message_index": nil, "last_consumption_timestamp": nil})})
+		ft := newFakeTarget(dstSvc)
+		fa := newFakeArchive(snap)
+		o := opts(Options{})
+		if named {
+			o.Channels = []string{ch}
+		}
+		res, err := run(t.Context(), ft, fa, o)
+		if err != nil || res.Status != StatusPartial || len(res.Failed) != 0 {
+			t.Fatalf("named=%v: %v, status %s, failed %+v", named, err, res.Status, res.Failed)
+		}
+		if len(res.Skipped) != 1 || res.Skipped[0] != (Skipped{Channel: ch, Member: sms, Kind: SkipParticipant, Reason: res.Skipped[0].Reason}) {
+			t.Errorf("named=%v: skipped %+v, want the participant %s", named, res.Skipped, sms)
+		}
+		if want := 3 * len(o.Channels); named && res.Members != want || !named && res.Members != 6 {
+			t.Errorf("named=%v: %d members restored", named, res.Members)
+		}
+		diffs, err := verify(t.Context(), ft, fa, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range diffs {
+			if d.Kind == KindMissingLive {
+				t.Errorf("named=%v: verify: %+v", named, d)
+			}
+		}
+	}
+}

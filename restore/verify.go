@@ -396,6 +396,9 @@ func (c *chanCheck) members(ctx context.Context, mapping indexMapping) ([]Differ
 	var out []Difference
 	for _, rec := range recs {
 		m, err := parseMember(rec)
+		if errors.Is(err, errNoIdentity) {
+			continue // restore leaves it out (SkipParticipant)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("verify restore: %w", err)
 		}
