@@ -227,6 +227,7 @@ type run struct {
 	failures []ChannelFailure
 	warnings []string
 	users    int
+	kept     int // archived channels kept as they are, unread (deleteGoneChannels)
 
 	named   chan struct{} // closed once the listing has looked up every channel asked for
 	missing []string      // channels asked for that the service does not have (under mu)
@@ -745,6 +746,9 @@ func (r *run) deleteGoneChannels(listed map[string]bool) error {
 			return storeErr(err)
 		}
 	}
+	r.mu.Lock()
+	r.kept = len(unseen)
+	r.mu.Unlock()
 	if len(unseen) > 0 {
 		r.warn(fmt.Sprintf("%d public channels archived before (%s) are not visible through %s, which shows private channels only: "+
 			"they are kept as archived, not recorded as deleted, and were not read again; to back them up through %s, make them private with Chat v3 "+

@@ -196,6 +196,10 @@ func TestIntegrationChatThenConversations(t *testing.T) {
 		t.Fatal(err)
 	}
 	assertUsers(t, a, chat, e.cl, e.svc)
+	media, err := a.LiveMedia(e.svc)
+	if err != nil || len(media) == 0 {
+		t.Fatalf("live media after the Chat run: %d, %v", len(media), err)
+	}
 	conv, err := Run(ctx, e.cl.Conversations(), a, o)
 	if err != nil || conv.Status != "complete" {
 		t.Fatalf("Run through Conversations: %+v %v", conv, err)
@@ -206,6 +210,15 @@ func TestIntegrationChatThenConversations(t *testing.T) {
 	expect(t, "messages kept", conv.Messages, chat.Messages)
 	if len(conv.Warnings) != 2 || !strings.Contains(strings.Join(conv.Warnings, "\n"), "public channels") {
 		t.Errorf("warnings = %q, want the change of API and the %d public channels", conv.Warnings, public)
+	}
+	// A --full run through Conversations reads no public channel: the
+	// media of their messages are not gone (forget would free them).
+	full, err := Run(ctx, e.cl.Conversations(), a, Options{Service: e.svc, PageSize: 10, Full: true})
+	if err != nil || full.Status != "complete" {
+		t.Fatalf("--full run through Conversations: %+v %v", full, err)
+	}
+	if after, err := a.LiveMedia(e.svc); err != nil || !slices.Equal(after, media) {
+		t.Errorf("live media after the --full run through Conversations: %d of %d (%v)", len(after), len(media), err)
 	}
 	v, err := a.View(conv.Snapshot)
 	if err != nil {

@@ -354,7 +354,10 @@
 // pages above that point were read by the killed run, not by this one, so
 // their media were not seen, and recording them deleted would leave live
 // messages without their files for every later plain run. Such a run sweeps
-// nothing; the next --full run that reads every page does.
+// nothing; the next --full run that reads every page does. Nor does a run
+// through Conversations that kept public channels archived without reading
+// them (see Conversations): their messages' media were not seen, and
+// recording them deleted let forget free files that live messages hold.
 //
 // # Memory
 //

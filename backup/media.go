@@ -200,10 +200,21 @@ func (c *countingReader) Read(p []byte) (int, error) {
 // sweep records as deleted the archived media of the service that this run
 // did not see. Only a run that read every message of every channel and
 // failed nowhere may call it: then no live message holds them. A run that
-// resumed a walk did not read every message, so it sweeps nothing.
+// resumed a walk, or kept archived channels it could not read (public
+// channels, through Conversations), did not read every message, so it
+// sweeps nothing.
 func (f *mediaFetcher) sweep() error {
 	if f.unread.Load() {
 		f.r.log.Info("a channel's walk resumed where an earlier run stopped: media not seen are kept; the next --full run records the deleted ones")
+		return nil
+	}
+	f.r.mu.Lock()
+	kept := f.r.kept
+	f.r.mu.Unlock()
+	if kept > 0 {
+		// Public channels Conversations does not show stay archived
+		// unread: their messages' media were not seen, and are not gone.
+		f.r.log.Info("channels kept as archived were not read: media not seen are kept", "channels", kept)
 		return nil
 	}
 	live, err := f.r.a.LiveMedia(f.r.o.Service)
