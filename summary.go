@@ -105,6 +105,25 @@ var (
 		"the request failed; --json gives the error in full once the run ends"}
 )
 
+// unreachable is causeUnreachable naming the root the failed request
+// went to: the media and Conversations roots are flags of their own, and a
+// rehearsal that sets only --base-url sends those requests to Twilio.
+func unreachable(m string) cause {
+	var flag string
+	switch {
+	case strings.Contains(m, "/media") || strings.Contains(m, "mcs."):
+		flag = "--media-url"
+	case strings.Contains(m, "/v1/") || strings.Contains(m, "conversations."):
+		flag = "--conversations-url"
+	default:
+		return causeUnreachable
+	}
+	c := causeUnreachable
+	c.next = strings.ReplaceAll(c.next, "--base-url", flag)
+	c.waiting = strings.ReplaceAll(c.waiting, "--base-url", flag)
+	return c
+}
+
 // classify sorts an error message into a cause. A refused connection is
 // not a rate limit: each gets its own words.
 func classify(msg string) cause {
@@ -121,7 +140,7 @@ func classify(msg string) cause {
 	case has("corrupt", "checksum mismatch"):
 		return causeArchive
 	case has("connection refused", "no such host", "network is unreachable", "connection reset"):
-		return causeUnreachable
+		return unreachable(m)
 	case has("429", "rate limit", "too many requests"):
 		return causeRateLimited
 	case has("timeout", "deadline exceeded"):

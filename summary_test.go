@@ -31,6 +31,16 @@ func TestClassify(t *testing.T) {
 			t.Errorf("classify(%q) = %q, want %q", tt.msg, got.what, tt.want.what)
 		}
 	}
+	for msg, flag := range map[string]string{
+		"GET /mcs/v1/Services/IS1/Media/ME1: dial tcp 127.0.0.1:1: connect: connection refused": "--media-url",
+		"dial tcp: lookup mcs.us1.twilio.com: no such host":                                     "--media-url",
+		"GET /v1/Services/IS1/Conversations: dial tcp 127.0.0.1:1: connect: connection refused": "--conversations-url",
+		"GET /v2/Services/IS1/Channels: dial tcp 127.0.0.1:1: connect: connection refused":      "--base-url",
+	} {
+		if c := classify(msg); !strings.Contains(c.waiting, flag) || !strings.Contains(c.next, flag) || c.what != causeUnreachable.what {
+			t.Errorf("classify(%q) = %+v, want it to name %s", msg, c, flag)
+		}
+	}
 	if causeUnreachable.waiting == causeRateLimited.waiting {
 		t.Error("a refused connection reads like a rate limit")
 	}
