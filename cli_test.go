@@ -274,6 +274,11 @@ func TestBinaryEndToEnd(t *testing.T) {
 	if f := decodeJSON(t, out, "status", "error"); code != exitFailure || f["status"] != "failed" || !strings.Contains(f["error"].(string), "no-such-channel") {
 		t.Errorf("restore of an unknown channel: exit %d: %s", code, out)
 	}
+	// Without --json, the error alone: no "restored" line for a restore
+	// that did not start.
+	if code, out, errOut := chatvault(t, info, "restore", "--archive", archive, "--service", dst, "--source", src, "--channel", "no-such-channel", "--dry-run"); code != exitFailure || out != "" || !strings.Contains(errOut, "no-such-channel") {
+		t.Errorf("dry run of an unknown channel: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
 
 	// Error exits.
 	cmd := []string{"backup", "--service", src, "--archive", archive, "--auth-token", strings.Repeat("0", 32)}

@@ -180,14 +180,18 @@ func reportRestore(stdout, stderr io.Writer, o restoreOptions, res restore.Resul
 	if o.JSON {
 		return printResult(stdout, res, runErr)
 	}
-	if o.Sync {
+	switch {
+	case runErr != nil && res.API == "":
+		// Stopped before the target was written or planned for (a
+		// channel not in the snapshot, say): the error says it all.
+	case o.Sync:
 		reportSync(stdout, stderr, o, res, runErr)
-	} else if res.Plan != nil {
+	case res.Plan != nil:
 		p := res.Plan
 		fmt.Fprintf(stdout, "dry run of snapshot %d into %s through %s: would create %d users, %d channels, %d members, %d messages and upload %d media files (%s) in %d write requests, about %s\n",
 			res.Snapshot, res.Target, res.API, p.Users, p.Channels, p.Members, p.Messages, p.MediaUploads, megabytes(p.MediaBytes), p.Writes,
 			(time.Duration(p.EstimatedSeconds * float64(time.Second))).Round(time.Second))
-	} else {
+	default:
 		fmt.Fprintf(stdout, "restored snapshot %d into %s through %s: %s, %d users, %d channels created (%d already there), %d members, %d messages (%d already there), %d media files uploaded (%s), %d requests in %.1fs\n",
 			res.Snapshot, res.Target, res.API, res.Status, res.Users, res.ChannelsCreated, res.ChannelsSkipped, res.Members, res.Messages, res.MessagesSkipped,
 			res.MediaUploaded, megabytes(res.MediaBytes), res.Requests, res.DurationSeconds)
