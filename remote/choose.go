@@ -78,7 +78,8 @@ func (c *Client) ForAPI(ctx context.Context, service, want string) (string, erro
 }
 
 // tryOther reports whether Chat's answer err to the service fetch leaves
-// Conversations to try: a 404, or no answer at all (a transport error).
+// Conversations to try: a 404, or no answer at all (a transport error); not
+// an answer that is not a service (a proxy's page, say), which is an error.
 // With APIChat, only a 404 does, to tell the user which API to use.
 func (c *Client) tryOther(ctx context.Context, err error, want string) bool {
 	if ctx.Err() != nil || errors.Is(err, ErrAuthentication) {
@@ -87,6 +88,10 @@ func (c *Client) tryOther(ctx context.Context, err error, want string) bool {
 	var ae *APIError
 	if errors.As(err, &ae) {
 		return ae.Status == http.StatusNotFound
+	}
+	var bad *badAnswerError
+	if errors.As(err, &bad) {
+		return false // Chat's root answered, with something else than a service
 	}
 	return want == APIAuto
 }

@@ -38,6 +38,8 @@ func TestForAPI(t *testing.T) {
 		{name: "auto, Chat refuses the credentials", want: remote.APIAuto, chat: denied, is: remote.ErrAuthentication, chatReqs: true},
 		{name: "auto, Conversations refuses the credentials", want: remote.APIAuto, chat: gone, conv: denied, is: remote.ErrAuthentication, chatReqs: true, convReqs: true},
 		{name: "auto, Chat fails", want: remote.APIAuto, chat: failing, is: remote.ErrNoAPI, msg: []string{"Chat v2 at"}, chatReqs: true},
+		{name: "auto, Chat answers garbage", want: remote.APIAuto, chat: reply(200, "<html>proxy login</html>"), conv: ok, is: remote.ErrNoAPI,
+			msg: []string{"Chat v2 at", "not a service"}, chatReqs: true},
 		{name: "conversations, no such service", want: remote.APIConversations, conv: gone, is: remote.ErrNoAPI, msg: []string{"Conversations v1 at"}, convReqs: true},
 		{name: "unknown API", want: "v2", msg: []string{`"v2" is not known`}},
 	} {

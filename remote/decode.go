@@ -329,7 +329,7 @@ func one[T any, P resource[T]](ctx context.Context, c *Client, r *call, what str
 	}
 	v, err := decodeAs[T, P](r.api, body)
 	if err != nil {
-		err = fmt.Errorf("the answer is not a %s (%w): %s", what, err, r.checkRoot())
+		err = &badAnswerError{fmt.Errorf("the answer is not a %s (%w): %s", what, err, r.checkRoot())}
 		if r.write() {
 			return nil, &UnknownOutcomeError{Method: r.method, Path: r.path, Err: err}
 		}
@@ -337,6 +337,13 @@ func one[T any, P resource[T]](ctx context.Context, c *Client, r *call, what str
 	}
 	return v, nil
 }
+
+// badAnswerError is a successful answer that is not the resource asked
+// for: whatever sent it was reached, so it is no reason to try another API.
+type badAnswerError struct{ err error }
+
+func (e *badAnswerError) Error() string { return e.err.Error() }
+func (e *badAnswerError) Unwrap() error { return e.err }
 
 // none sends r and ignores the body of its answer (deletes answer 204).
 func none(ctx context.Context, c *Client, r *call) error {
