@@ -527,6 +527,10 @@ func TestForgetCLI(t *testing.T) {
 		if ids := snapIDs(); len(ids) != 4 {
 			t.Errorf("after a dry run the archive holds snapshots %v", ids)
 		}
+		code, out, _ = chatvault(t, info, "forget", "--archive", archive, "--keep-last", "2", "--dry-run")
+		if code != 0 || !strings.Contains(out, "would keep snapshots [3 4] and remove [1 2]") || strings.Contains(out, "freed 0") {
+			t.Errorf("forget --dry-run says %q", out)
+		}
 	})
 
 	code, out, errOut := chatvault(t, info, "forget", "--archive", archive, "--keep-last", "2", "--json")

@@ -105,6 +105,10 @@ func TestBinarySync(t *testing.T) {
 	if (code != exitOK && code != exitPartial) || plan["updates"] != 2.0 || plan["deletes"] != 1.0 || !slices.Equal(planned, want) {
 		t.Errorf("dry run of the sync: exit %d, planned %q, want %q: %s", code, planned, want, out)
 	}
+	code, out, _ = chatvault(t, info, "restore", "--service", dst, "--source", src, "--archive", archive, "--sync", "--dry-run")
+	if wantLine := fmt.Sprintf("upload %v media files", plan["media_uploads"]); !strings.Contains(out, wantLine) || !strings.Contains(out, "update 2 and delete 1") {
+		t.Errorf("dry run of the sync says %q; want %q and its updates and deletes", out, wantLine)
+	}
 	code, out, _ = chatvault(t, info, "restore", "--service", dst, "--source", src, "--archive", archive, "--sync", "--json")
 	if r := decodeJSON(t, out, "updated", "deleted"); (code != exitOK && code != exitPartial) || r["updated"] != 2.0 || r["deleted"] != 1.0 {
 		t.Errorf("sync: exit %d: %s", code, out)

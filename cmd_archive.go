@@ -346,7 +346,7 @@ type exportOptions struct {
 func exportCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "export",
-		Usage: "write a snapshot as JSON Lines (each channel, then its members, then its messages) or as HTML transcripts",
+		Usage: "write a snapshot as JSON Lines (its users, then each channel with its members and messages) or as HTML transcripts",
 		Flags: []cli.Flag{archiveFlag(), snapshotFlag(),
 			&cli.StringFlag{Name: "service", Usage: "service `SID` (IS…) when the archive holds several"},
 			channelFlag("only this channel (`CH…|UNIQUE_NAME`); repeat for more"),

@@ -92,12 +92,13 @@ func runForget(_ context.Context, o forgetOptions, stdout io.Writer) error {
 			return err
 		}
 	} else {
-		verb := "removed"
 		if o.DryRun {
-			verb = "would remove"
+			fmt.Fprintf(stdout, "dry run: would keep snapshots %v and remove %v; nothing was freed, file %d bytes\n",
+				res.Keep, res.Remove, res.SizeBefore)
+		} else {
+			fmt.Fprintf(stdout, "kept snapshots %v, removed %v, freed %d records; file %d -> %d bytes\n",
+				res.Keep, res.Remove, res.FreedRecords, res.SizeBefore, res.SizeAfter)
 		}
-		fmt.Fprintf(stdout, "kept snapshots %v, %s %v, freed %d records; file %d -> %d bytes\n",
-			res.Keep, verb, res.Remove, res.FreedRecords, res.SizeBefore, res.SizeAfter)
 	}
 	if res.ProblemsLeft > 0 {
 		return fmt.Errorf("the archive has %d integrity problems after forget; run 'chatvault verify': %w", res.ProblemsLeft, errDifferences)

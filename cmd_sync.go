@@ -21,8 +21,8 @@ func reportSync(stdout, stderr io.Writer, o restoreOptions, res restore.Result, 
 	}
 	if p := res.Plan; p != nil {
 		fmt.Fprintf(stdout, "dry run of a sync of snapshot %d into %s (%s API): would create %d users, %d channels, %d members, %d messages, "+
-			"update %d and delete %d, in %d write requests, about %s\n",
-			res.Snapshot, res.Target, res.API, p.Users, p.Channels, p.Members, p.Messages, p.Updates, p.Deletes, p.Writes,
+			"upload %d media files (%s), update %d and delete %d, in %d write requests, about %s\n",
+			res.Snapshot, res.Target, res.API, p.Users, p.Channels, p.Members, p.Messages, p.MediaUploads, megabytes(p.MediaBytes), p.Updates, p.Deletes, p.Writes,
 			(time.Duration(p.EstimatedSeconds * float64(time.Second))).Round(time.Second))
 		for _, a := range p.Actions {
 			fmt.Fprintf(stdout, "  %s %s %s\n", a.Op, a.Kind, actionName(a))
@@ -35,9 +35,9 @@ func reportSync(stdout, stderr io.Writer, o restoreOptions, res restore.Result, 
 		return
 	}
 	fmt.Fprintf(stdout, "synced snapshot %d into %s (%s API): %s, %d users, %d channels created, %d members, %d messages created, "+
-		"%d updated, %d deleted, %d requests in %.1fs\n",
+		"%d media files uploaded (%s), %d updated, %d deleted, %d requests in %.1fs\n",
 		res.Snapshot, res.Target, res.API, res.Status, res.Users, res.ChannelsCreated, res.Members, res.Messages,
-		res.Updated, res.Deleted, res.Requests, res.DurationSeconds)
+		res.MediaUploaded, megabytes(res.MediaBytes), res.Updated, res.Deleted, res.Requests, res.DurationSeconds)
 }
 
 // actionName names what a planned write is about, for people.
