@@ -190,11 +190,16 @@ func restoreReasons(res restore.Result) []reason {
 		n := skips.count[kind]
 		switch kind {
 		case restore.SkipMedia:
-			r.what = fmt.Sprintf("%s skipped: their media is not in the target service", plural(n, "media message"))
-			r.next = "restore them into the source service, where their media still exists; --json lists each"
+			r.what = fmt.Sprintf("%s skipped: their files are not in the archive, nor their media in the target service", plural(n, "media message"))
+			r.next = "back the source up again with --full (without --no-media) to archive the files, or restore into the source service " +
+				"while their media exist there; --json lists each with its reason"
 		case restore.SkipBehind:
 			r.what = fmt.Sprintf("%s skipped: older than what an earlier run restored into the channel", plural(n, "message"))
 			r.next = "restore into a new, empty target to keep every message in order; --json lists each"
+		case restore.SkipParticipant:
+			r.what = fmt.Sprintf("%s skipped: no identity (an SMS or WhatsApp address); adding one would send the channel's next messages to it",
+				plural(n, "participant"))
+			r.next = "add them by hand if the conversation should reach them again; --json lists each"
 		default:
 			r.what = fmt.Sprintf("%s skipped (%s)", plural(n, "message"), kind)
 			r.next = "--json lists each with its reason"

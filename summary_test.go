@@ -50,7 +50,7 @@ func TestRestoreSummary(t *testing.T) {
 	res := restore.Result{
 		Skipped: []restore.Skipped{
 			{Channel: "CH1", Kind: restore.SkipMedia}, {Channel: "CH1", Kind: restore.SkipMedia}, {Channel: "CH2", Kind: restore.SkipMedia},
-			{Channel: "CH3", Kind: restore.SkipBehind},
+			{Channel: "CH3", Kind: restore.SkipBehind}, {Channel: "CH8", Member: "MB1", Kind: restore.SkipParticipant},
 		},
 		Conflicts: []restore.Conflict{{Channel: "CH4", UniqueName: "general-4", Reason: "holds messages this restore did not create"}},
 		Failed: []restore.Failure{
@@ -66,7 +66,8 @@ func TestRestoreSummary(t *testing.T) {
 	text := err.Error()
 	for _, want := range []string{
 		"restore of snapshot 2 into IS9 is partial:",
-		"3 media messages skipped: their media is not in the target service (CH1, CH2); next: restore them into the source service",
+		"3 media messages skipped: their files are not in the archive, nor their media in the target service (CH1, CH2); next: back the source up again with --full",
+		"1 participant skipped: no identity (an SMS or WhatsApp address)",
 		"1 message skipped: older than",
 		"1 channel in conflict (general-4: holds messages this restore did not create); next:",
 		"2 channels failed: rate limited by the service (a, b); next: rerun later, or with a lower --concurrency",
