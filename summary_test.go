@@ -80,10 +80,10 @@ func TestRestoreSummary(t *testing.T) {
 	if strings.Contains(text, "\n") {
 		t.Errorf("summary is not one line:\n%s", text)
 	}
-	if n := strings.Count(text, ") "); n < 5 || !strings.Contains(text, " (5) ") || strings.Contains(text, " (6) ") {
-		t.Errorf("summary has %d reasons, want 5 (one per cause):\n%s", n, text)
+	if n := strings.Count(text, ") "); n < 6 || !strings.Contains(text, " (6) ") || strings.Contains(text, " (7) ") {
+		t.Errorf("summary has %d reasons, want 6 (one per cause):\n%s", n, text)
 	}
-	if strings.Count(text, "next:") != 5 {
+	if strings.Count(text, "next:") != 6 {
 		t.Errorf("every reason needs one next step:\n%s", text)
 	}
 }
