@@ -321,6 +321,20 @@ func (a *Archive) openError(err error) error {
 	}
 }
 
+// truncatedError is an archive shorter than its pages: a copy cut short,
+// or a disk that filled up. Repair salvages what the pages it has hold.
+type truncatedError struct {
+	path       string
+	have, need int64
+}
+
+func (e *truncatedError) Error() string {
+	return fmt.Sprintf("%s is not a chatvault archive (truncated: %d bytes, but its pages need %d); restore the archive from a copy, "+
+		"or salvage what it holds with chatvault repair: %v", e.path, e.have, e.need, ErrNotArchive)
+}
+
+func (e *truncatedError) Unwrap() error { return ErrNotArchive }
+
 // inspect checks that db is a chatvault archive this build can read: the
 // file is not shorter than its pages, and meta holds our magic and a format
 // we know.
@@ -335,8 +349,7 @@ func (a *Archive) inspect(db *bolt.DB) error {
 	err = guard(func() error {
 		return db.View(func(tx *bolt.Tx) error {
 			if tx.Size() > fi.Size() {
-				return fmt.Errorf("%s is not a chatvault archive (truncated: %d bytes, but its pages need %d); restore the archive from a copy: %w",
-					a.path, fi.Size(), tx.Size(), ErrNotArchive)
+				return &truncatedError{path: a.path, have: fi.Size(), need: tx.Size()}
 			}
 			meta := tx.Bucket(bktMeta)
 			if meta == nil {

@@ -445,7 +445,12 @@
 // kind, frame), and lost otherwise. Content is copied with all its chunks
 // or not at all, and a media version whose content was not copied is
 // dropped. Uploads of unfinished puts are not copied. Bucket sequences
-// are kept, so snapshot ids and extents are never reused.
+// are kept, so snapshot ids and extents are never reused. A truncated
+// source (shorter than its pages: a copy cut short, a full disk), which
+// Open refuses, is first copied beside the output and padded with zeros to
+// the size its pages need: the missing pages read as empty, so what they
+// held is lost like any damaged page, the rest is copied, and the
+// truncation is the first loss reported.
 //
 // A lost version of entity e written by snapshot s makes every snapshot
 // of the service from s up to (not including) e's next version damaged;

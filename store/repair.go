@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -56,16 +57,33 @@ func Repair(src, dst string) (RepairResult, error) {
 	if _, err := os.Lstat(dst); !errors.Is(err, fs.ErrNotExist) {
 		return res, fmt.Errorf("repair: %s already exists; name a new file with --output (repair never overwrites)", dst)
 	}
+	dir, base := filepath.Split(dst)
+	if dir == "" {
+		dir = "."
+	}
 	in, err := Open(src, Options{ReadOnly: true})
+	var te *truncatedError
+	padded := ""
+	if errors.As(err, &te) {
+		// The pages past the end read as empty in a copy padded to the
+		// size they need; repair loses what they held, and keeps the rest.
+		var perr error
+		padded, perr = paddedCopy(src, dir, base, te.need)
+		if perr != nil {
+			return res, perr
+		}
+		defer os.Remove(padded)
+		if in, err = Open(padded, Options{ReadOnly: true}); err == nil {
+			res.LostCount++
+			res.Lost = append(res.Lost, Problem{Where: "file", What: fmt.Sprintf(
+				"truncated: %d bytes of the %d its pages need; what the missing pages held is lost", te.have, te.need)})
+		}
+	}
 	if err != nil {
 		return res, err
 	}
 	defer in.Close()
 
-	dir, base := filepath.Split(dst)
-	if dir == "" {
-		dir = "."
-	}
 	tmp, err := os.CreateTemp(dir, "."+base+".repair-*")
 	if err != nil {
 		return res, fmt.Errorf("repair: %v; check that the directory of %s exists and is writable", err, dst)
@@ -96,8 +114,40 @@ func Repair(src, dst string) (RepairResult, error) {
 		return res, fmt.Errorf("repair: %v; the new archive was not kept (repair never overwrites)", err)
 	}
 	syncDir(dir)
+	if padded != "" {
+		// Damage found in the padded copy is damage of src.
+		for i := range res.Lost {
+			res.Lost[i].What = strings.ReplaceAll(res.Lost[i].What, padded, src)
+		}
+	}
 	res.Intact = res.LostCount == 0
 	return res, nil
+}
+
+// paddedCopy copies the truncated archive src into a temporary file in
+// dir, extended with zeros to size, and returns its name. src is only read.
+func paddedCopy(src, dir, base string, size int64) (string, error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return "", fmt.Errorf("repair: %v", err)
+	}
+	defer in.Close()
+	f, err := os.CreateTemp(dir, "."+base+".padded-*")
+	if err != nil {
+		return "", fmt.Errorf("repair: %v; check that the directory of the output exists and is writable", err)
+	}
+	_, err = io.Copy(f, in)
+	if err == nil {
+		err = f.Truncate(size)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("repair: copying the truncated archive %s to pad it: %v; check free space beside the output", src, err)
+	}
+	return f.Name(), nil
 }
 
 // repairer copies one archive into a new bbolt file.

@@ -210,3 +210,37 @@ func TestRepairDropsMediaWhoseContentIsDamaged(t *testing.T) {
 		t.Errorf("users = %v, %v; want Alice copied", users, err)
 	}
 }
+
+// TestRepairTruncatedArchive: an archive that lost its tail (a copy cut
+// short, a full disk) is refused by Open, but repair salvages what its
+// remaining pages hold: the missing pages read as empty, and what they
+// held is reported lost.
+func TestRepairTruncatedArchive(t *testing.T) {
+	img := fuzzSampleBytes(t)
+	path := filepath.Join(t.TempDir(), "cut.vault")
+	cut := len(img) - 2*4096
+	must(t, os.WriteFile(path, img[:cut], 0o600))
+	if _, err := Open(path, Options{ReadOnly: true}); !errors.Is(err, ErrNotArchive) || !strings.Contains(err.Error(), "chatvault repair") {
+		t.Fatalf("Open of a truncated archive = %v, want it refused, naming repair", err)
+	}
+	res, out := repairOf(t, path)
+	if res.Intact || res.LostCount == 0 || !strings.Contains(res.Lost[0].What, "truncated") {
+		t.Fatalf("lost %+v, want the truncation first", res.Lost)
+	}
+	if res.Records == 0 || len(res.Snapshots) == 0 {
+		t.Errorf("repair of a truncated archive copied %d records, %d snapshots", res.Records, len(res.Snapshots))
+	}
+	snaps, err := out.Snapshots()
+	must(t, err)
+	if len(snaps) != len(res.Snapshots) {
+		t.Errorf("the repaired archive holds %d snapshots, the result says %d", len(snaps), len(res.Snapshots))
+	}
+	for _, l := range res.Lost {
+		if strings.Contains(l.What, ".padded-") {
+			t.Errorf("a loss names the padded copy rather than the archive: %+v", l)
+		}
+	}
+	if n, _ := os.ReadDir(filepath.Dir(res.Output)); len(n) != 1 {
+		t.Errorf("repair left files beside its output: %v", n)
+	}
+}
