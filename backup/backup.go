@@ -227,7 +227,7 @@ type run struct {
 	failures []ChannelFailure
 	warnings []string
 	users    int
-	kept     int // archived channels kept as they are, unread (deleteGoneChannels)
+	kept     []string // archived channels kept as they are, unread (deleteGoneChannels)
 
 	named   chan struct{} // closed once the listing has looked up every channel asked for
 	missing []string      // channels asked for that the service does not have (under mu)
@@ -747,7 +747,7 @@ func (r *run) deleteGoneChannels(listed map[string]bool) error {
 		}
 	}
 	r.mu.Lock()
-	r.kept = len(unseen)
+	r.kept = unseen
 	r.mu.Unlock()
 	if len(unseen) > 0 {
 		r.warn(fmt.Sprintf("%d public channels archived before (%s) are not visible through %s, which shows private channels only: "+

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chatvault/chatvault/remote"
 	"github.com/chatvault/chatvault/remote/emulator"
@@ -213,13 +214,7 @@ func TestIntegrationChatThenConversations(t *testing.T) {
 	}
 	// A --full run through Conversations reads no public channel: the
 	// media of their messages are not gone (forget would free them).
-	full, err := Run(ctx, e.cl.Conversations(), a, Options{Service: e.svc, PageSize: 10, Full: true})
-	if err != nil || full.Status != "complete" {
-		t.Fatalf("--full run through Conversations: %+v %v", full, err)
-	}
-	if after, err := a.LiveMedia(e.svc); err != nil || !slices.Equal(after, media) {
-		t.Errorf("live media after the --full run through Conversations: %d of %d (%v)", len(after), len(media), err)
-	}
+	fullKeepsMedia(t, e, a, media)
 	v, err := a.View(conv.Snapshot)
 	if err != nil {
 		t.Fatal(err)
@@ -299,4 +294,63 @@ func snapshotOf(t *testing.T, a *store.Archive, id uint64) store.Snapshot {
 		t.Fatal(err)
 	}
 	return v.Snapshot()
+}
+
+// TestIntegrationKeptChannelsMediaRevived: an archive in which an earlier
+// build's --full run through Conversations recorded the media of the
+// public channels it kept unread as deleted (simulated here) gets them
+// back live in the next --full run, their files being still archived.
+func TestIntegrationKeptChannelsMediaRevived(t *testing.T) {
+	ctx := context.Background()
+	e := startEmulator(t, smallHistory)
+	a := newArchive(t)
+	if _, err := Run(ctx, e.cl, a, Options{Service: e.svc, PageSize: 10}); err != nil {
+		t.Fatal(err)
+	}
+	media, err := a.LiveMedia(e.svc)
+	if err != nil || len(media) == 0 {
+		t.Fatalf("live media after the Chat run: %d, %v", len(media), err)
+	}
+	// What the earlier build did: a snapshot through Conversations that
+	// records every media not seen as deleted.
+	w, err := a.BeginSnapshot(e.svc, true, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.SetAPI(remote.APIConversations); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.DeleteMedia(media); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Finish(store.StatusComplete, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	if live, _ := a.LiveMedia(e.svc); len(live) != 0 {
+		t.Fatalf("%d media live after the simulated sweep", len(live))
+	}
+	full := fullKeepsMedia(t, e, a, media)
+	v, err := a.View(full.Snapshot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, sid := range media {
+		if _, ok, err := v.Media(sid); err != nil || !ok {
+			t.Errorf("snapshot %d lacks media %s (%v)", full.Snapshot, sid, err)
+		}
+	}
+}
+
+// fullKeepsMedia runs a --full backup through Conversations and checks
+// that the archive's live media are media afterwards.
+func fullKeepsMedia(t *testing.T, e *emu, a *store.Archive, media []string) Result {
+	t.Helper()
+	full, err := Run(context.Background(), e.cl.Conversations(), a, Options{Service: e.svc, PageSize: 10, Full: true})
+	if err != nil || full.Status != "complete" {
+		t.Fatalf("--full run through Conversations: %+v %v", full, err)
+	}
+	if after, err := a.LiveMedia(e.svc); err != nil || !slices.Equal(after, media) {
+		t.Errorf("live media after the --full run through Conversations: %d of %d (%v)", len(after), len(media), err)
+	}
+	return full
 }

@@ -358,6 +358,11 @@
 // through Conversations that kept public channels archived without reading
 // them (see Conversations): their messages' media were not seen, and
 // recording them deleted let forget free files that live messages hold.
+// An earlier build did sweep them; such a --full run now also records
+// live again the media of the kept channels' archived messages that a run
+// recorded deleted, while their files are still in the archive (read from
+// the archive alone: the kept channels' messages and each media's newest
+// live record).
 //
 // # Memory
 //

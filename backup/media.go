@@ -1,7 +1,9 @@
 package backup
 
 import (
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -211,11 +213,11 @@ func (f *mediaFetcher) sweep() error {
 	f.r.mu.Lock()
 	kept := f.r.kept
 	f.r.mu.Unlock()
-	if kept > 0 {
+	if len(kept) > 0 {
 		// Public channels Conversations does not show stay archived
 		// unread: their messages' media were not seen, and are not gone.
-		f.r.log.Info("channels kept as archived were not read: media not seen are kept", "channels", kept)
-		return nil
+		f.r.log.Info("channels kept as archived were not read: media not seen are kept", "channels", len(kept))
+		return f.revive(kept)
 	}
 	live, err := f.r.a.LiveMedia(f.r.o.Service)
 	if err != nil {
@@ -229,6 +231,109 @@ func (f *mediaFetcher) sweep() error {
 	}
 	f.r.log.Info("media no longer in any message: recorded as deleted", "media", len(gone))
 	return storeErr(f.r.w.DeleteMedia(gone))
+}
+
+// revive records as live again the media of the kept channels' archived
+// messages that an earlier run recorded deleted, when their files are
+// still in the archive: before kept channels stopped the sweep, a --full
+// run through Conversations swept the media of the public channels it kept
+// unread, though their messages still hold them. The messages are read
+// from the archive (the newest earlier snapshot of the service), each
+// media's record from the newest snapshot that has it live.
+func (f *mediaFetcher) revive(kept []string) error {
+	r := f.r
+	snaps, err := r.a.Snapshots()
+	if err != nil {
+		return storeErr(err)
+	}
+	var earlier []store.Snapshot // of the service, newest first
+	for _, s := range slices.Backward(snaps) {
+		if s.Service == r.o.Service && s.ID < r.w.ID() {
+			earlier = append(earlier, s)
+		}
+	}
+	if len(earlier) == 0 {
+		return nil
+	}
+	v, err := r.a.View(earlier[0].ID)
+	if err != nil {
+		return storeErr(err)
+	}
+	api := cmp.Or(earlier[0].API, remote.APIChat)
+	var revived []store.MediaRecord
+	for _, ch := range kept {
+		for m, err := range v.Messages(ch) {
+			if err != nil {
+				return storeErr(err)
+			}
+			sid := archivedMediaSID(api, m.Raw)
+			if sid == "" {
+				continue
+			}
+			if _, live, err := r.a.CurrentMedia(r.o.Service, sid); err != nil || live {
+				if err != nil {
+					return storeErr(err)
+				}
+				continue
+			}
+			rec, ok, err := lastLiveMedia(r.a, earlier, sid)
+			if err != nil {
+				return storeErr(err)
+			}
+			if !ok {
+				continue // never archived (--no-media), or its file was freed
+			}
+			revived = append(revived, rec)
+		}
+	}
+	for _, rec := range revived {
+		if err := r.w.PutMedia(rec); err != nil {
+			return storeErr(err)
+		}
+	}
+	if len(revived) > 0 {
+		r.log.Info("media of channels kept as archived, recorded deleted by an earlier run, recorded live again", "media", len(revived))
+	}
+	return nil
+}
+
+// archivedMediaSID is the media SID an archived message (of a snapshot read
+// through api) holds, "" for none or a record that does not decode.
+func archivedMediaSID(api string, raw []byte) string {
+	shaped, err := remote.ChatShape(api, remote.KindMessage, raw)
+	if err != nil {
+		return ""
+	}
+	var m struct {
+		Media *struct {
+			SID string `json:"sid"`
+		} `json:"media"`
+	}
+	if json.Unmarshal(shaped, &m) != nil || m.Media == nil {
+		return ""
+	}
+	return m.Media.SID
+}
+
+// lastLiveMedia finds media sid's record in the newest of snaps (newest
+// first) that has it live, with its file still in the archive.
+func lastLiveMedia(a *store.Archive, snaps []store.Snapshot, sid string) (store.MediaRecord, bool, error) {
+	for _, s := range snaps {
+		v, err := a.View(s.ID)
+		if err != nil {
+			return store.MediaRecord{}, false, err
+		}
+		rec, ok, err := v.Media(sid)
+		if err != nil || !ok {
+			if err != nil {
+				return rec, false, err
+			}
+			continue
+		}
+		has, err := a.HasContent(rec.SHA256)
+		return rec, has && err == nil, err
+	}
+	return store.MediaRecord{}, false, nil
 }
 
 // chanMedia is the media one channel's walk has asked for.
