@@ -177,9 +177,9 @@ func reportBackup(stdout, stderr io.Writer, o backupOptions, res backup.Result, 
 	if o.JSON {
 		return printResult(stdout, res, runErr)
 	}
-	fmt.Fprintf(stdout, "snapshot %d of %s through %s: %s, %d channels, %d messages (%d added, %d changed, %d deleted), %d users, %d media files downloaded (%s), %d requests in %.1fs\n",
-		res.Snapshot, res.Service, res.API, res.Status, res.Channels, res.Messages, res.Added, res.Changed, res.Deleted, res.Users,
-		res.MediaFiles, megabytes(res.MediaBytes), res.Requests, res.DurationSeconds)
+	fmt.Fprintf(stdout, "snapshot %d of %s through %s: %s, %s, %s (%d added, %d changed, %d deleted), %s, %s downloaded (%s), %s in %.1fs\n",
+		res.Snapshot, res.Service, res.API, res.Status, plural(res.Channels, "channel"), plural(res.Messages, "message"), res.Added, res.Changed, res.Deleted,
+		plural(res.Users, "user"), plural(res.MediaFiles, "media file"), megabytes(res.MediaBytes), plural(int(res.Requests), "request"), res.DurationSeconds)
 	for _, w := range res.Warnings {
 		if !o.Quiet {
 			fmt.Fprintf(stderr, "warning: %s\n", w)

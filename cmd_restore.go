@@ -188,13 +188,15 @@ func reportRestore(stdout, stderr io.Writer, o restoreOptions, res restore.Resul
 		reportSync(stdout, stderr, o, res, runErr)
 	case res.Plan != nil:
 		p := res.Plan
-		fmt.Fprintf(stdout, "dry run of snapshot %d into %s through %s: would create %d users, %d channels, %d members, %d messages and upload %d media files (%s) in %d write requests, about %s\n",
-			res.Snapshot, res.Target, res.API, p.Users, p.Channels, p.Members, p.Messages, p.MediaUploads, megabytes(p.MediaBytes), p.Writes,
+		fmt.Fprintf(stdout, "dry run of snapshot %d into %s through %s: would create %s, %s, %s, %s and upload %s (%s) in %s, about %s\n",
+			res.Snapshot, res.Target, res.API, plural(p.Users, "user"), plural(p.Channels, "channel"), plural(p.Members, "member"), plural(p.Messages, "message"),
+			plural(p.MediaUploads, "media file"), megabytes(p.MediaBytes), plural(p.Writes, "write request"),
 			(time.Duration(p.EstimatedSeconds * float64(time.Second))).Round(time.Second))
 	default:
-		fmt.Fprintf(stdout, "restored snapshot %d into %s through %s: %s, %d users, %d channels created (%d already there), %d members, %d messages (%d already there), %d media files uploaded (%s), %d requests in %.1fs\n",
-			res.Snapshot, res.Target, res.API, res.Status, res.Users, res.ChannelsCreated, res.ChannelsSkipped, res.Members, res.Messages, res.MessagesSkipped,
-			res.MediaUploaded, megabytes(res.MediaBytes), res.Requests, res.DurationSeconds)
+		fmt.Fprintf(stdout, "restored snapshot %d into %s through %s: %s, %s, %s created (%d already there), %s, %s (%d already there), %s uploaded (%s), %s in %.1fs\n",
+			res.Snapshot, res.Target, res.API, res.Status, plural(res.Users, "user"), plural(res.ChannelsCreated, "channel"), res.ChannelsSkipped,
+			plural(res.Members, "member"), plural(res.Messages, "message"), res.MessagesSkipped,
+			plural(res.MediaUploaded, "media file"), megabytes(res.MediaBytes), plural(int(res.Requests), "request"), res.DurationSeconds)
 	}
 	if !o.Quiet {
 		for _, w := range res.Warnings {

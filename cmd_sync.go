@@ -133,13 +133,13 @@ func runVerifyTarget(ctx context.Context, o verifyOptions, stdout io.Writer) err
 		if res.OK {
 			fmt.Fprintf(stdout, "archive %s is intact and target %s holds snapshot %d of %s faithfully\n", o.Archive, o.Service, res.Snapshot, o.Source)
 		} else {
-			fmt.Fprintf(stdout, "%d problems, %d differences between target %s and snapshot %d of %s\n",
-				len(res.Problems), len(res.Differences), o.Service, res.Snapshot, o.Source)
+			fmt.Fprintf(stdout, "%s, %s between target %s and snapshot %d of %s\n",
+				plural(len(res.Problems), "problem"), plural(len(res.Differences), "difference"), o.Service, res.Snapshot, o.Source)
 		}
 	}
 	if !res.OK {
-		return fmt.Errorf("target %s against snapshot %d of %s: %d problems, %d differences: %w",
-			o.Service, res.Snapshot, o.Source, len(res.Problems), len(res.Differences), errDifferences)
+		return fmt.Errorf("target %s against snapshot %d of %s: %s, %s: %w",
+			o.Service, res.Snapshot, o.Source, plural(len(res.Problems), "problem"), plural(len(res.Differences), "difference"), errDifferences)
 	}
 	return nil
 }

@@ -129,7 +129,7 @@ func runVerify(ctx context.Context, o verifyOptions, stdout io.Writer) error {
 		reportVerify(stdout, o, res)
 	}
 	if !res.OK {
-		return fmt.Errorf("archive %s: %d problems, %d differences: %w", o.Archive, len(res.Problems), len(res.Differences), errDifferences)
+		return fmt.Errorf("archive %s: %s, %s: %w", o.Archive, plural(len(res.Problems), "problem"), plural(len(res.Differences), "difference"), errDifferences)
 	}
 	return nil
 }
@@ -198,6 +198,6 @@ func reportVerify(w io.Writer, o verifyOptions, res verifyResult) {
 	case res.OK:
 		fmt.Fprintf(w, "archive %s is intact\n", o.Archive)
 	default:
-		fmt.Fprintf(w, "%d problems, %d differences\n", len(res.Problems), len(res.Differences))
+		fmt.Fprintf(w, "%s, %s\n", plural(len(res.Problems), "problem"), plural(len(res.Differences), "difference"))
 	}
 }

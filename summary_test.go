@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -116,5 +117,30 @@ func TestBackupSummary(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestReportsCountInWords: a count of one reads in the singular in the
+// text results.
+func TestReportsCountInWords(t *testing.T) {
+	var out, errOut bytes.Buffer
+	res := backup.Result{Snapshot: 2, Service: "IS1", API: "chat", Status: "complete", Channels: 1, Messages: 1, Users: 1, MediaFiles: 1, Requests: 1}
+	if err := reportBackup(&out, &errOut, backupOptions{}, res, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"1 channel, 1 message (", "1 user, 1 media file downloaded", "1 request in"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("backup says %q, want %q", out.String(), want)
+		}
+	}
+	out.Reset()
+	rres := restore.Result{Snapshot: 2, Target: "IS2", API: "chat", Status: "complete", Users: 2, ChannelsCreated: 1, Members: 1, Messages: 1, MediaUploaded: 1, Requests: 1}
+	if err := reportRestore(&out, &errOut, restoreOptions{}, rres, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"2 users, 1 channel created", "1 member, 1 message (", "1 media file uploaded", "1 request in"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("restore says %q, want %q", out.String(), want)
+		}
 	}
 }
