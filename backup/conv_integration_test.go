@@ -79,10 +79,7 @@ func isAuth(err error) bool { return err != nil && errors.Is(err, remote.ErrAuth
 // message page, and changes are caught as doc.go says.
 func TestIntegrationConversations(t *testing.T) {
 	ctx := context.Background()
-	e := startEmulator(t, chatOff)
-	a := newArchive(t)
-	cl := e.via(remote.APIConversations)
-	o := Options{Service: e.svc, PageSize: 10}
+	e, a, cl, o := conversationsOnly(t)
 	live := capture(t, cl, e.svc)
 
 	first, err := Run(ctx, cl, a, o)
@@ -151,13 +148,22 @@ func TestIntegrationConversations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The probe page of the sixth, read anyway, is stored: those of its
+	// messages whose participant_sid Conversations cleared are changed.
+	after := capture(t, cl, e.svc)
+	inProbe := 0
+	before, now := live.messages[sids[5]], after.messages[sids[5]]
+	for k := max(len(now)-probePageSize, 0); k < len(now); k++ {
+		if !bytes.Equal(now[k].Raw, before[k].Raw) {
+			inProbe++
+		}
+	}
 	expect(t, "plain run added", plain.Added, probePageSize+3)
 	expect(t, "plain run deleted", plain.Deleted, 1)
-	expect(t, "plain run changed", plain.Changed, 1)
+	expect(t, "plain run changed", plain.Changed, 1+inProbe)
 	// What a plain run does not see without a message count: the old
 	// deletion and the old edit, and the participant_sid Conversations
 	// clears on the older messages of the removed participant.
-	after := capture(t, cl, e.svc)
 	missed := map[string]int{}
 	for _, d := range after.diff(t, a, plain.Snapshot) {
 		i := slices.IndexFunc(sids[3:6], func(sid string) bool { return strings.Contains(d, sid) })
@@ -353,4 +359,40 @@ func fullKeepsMedia(t *testing.T, e *emu, a *store.Archive, media []string) Resu
 		t.Errorf("live media after the --full run through Conversations: %d of %d (%v)", len(after), len(media), err)
 	}
 	return full
+}
+
+// TestIntegrationConversationsProbePage: through Conversations, a plain
+// run reads the newest page of every conversation anyway; an edit or a
+// deletion there, below an unchanged newest message, is in its snapshot.
+func TestIntegrationConversationsProbePage(t *testing.T) {
+	ctx := context.Background()
+	e, a, cl, o := conversationsOnly(t)
+	if _, err := Run(ctx, cl, a, o); err != nil {
+		t.Fatal(err)
+	}
+	live := capture(t, cl, e.svc)
+	sids := channelSIDs(t, cl, e.svc)
+	third := func(ch string) string { ms := live.messages[ch]; return ms[len(ms)-3].SID }
+	if err := cl.DeleteMessage(ctx, e.svc, sids[0], third(sids[0])); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cl.UpdateMessage(ctx, e.svc, sids[1], third(sids[1]), remote.MessageParams{Body: ptr("edited below the newest")}); err != nil {
+		t.Fatal(err)
+	}
+	plain, err := Run(ctx, cl, a, o)
+	if err != nil || plain.Status != "complete" {
+		t.Fatalf("plain run: %+v %v", plain, err)
+	}
+	expect(t, "deleted", plain.Deleted, 1)
+	expect(t, "changed", plain.Changed, 1)
+	capture(t, cl, e.svc).assertSame(t, a, plain.Snapshot)
+}
+
+// conversationsOnly starts an emulator with Chat shut down (chatOff) and
+// returns it, a new archive, a client through Conversations and the
+// options of a plain run.
+func conversationsOnly(t *testing.T) (*emu, *store.Archive, liveAPI, Options) {
+	t.Helper()
+	e := startEmulator(t, chatOff)
+	return e, newArchive(t), e.via(remote.APIConversations), Options{Service: e.svc, PageSize: 10}
 }

@@ -229,8 +229,11 @@
 //
 // Through Conversations a plain run notices new messages, edits and
 // deletions of the newest message, deletions and edits among the messages
-// of the pages it reads anyway, conversation metadata and every change of
-// participants. Without a message count it does NOT notice deleted or
+// of the pages it reads anyway (the probe page included: when the newest
+// message is as archived, the probe's other messages are stored too, and
+// deletions looked for in the range it covers, since an edit below the
+// newest, or one in the same second as the message's date_updated, moves
+// no marker), conversation metadata and every change of participants. Without a message count it does NOT notice deleted or
 // edited messages below the pages it reads, nor the participant_sid that
 // Conversations clears on the older messages of a removed participant:
 // Options.Full does, as for Chat.

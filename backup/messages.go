@@ -45,6 +45,9 @@ func (r *run) messages(ctx context.Context, j job) error {
 	}
 	if ok && !r.o.Full && !pending && st.MessagesCount == j.messagesCount && st.Marker == marker {
 		r.log.Debug("channel unchanged: no messages to read", "channel", j.sid)
+		if probe != nil {
+			return r.probeOnly(ctx, j, st, probe)
+		}
 		return nil
 	}
 
@@ -203,6 +206,30 @@ func (w *walker) reconcile(ctx context.Context, count int, date string) (int, st
 	return count, date, nil
 }
 
+// probeOnly stores the probe page of a channel whose newest message is as
+// archived: the page's other messages may have been edited (an edit that
+// leaves date_updated as it was, or below the newest) or deleted, and the
+// page is read anyway. Deletions are looked for in the range it covers.
+func (r *run) probeOnly(ctx context.Context, j job, st store.ChannelSync, probe *remote.Page[*remote.Message]) error {
+	if len(probe.Items) == 0 {
+		return nil
+	}
+	w := &walker{r: r, ch: j.sid, size: j.size, base: st, top: -1, pendTop: -1, covHi: math.MaxInt64, media: &chanMedia{f: r.media}}
+	if _, err := w.walk(ctx, walkSpec{probe: probe, stopAt: math.MaxInt64, clampLo: math.MinInt64}); err != nil {
+		return err
+	}
+	if err := w.sweepCovered(ctx); err != nil {
+		return err
+	}
+	if _, err := w.media.wait(ctx); err != nil {
+		return err
+	}
+	if w.deleted > 0 {
+		r.log.Info("messages deleted from the newest page of an unchanged channel", "channel", j.sid, "deleted", w.deleted)
+	}
+	return nil
+}
+
 // probePageSize is the size of the newest-first page that tells whether a
 // channel changed when its API has no marker for that (see doc.go).
 const probePageSize = 5
@@ -234,10 +261,22 @@ func (w *walker) sweepCovered(ctx context.Context) error {
 	if w.live != nil || len(w.spans) == 0 {
 		return nil
 	}
-	if err := w.reload(ctx, true); err != nil {
+	if err := w.flush(ctx); err != nil {
 		return err
 	}
-	_, err := w.sweep()
+	// Only the range the spans cover is read: a nightly run covers the
+	// newest page or two of a channel that may hold millions.
+	lo, hi := w.spans[0].lo, w.spans[0].hi
+	for _, s := range w.spans[1:] {
+		lo, hi = min(lo, s.lo), max(hi, s.hi)
+	}
+	live, err := w.r.a.LiveMessageIndexesIn(w.r.o.Service, w.ch, lo, hi)
+	if err != nil {
+		return storeErr(fmt.Errorf("reading the message indexes of channel %s from archive %s: %w", w.ch, w.r.a.Path(), err))
+	}
+	w.live = live
+	_, err = w.sweep()
+	w.live = nil // a part: not the live indexes a walk may go on with
 	return err
 }
 

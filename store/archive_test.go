@@ -3,9 +3,11 @@ package store
 import (
 	"encoding/binary"
 	"errors"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -443,5 +445,40 @@ func TestCheckReportsStructure(t *testing.T) {
 			}
 			t.Errorf("Check did not report %q: %+v", tc.want, ps)
 		})
+	}
+}
+
+// TestLiveMessageIndexesIn reads a range of live indexes, deletions and
+// later snapshots' versions included, and nothing outside it.
+func TestLiveMessageIndexesIn(t *testing.T) {
+	a, err := Open(tempPath(t), Options{Create: true})
+	must(t, err)
+	defer a.Close()
+	w := begin(t, a, testSvc)
+	must(t, w.PutChannel(chSID(0), "", chanJSON(0, "2026-01-01T00:00:00Z")))
+	var ms []MessageRecord
+	for i := range 300 {
+		ms = append(ms, msg(i, "hello"))
+	}
+	must(t, w.PutMessages(chSID(0), ms))
+	finish(t, w)
+	w = begin(t, a, testSvc)
+	must(t, w.DeleteMessages(chSID(0), []int64{5, 6, 150}))
+	must(t, w.PutMessages(chSID(0), []MessageRecord{msg(7, "edited")}))
+	finish(t, w)
+	all, err := a.LiveMessageIndexes(testSvc, chSID(0))
+	must(t, err)
+	for _, r := range [][2]int64{{4, 8}, {0, 0}, {149, 151}, {290, 1 << 40}, {-5, 2}, {math.MinInt64, math.MaxInt64}, {9, 3}, {400, 500}} {
+		got, err := a.LiveMessageIndexesIn(testSvc, chSID(0), r[0], r[1])
+		must(t, err)
+		var want []int64
+		for _, i := range all {
+			if i >= r[0] && i <= r[1] {
+				want = append(want, i)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("LiveMessageIndexesIn(%d, %d) = %v, want %v", r[0], r[1], got, want)
+		}
 	}
 }

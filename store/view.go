@@ -84,7 +84,13 @@ type item struct {
 // transaction, resuming by key, so a writer is never held up for long.
 // keysOnly skips copying the payload.
 func (a *Archive) scan(l loc, asOf uint64, chunk int, keysOnly bool, fn func(item) error) error {
-	var resume []byte
+	return a.scanFrom(l, nil, asOf, chunk, keysOnly, fn)
+}
+
+// scanFrom is scan from the first entity at or after from (nil: the
+// first).
+func (a *Archive) scanFrom(l loc, from []byte, asOf uint64, chunk int, keysOnly bool, fn func(item) error) error {
+	resume := from
 	for {
 		var items []item
 		var next []byte
@@ -422,6 +428,31 @@ func (a *Archive) liveKeys(l loc) ([]string, error) {
 	})
 	return out, err
 }
+
+// LiveMessageIndexesIn lists the indexes in [lo, hi] of the channel's live
+// messages in ascending order, reading only that range.
+func (a *Archive) LiveMessageIndexesIn(service, channelSID string, lo, hi int64) ([]int64, error) {
+	if channelSID == "" || hi < 0 || lo > hi {
+		return nil, nil
+	}
+	from := binary.BigEndian.AppendUint64(nil, uint64(max(lo, 0)))
+	var out []int64
+	err := a.scanFrom(loc{svc: service, ch: channelSID, bkt: bktMessages}, from, snapInf, listChunk, true, func(it item) error {
+		i := int64(binary.BigEndian.Uint64(it.entity))
+		if i > hi {
+			return errStopScan
+		}
+		out = append(out, i)
+		return nil
+	})
+	if errors.Is(err, errStopScan) {
+		err = nil
+	}
+	return out, err
+}
+
+// errStopScan ends a scan early; it never leaves the package.
+var errStopScan = errors.New("scan stopped")
 
 // LiveMessageIndexes lists the indexes of the channel's live messages in
 // ascending order.
