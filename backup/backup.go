@@ -513,7 +513,7 @@ func Run(ctx context.Context, src Source, a *store.Archive, o Options) (Result, 
 	runErr := r.body(svc)
 	if runErr == nil && ctx.Err() == nil && len(r.failures) == 0 && o.Full && len(o.Channels) == 0 && r.media != nil {
 		// Every message was read: media no message holds any more are gone.
-		runErr = r.media.sweep()
+		runErr = r.media.sweep(ctx)
 	}
 
 	status := store.StatusComplete

@@ -307,16 +307,7 @@ func snapshotOf(t *testing.T, a *store.Archive, id uint64) store.Snapshot {
 // public channels it kept unread as deleted (simulated here) gets them
 // back live in the next --full run, their files being still archived.
 func TestIntegrationKeptChannelsMediaRevived(t *testing.T) {
-	ctx := context.Background()
-	e := startEmulator(t, smallHistory)
-	a := newArchive(t)
-	if _, err := Run(ctx, e.cl, a, Options{Service: e.svc, PageSize: 10}); err != nil {
-		t.Fatal(err)
-	}
-	media, err := a.LiveMedia(e.svc)
-	if err != nil || len(media) == 0 {
-		t.Fatalf("live media after the Chat run: %d, %v", len(media), err)
-	}
+	e, a, media := chatBackupWithMedia(t)
 	// What the earlier build did: a snapshot through Conversations that
 	// records every media not seen as deleted.
 	w, err := a.BeginSnapshot(e.svc, true, time.Now())
@@ -395,4 +386,55 @@ func conversationsOnly(t *testing.T) (*emu, *store.Archive, liveAPI, Options) {
 	t.Helper()
 	e := startEmulator(t, chatOff)
 	return e, newArchive(t), e.via(remote.APIConversations), Options{Service: e.svc, PageSize: 10}
+}
+
+// TestIntegrationKeptChannelsDoNotStopTheSweep: a --full run through
+// Conversations that keeps public channels unread still records as
+// deleted the media of a message deleted from a private channel, and
+// keeps those of the public channels' messages.
+func TestIntegrationKeptChannelsDoNotStopTheSweep(t *testing.T) {
+	ctx := context.Background()
+	e, a, media := chatBackupWithMedia(t)
+	var doomed *remote.Message
+	var channel string
+	for c, err := range e.cl.ListChannels(ctx, e.svc, "private") {
+		if err != nil {
+			t.Fatal(err)
+		}
+		for m, err := range e.cl.ListMessages(ctx, e.svc, c.SID, remote.ListOptions{}) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Media != nil && doomed == nil {
+				doomed, channel = m, c.SID
+			}
+		}
+	}
+	if doomed == nil {
+		t.Fatal("the history has no media message in a private channel")
+	}
+	if err := e.cl.DeleteMessage(ctx, e.svc, channel, doomed.SID); err != nil {
+		t.Fatal(err)
+	}
+	want := slices.DeleteFunc(slices.Clone(media), func(sid string) bool { return sid == doomed.Media.SID })
+	if len(want) != len(media)-1 {
+		t.Fatalf("media %s of the deleted message is not among the archived %d", doomed.Media.SID, len(media))
+	}
+	fullKeepsMedia(t, e, a, want)
+}
+
+// chatBackupWithMedia backs smallHistory up through Chat into a new
+// archive, and returns the emulator, the archive and its live media.
+func chatBackupWithMedia(t *testing.T) (*emu, *store.Archive, []string) {
+	t.Helper()
+	e := startEmulator(t, smallHistory)
+	a := newArchive(t)
+	if _, err := Run(context.Background(), e.cl, a, Options{Service: e.svc, PageSize: 10}); err != nil {
+		t.Fatal(err)
+	}
+	media, err := a.LiveMedia(e.svc)
+	if err != nil || len(media) == 0 {
+		t.Fatalf("live media after the Chat run: %d, %v", len(media), err)
+	}
+	return e, a, media
 }

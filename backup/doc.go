@@ -357,15 +357,14 @@
 // pages above that point were read by the killed run, not by this one, so
 // their media were not seen, and recording them deleted would leave live
 // messages without their files for every later plain run. Such a run sweeps
-// nothing; the next --full run that reads every page does. Nor does a run
-// through Conversations that kept public channels archived without reading
-// them (see Conversations): their messages' media were not seen, and
-// recording them deleted let forget free files that live messages hold.
-// An earlier build did sweep them; such a --full run now also records
-// live again the media of the kept channels' archived messages that a run
-// recorded deleted, while their files are still in the archive (read from
-// the archive alone: the kept channels' messages and each media's newest
-// live record).
+// nothing; the next --full run that reads every page does. A run through
+// Conversations that kept public channels archived without reading them
+// (see Conversations) did not see their messages' media either: it reads
+// those channels' messages from the archive (the service's newest earlier
+// snapshot), and the media they hold are not swept. An earlier build swept
+// them, letting forget free files that live messages hold; such a run also
+// records live again each of them whose file is still in the archive, from
+// its newest live record (store.Archive.LastLiveMedia).
 //
 // # Memory
 //

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -199,13 +200,14 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// sweep records as deleted the archived media of the service that this run
-// did not see. Only a run that read every message of every channel and
-// failed nowhere may call it: then no live message holds them. A run that
-// resumed a walk, or kept archived channels it could not read (public
-// channels, through Conversations), did not read every message, so it
-// sweeps nothing.
-func (f *mediaFetcher) sweep() error {
+// sweep records as deleted the archived media of the service that no live
+// message holds. Only a run that read every message of every channel it
+// could read, and failed nowhere, may call it. The media it saw are held;
+// so are those of the messages of the channels it kept archived unread
+// (public channels, through Conversations: see keptMedia), which it also
+// records live again where an earlier build swept them (revive). A run
+// that resumed a walk did not read every message, so it sweeps nothing.
+func (f *mediaFetcher) sweep(ctx context.Context) error {
 	if f.unread.Load() {
 		f.r.log.Info("a channel's walk resumed where an earlier run stopped: media not seen are kept; the next --full run records the deleted ones")
 		return nil
@@ -213,18 +215,19 @@ func (f *mediaFetcher) sweep() error {
 	f.r.mu.Lock()
 	kept := f.r.kept
 	f.r.mu.Unlock()
-	if len(kept) > 0 {
-		// Public channels Conversations does not show stay archived
-		// unread: their messages' media were not seen, and are not gone.
-		f.r.log.Info("channels kept as archived were not read: media not seen are kept", "channels", len(kept))
-		return f.revive(kept)
+	held, err := f.keptMedia(ctx, kept)
+	if err != nil {
+		return err
 	}
 	live, err := f.r.a.LiveMedia(f.r.o.Service)
 	if err != nil {
 		return storeErr(fmt.Errorf("listing the media of service %s in archive %s: %w", f.r.o.Service, f.r.a.Path(), err))
 	}
+	if err := f.revive(ctx, held, live); err != nil {
+		return err
+	}
 	f.mu.Lock()
-	gone := slices.DeleteFunc(live, func(sid string) bool { return f.jobs[sid] != nil })
+	gone := slices.DeleteFunc(live, func(sid string) bool { return f.jobs[sid] != nil || held[sid] })
 	f.mu.Unlock()
 	if len(gone) == 0 {
 		return nil
@@ -233,66 +236,85 @@ func (f *mediaFetcher) sweep() error {
 	return storeErr(f.r.w.DeleteMedia(gone))
 }
 
-// revive records as live again the media of the kept channels' archived
-// messages that an earlier run recorded deleted, when their files are
-// still in the archive: before kept channels stopped the sweep, a --full
-// run through Conversations swept the media of the public channels it kept
-// unread, though their messages still hold them. The messages are read
-// from the archive (the newest earlier snapshot of the service), each
-// media's record from the newest snapshot that has it live.
-func (f *mediaFetcher) revive(kept []string) error {
+// keptMedia returns the media SIDs that the archived messages of the kept
+// channels hold, read from the archive: the service's newest snapshot
+// before this run's.
+func (f *mediaFetcher) keptMedia(ctx context.Context, kept []string) (map[string]bool, error) {
+	held := map[string]bool{}
+	if len(kept) == 0 {
+		return held, nil
+	}
 	r := f.r
 	snaps, err := r.a.Snapshots()
 	if err != nil {
-		return storeErr(err)
+		return nil, storeErr(err)
 	}
-	var earlier []store.Snapshot // of the service, newest first
+	var prev *store.Snapshot
 	for _, s := range slices.Backward(snaps) {
 		if s.Service == r.o.Service && s.ID < r.w.ID() {
-			earlier = append(earlier, s)
+			prev = &s
+			break
 		}
 	}
-	if len(earlier) == 0 {
-		return nil
+	if prev == nil {
+		return held, nil
 	}
-	v, err := r.a.View(earlier[0].ID)
+	v, err := r.a.View(prev.ID)
 	if err != nil {
-		return storeErr(err)
+		return nil, storeErr(err)
 	}
-	api := cmp.Or(earlier[0].API, remote.APIChat)
-	var revived []store.MediaRecord
+	api := cmp.Or(prev.API, remote.APIChat)
 	for _, ch := range kept {
 		for m, err := range v.Messages(ch) {
 			if err != nil {
-				return storeErr(err)
+				return nil, storeErr(err)
 			}
-			sid := archivedMediaSID(api, m.Raw)
-			if sid == "" {
-				continue
+			if err := ctx.Err(); err != nil {
+				return nil, err
 			}
-			if _, live, err := r.a.CurrentMedia(r.o.Service, sid); err != nil || live {
-				if err != nil {
-					return storeErr(err)
-				}
-				continue
+			if sid := archivedMediaSID(api, m.Raw); sid != "" {
+				held[sid] = true
 			}
-			rec, ok, err := lastLiveMedia(r.a, earlier, sid)
+		}
+	}
+	return held, nil
+}
+
+// revive records as live again each media of held that live (sorted) lacks
+// and whose file is still archived, from its newest live record: an
+// earlier build's --full run through Conversations recorded the media of
+// the public channels it kept unread as deleted, though their messages
+// still hold them.
+func (f *mediaFetcher) revive(ctx context.Context, held map[string]bool, live []string) error {
+	r := f.r
+	n := 0
+	for _, sid := range slices.Sorted(maps.Keys(held)) {
+		if _, ok := slices.BinarySearch(live, sid); ok {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		rec, ok, err := r.a.LastLiveMedia(r.o.Service, sid)
+		if err != nil {
+			return storeErr(err)
+		}
+		if !ok {
+			continue // never archived (--no-media)
+		}
+		if has, err := r.a.HasContent(rec.SHA256); err != nil || !has {
 			if err != nil {
 				return storeErr(err)
 			}
-			if !ok {
-				continue // never archived (--no-media), or its file was freed
-			}
-			revived = append(revived, rec)
+			continue // its file was freed
 		}
-	}
-	for _, rec := range revived {
 		if err := r.w.PutMedia(rec); err != nil {
 			return storeErr(err)
 		}
+		n++
 	}
-	if len(revived) > 0 {
-		r.log.Info("media of channels kept as archived, recorded deleted by an earlier run, recorded live again", "media", len(revived))
+	if n > 0 {
+		r.log.Info("media of channels kept as archived, recorded deleted by an earlier run, recorded live again", "media", n)
 	}
 	return nil
 }
@@ -313,27 +335,6 @@ func archivedMediaSID(api string, raw []byte) string {
 		return ""
 	}
 	return m.Media.SID
-}
-
-// lastLiveMedia finds media sid's record in the newest of snaps (newest
-// first) that has it live, with its file still in the archive.
-func lastLiveMedia(a *store.Archive, snaps []store.Snapshot, sid string) (store.MediaRecord, bool, error) {
-	for _, s := range snaps {
-		v, err := a.View(s.ID)
-		if err != nil {
-			return store.MediaRecord{}, false, err
-		}
-		rec, ok, err := v.Media(sid)
-		if err != nil || !ok {
-			if err != nil {
-				return rec, false, err
-			}
-			continue
-		}
-		has, err := a.HasContent(rec.SHA256)
-		return rec, has && err == nil, err
-	}
-	return store.MediaRecord{}, false, nil
 }
 
 // chanMedia is the media one channel's walk has asked for.

@@ -126,6 +126,46 @@ func (a *Archive) CurrentMedia(service, mediaSID string) (MediaRecord, bool, err
 	return a.mediaAt(service, mediaSID, snapInf)
 }
 
+// LastLiveMedia returns the newest live record of a service's media SID
+// among all its versions, even when a later version records it deleted:
+// what to bring back for a media that a run recorded deleted by mistake
+// (package backup). found is false when no version is live.
+func (a *Archive) LastLiveMedia(service, mediaSID string) (MediaRecord, bool, error) {
+	l := loc{svc: service, bkt: bktMedia}
+	entity := []byte(mediaSID)
+	var raw []byte
+	err := a.read(func(tx *bolt.Tx) error {
+		b, err := a.bucket(tx, l)
+		if b == nil || len(entity) == 0 {
+			return err
+		}
+		return forEachEntity(b, entity, func(e []byte, vs []version) (bool, error) {
+			if !bytes.Equal(e, entity) {
+				return false, nil
+			}
+			for i := len(vs) - 1; i >= 0; i-- {
+				r, err := a.decodeAt(l, vs[i])
+				if err != nil {
+					return false, err
+				}
+				if r.live() {
+					raw = bytes.Clone(r.payload)
+					break
+				}
+			}
+			return false, nil
+		})
+	})
+	if err != nil || raw == nil {
+		return MediaRecord{}, false, err
+	}
+	m, err := decodeMedia(raw)
+	if err != nil {
+		return MediaRecord{}, false, a.errCorrupt(l.String()+fmt.Sprintf("/%q", mediaSID), err)
+	}
+	return m, true, nil
+}
+
 // LiveMedia lists the media SIDs of the service in the current state, sorted.
 func (a *Archive) LiveMedia(service string) ([]string, error) {
 	return a.liveKeys(loc{svc: service, bkt: bktMedia})

@@ -780,3 +780,38 @@ func writeMediaSample(tb testing.TB, path string) {
 }
 
 func mediaSampleBytes(tb testing.TB) []byte { return imageOf(tb, writeMediaSample) }
+
+// TestLastLiveMedia finds a media's newest live record behind the versions
+// that record it deleted, and nothing for a media never archived.
+func TestLastLiveMedia(t *testing.T) {
+	a, err := Open(tempPath(t), Options{Create: true})
+	must(t, err)
+	defer a.Close()
+	sha, _, err := a.PutContent(context.Background(), strings.NewReader("file"), 4, "")
+	must(t, err)
+	steps := []func(w *Writer){
+		func(w *Writer) { must(t, w.PutMedia(MediaRecord{SID: meSID(1), SHA256: sha, Filename: "first.png"})) },
+		func(w *Writer) { must(t, w.DeleteMedia([]string{meSID(1)})) },
+		func(w *Writer) { must(t, w.PutMedia(MediaRecord{SID: meSID(1), SHA256: sha, Filename: "second.png"})) },
+		func(w *Writer) { must(t, w.DeleteMedia([]string{meSID(1)})) },
+		func(w *Writer) {},
+	}
+	for _, step := range steps {
+		w := begin(t, a, testSvc)
+		step(w)
+		finish(t, w)
+	}
+	if _, live, err := a.CurrentMedia(testSvc, meSID(1)); err != nil || live {
+		t.Fatalf("CurrentMedia = %v, %v; want it deleted", live, err)
+	}
+	m, ok, err := a.LastLiveMedia(testSvc, meSID(1))
+	if err != nil || !ok || m.Filename != "second.png" || m.SHA256 != sha {
+		t.Errorf("LastLiveMedia = %+v, %v, %v; want the second record", m, ok, err)
+	}
+	if _, ok, err := a.LastLiveMedia(testSvc, meSID(2)); err != nil || ok {
+		t.Errorf("LastLiveMedia of a media never archived = %v, %v", ok, err)
+	}
+	if _, ok, err := a.LastLiveMedia(testSvc2, meSID(1)); err != nil || ok {
+		t.Errorf("LastLiveMedia in another service = %v, %v", ok, err)
+	}
+}
