@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -105,15 +106,23 @@ var (
 		"the request failed; --json gives the error in full once the run ends"}
 )
 
+// The paths of the Media Content Service and of Conversations in a
+// (lower-cased) error message: a channel's unique name in a Chat path
+// ("media-team") must not match.
+var (
+	mediaPath = regexp.MustCompile(`/v1/services/is[0-9a-f]{32}/media\b`)
+	convPath  = regexp.MustCompile(`/v1/services/is[0-9a-f]{32}\b`) // after mediaPath: Media is under /v1 too
+)
+
 // unreachable is causeUnreachable naming the root the failed request
 // went to: the media and Conversations roots are flags of their own, and a
 // rehearsal that sets only --base-url sends those requests to Twilio.
 func unreachable(m string) cause {
 	var flag string
 	switch {
-	case strings.Contains(m, "/media") || strings.Contains(m, "mcs."):
+	case mediaPath.MatchString(m) || strings.Contains(m, "lookup mcs."):
 		flag = "--media-url"
-	case strings.Contains(m, "/v1/") || strings.Contains(m, "conversations."):
+	case convPath.MatchString(m) || strings.Contains(m, "lookup conversations."):
 		flag = "--conversations-url"
 	default:
 		return causeUnreachable

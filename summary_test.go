@@ -32,11 +32,16 @@ func TestClassify(t *testing.T) {
 			t.Errorf("classify(%q) = %q, want %q", tt.msg, got.what, tt.want.what)
 		}
 	}
+	is := "IS" + strings.Repeat("ab", 16)
 	for msg, flag := range map[string]string{
-		"GET /mcs/v1/Services/IS1/Media/ME1: dial tcp 127.0.0.1:1: connect: connection refused": "--media-url",
-		"dial tcp: lookup mcs.us1.twilio.com: no such host":                                     "--media-url",
-		"GET /v1/Services/IS1/Conversations: dial tcp 127.0.0.1:1: connect: connection refused": "--conversations-url",
-		"GET /v2/Services/IS1/Channels: dial tcp 127.0.0.1:1: connect: connection refused":      "--base-url",
+		"GET /mcs/v1/Services/" + is + "/Media/ME1: dial tcp 127.0.0.1:1: connect: connection refused":                 "--media-url",
+		"POST /v1/Services/" + is + "/Media: dial tcp 127.0.0.1:1: connect: connection refused":                        "--media-url",
+		"dial tcp: lookup mcs.us1.twilio.com: no such host":                                                            "--media-url",
+		"GET /v1/Services/" + is + "/Conversations: dial tcp 127.0.0.1:1: connect: connection refused":                 "--conversations-url",
+		"GET /v1/Services/" + is + ": dial tcp 127.0.0.1:1: connect: connection refused":                               "--conversations-url",
+		"GET /v2/Services/" + is + "/Channels: dial tcp 127.0.0.1:1: connect: connection refused":                      "--base-url",
+		`fetching channel "media-team": GET /v2/Services/` + is + "/Channels/media-team: dial tcp: connection refused": "--base-url",
+		`fetching channel "x": GET /v2/Services/` + is + "/Channels/conversations.old: dial tcp: connection refused":   "--base-url",
 	} {
 		if c := classify(msg); !strings.Contains(c.waiting, flag) || !strings.Contains(c.next, flag) || c.what != causeUnreachable.what {
 			t.Errorf("classify(%q) = %+v, want it to name %s", msg, c, flag)

@@ -52,8 +52,21 @@ const repairBatch = 20_000
 // versions whose content is not whole, and the uploads of unfinished
 // puts, are not copied. The new archive passes Check. See doc.go,
 // "Repair".
-func Repair(src, dst string) (RepairResult, error) {
-	res := RepairResult{Source: src, Output: dst, Snapshots: []RepairedSnapshot{}, Lost: []Problem{}}
+func Repair(src, dst string) (res RepairResult, err error) {
+	res = RepairResult{Source: src, Output: dst, Snapshots: []RepairedSnapshot{}, Lost: []Problem{}}
+	padded := "" // the padded copy of a truncated src
+	defer func() {
+		if padded == "" {
+			return
+		}
+		// Damage found in the padded copy is damage of src.
+		for i := range res.Lost {
+			res.Lost[i].What = strings.ReplaceAll(res.Lost[i].What, padded, src)
+		}
+		if err != nil {
+			err = &renamedError{msg: strings.ReplaceAll(err.Error(), padded, src) + " (the archive is truncated: its missing pages read as empty)", err: err}
+		}
+	}()
 	if _, err := os.Lstat(dst); !errors.Is(err, fs.ErrNotExist) {
 		return res, fmt.Errorf("repair: %s already exists; name a new file with --output (repair never overwrites)", dst)
 	}
@@ -63,7 +76,6 @@ func Repair(src, dst string) (RepairResult, error) {
 	}
 	in, err := Open(src, Options{ReadOnly: true})
 	var te *truncatedError
-	padded := ""
 	if errors.As(err, &te) {
 		// The pages past the end read as empty in a copy padded to the
 		// size they need; repair loses what they held, and keeps the rest.
@@ -114,15 +126,19 @@ func Repair(src, dst string) (RepairResult, error) {
 		return res, fmt.Errorf("repair: %v; the new archive was not kept (repair never overwrites)", err)
 	}
 	syncDir(dir)
-	if padded != "" {
-		// Damage found in the padded copy is damage of src.
-		for i := range res.Lost {
-			res.Lost[i].What = strings.ReplaceAll(res.Lost[i].What, padded, src)
-		}
-	}
 	res.Intact = res.LostCount == 0
 	return res, nil
 }
+
+// renamedError is err with a text that names the archive rather than its
+// padded copy.
+type renamedError struct {
+	msg string
+	err error
+}
+
+func (e *renamedError) Error() string { return e.msg }
+func (e *renamedError) Unwrap() error { return e.err }
 
 // paddedCopy copies the truncated archive src into a temporary file in
 // dir, extended with zeros to size, and returns its name. src is only read.

@@ -244,3 +244,21 @@ func TestRepairTruncatedArchive(t *testing.T) {
 		t.Errorf("repair left files beside its output: %v", n)
 	}
 }
+
+// TestRepairTruncatedToNothing: an archive cut so short that its page tree
+// is gone fails to repair with an error naming the archive, not the
+// padded copy, and saying it is truncated; nothing is left behind.
+func TestRepairTruncatedToNothing(t *testing.T) {
+	img := fuzzSampleBytes(t)
+	dir := t.TempDir()
+	path := filepath.Join(dir, "cut.vault")
+	must(t, os.WriteFile(path, img[:3*4096], 0o600))
+	out := filepath.Join(t.TempDir(), "out.vault")
+	_, err := Repair(path, out)
+	if err == nil || strings.Contains(err.Error(), ".padded-") || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "truncated") {
+		t.Fatalf("Repair = %v; want an error naming %s and its truncation", err, path)
+	}
+	if n, _ := os.ReadDir(filepath.Dir(out)); len(n) != 0 {
+		t.Errorf("a failed repair left %v", n)
+	}
+}
