@@ -48,15 +48,13 @@ func lsLine(api string, m store.MessageRecord) string {
 	} else {
 		parts = append(parts, fmt.Sprintf("%q", msg.Body))
 	}
-	edited := msg.WasEdited != nil && *msg.WasEdited || msg.LastUpdatedBy != "" && msg.DateUpdated > msg.DateCreated ||
-		msg.WasEdited == nil && msg.DateUpdated > msg.DateCreated
-	if edited {
+	if edited, by, at := transcript.MessageEdit(raw); edited {
 		mark := "[edited"
-		if msg.LastUpdatedBy != "" {
-			mark += " by " + msg.LastUpdatedBy
+		if by != "" {
+			mark += " by " + by
 		}
-		if msg.DateUpdated != "" {
-			mark += " at " + msg.DateUpdated
+		if at != "" {
+			mark += " at " + at
 		}
 		parts = append(parts, mark+"]")
 	}

@@ -48,7 +48,7 @@ type rawMessage struct {
 	Attributes    string          `json:"attributes"`
 	DateCreated   string          `json:"date_created"`
 	DateUpdated   string          `json:"date_updated"`
-	WasEdited     bool            `json:"was_edited"`
+	WasEdited     *bool           `json:"was_edited"` // Chat only
 	LastUpdatedBy string          `json:"last_updated_by"`
 	Media         json.RawMessage `json:"media"`
 }
@@ -142,7 +142,7 @@ func (w *writer) message(m store.MessageRecord) (messageView, time.Time, error) 
 		mv.UTC = created.UTC().Format("15:04:05 UTC")
 	}
 	updated, uok := parseTime(r.DateUpdated)
-	if r.WasEdited || (r.LastUpdatedBy != "" && uok && ok && updated.After(created)) {
+	if r.edited() {
 		mv.Edited = true
 		mv.EditedBy = r.LastUpdatedBy
 		if uok {
@@ -179,6 +179,28 @@ func MessageMedia(rawMessage []byte) (m Media, ok bool) {
 		return *p, true
 	}
 	return Media{}, false
+}
+
+// edited tells whether the message was edited: was_edited, in Chat's
+// shape; else (Conversations, where a message never edited has no
+// date_updated) a date_updated later than date_created. An editor named
+// with a later date_updated counts too.
+func (r rawMessage) edited() bool {
+	created, cok := parseTime(r.DateCreated)
+	updated, uok := parseTime(r.DateUpdated)
+	later := cok && uok && updated.After(created)
+	return r.WasEdited != nil && *r.WasEdited || later && (r.LastUpdatedBy != "" || r.WasEdited == nil)
+}
+
+// MessageEdit tells whether an archived message (in either API's shape)
+// was edited, by whom (last_updated_by, when archived) and when
+// (date_updated as archived), by the rule the transcripts use.
+func MessageEdit(rawMsg []byte) (edited bool, by, at string) {
+	var r rawMessage
+	if json.Unmarshal(rawMsg, &r) != nil || !r.edited() {
+		return false, "", ""
+	}
+	return true, r.LastUpdatedBy, r.DateUpdated
 }
 
 // decodeMedia reads Chat's media object or the first element of

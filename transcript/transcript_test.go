@@ -447,3 +447,27 @@ func TestFirstExportRemovesNothing(t *testing.T) {
 		t.Errorf("second export: Removed = %d, %v; want the 2 pages of a channel the snapshot lacks", res.Removed, err)
 	}
 }
+
+// TestMessageEdit: was_edited decides in Chat's shape; without it
+// (Conversations, where date_updated is null until an edit) a later
+// date_updated does.
+func TestMessageEdit(t *testing.T) {
+	for _, tc := range []struct {
+		raw    string
+		edited bool
+		by, at string
+	}{
+		{`{"was_edited":true,"last_updated_by":"ann","date_created":"2026-01-01T00:00:00Z","date_updated":"2026-01-01T00:01:00Z"}`, true, "ann", "2026-01-01T00:01:00Z"},
+		{`{"was_edited":false,"date_created":"2026-01-01T00:00:00Z","date_updated":"2026-01-01T00:01:00Z"}`, false, "", ""},
+		{`{"was_edited":false,"last_updated_by":"bob","date_created":"2026-01-01T00:00:00Z","date_updated":"2026-01-01T00:01:00Z"}`, true, "bob", "2026-01-01T00:01:00Z"},
+		{`{"date_created":"2026-01-01T00:00:00Z","date_updated":"2026-01-01T00:01:00Z"}`, true, "", "2026-01-01T00:01:00Z"},
+		{`{"date_created":"2026-01-01T00:00:00Z","date_updated":null}`, false, "", ""},
+		{`{"date_created":"2026-01-01T00:00:00Z","date_updated":"2026-01-01T00:00:00Z"}`, false, "", ""},
+		{`not json`, false, "", ""},
+	} {
+		edited, by, at := MessageEdit([]byte(tc.raw))
+		if edited != tc.edited || by != tc.by || at != tc.at {
+			t.Errorf("MessageEdit(%s) = %v, %q, %q; want %v, %q, %q", tc.raw, edited, by, at, tc.edited, tc.by, tc.at)
+		}
+	}
+}
