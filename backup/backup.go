@@ -503,8 +503,12 @@ func Run(ctx context.Context, src Source, a *store.Archive, o Options) (Result, 
 		return res, errors.Join(fmt.Errorf("backup of service %s: recording the API in snapshot %d: %w", o.Service, w.ID(), err), ferr)
 	}
 	if prevAPI != "" && prevAPI != src.API() {
-		r.warn(fmt.Sprintf("snapshot %d is read through %s, the previous snapshot of the service through %s: records this run does not read again keep %s's shape (every reader takes both); a run with --full re-reads every message through %s",
-			w.ID(), src.API(), prevAPI, prevAPI, src.API()))
+		what := fmt.Sprintf("records this run does not read again keep %s's shape (every reader takes both); a run with --full re-reads every message through %s",
+			prevAPI, src.API())
+		if o.Full {
+			what = fmt.Sprintf("this --full run re-reads every message it can see through %s, and counts each whose shape changed as changed", src.API())
+		}
+		r.warn(fmt.Sprintf("snapshot %d is read through %s, the previous snapshot of the service through %s: %s", w.ID(), src.API(), prevAPI, what))
 	}
 	res.Snapshot = w.ID()
 	r.log.Info("snapshot begun", "snapshot", w.ID(), "service", o.Service, "full", o.Full)

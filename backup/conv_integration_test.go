@@ -420,7 +420,11 @@ func TestIntegrationKeptChannelsDoNotStopTheSweep(t *testing.T) {
 	if len(want) != len(media)-1 {
 		t.Fatalf("media %s of the deleted message is not among the archived %d", doomed.Media.SID, len(media))
 	}
-	fullKeepsMedia(t, e, a, want)
+	full := fullKeepsMedia(t, e, a, want)
+	// The change of API is told as a --full run sees it.
+	if all := strings.Join(full.Warnings, "\n"); !strings.Contains(all, "this --full run re-reads every message") || strings.Contains(all, "a run with --full") {
+		t.Errorf("warnings of the --full run: %q", full.Warnings)
+	}
 }
 
 // chatBackupWithMedia backs smallHistory up through Chat into a new
