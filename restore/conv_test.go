@@ -69,6 +69,25 @@ func TestLossesReported(t *testing.T) {
 	if err != nil || res.Losses != nil || res.API != remote.APIChat {
 		t.Errorf("through Chat: losses %+v, api %q, err %v", res.Losses, res.API, err)
 	}
+	// A snapshot read through Conversations that keeps Chat's records
+	// (those a run did not read again): the losses are from Chat.
+	snap.meta.API = remote.APIConversations
+	ft = newFakeTarget(dstSvc)
+	ft.api = remote.APIConversations
+	res, err = run(t.Context(), ft, newFakeArchive(snap), opts(Options{DryRun: true}))
+	if err != nil || len(res.Losses) != len(wantCounts) {
+		t.Fatalf("Conversations snapshot of Chat records: losses %+v, err %v", res.Losses, err)
+	}
+	for _, l := range res.Losses {
+		if l.From != remote.APIChat {
+			t.Errorf("loss %+v: want it from chat", l)
+		}
+	}
+	for _, w := range res.Warnings {
+		if strings.Contains(w, "cannot carry from Conversations") {
+			t.Errorf("warning %q: the records are in Chat's shape", w)
+		}
+	}
 }
 
 // TestLostFieldsAreNoDifference: what the target's API cannot carry is no

@@ -379,7 +379,7 @@ func run(ctx context.Context, dst Target, a archive, o Options) (res Result, err
 		return res, err
 	}
 	if len(res.Losses) > 0 {
-		w := lossWarnings(res.Losses, sel.api, res.API)
+		w := lossWarnings(res.Losses, res.API)
 		o.Logger.Warn("fields the target's API cannot carry are not restored", "from", sel.api, "to", res.API, "fields", len(w))
 		res.Warnings = append(res.Warnings, w...)
 	}

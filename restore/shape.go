@@ -108,6 +108,7 @@ func (v shapedView) Messages(channelSID string) iter.Seq2[store.MessageRecord, e
 type LossCount struct {
 	Kind  string `json:"kind"`
 	Field string `json:"field"`
+	From  string `json:"from"` // the API whose shape the records are in (a snapshot read through Conversations keeps older records in Chat's)
 	Why   string `json:"why"`
 	Count int    `json:"count"`
 }
@@ -158,7 +159,7 @@ func countLosses(raw snapshotView, chans []store.ChannelRecord, fromAPI, toAPI s
 		for _, kind := range restoredKinds {
 			for _, l := range remote.Losses(kind, from, toAPI) {
 				rows[from] = append(rows[from], len(out))
-				out = append(out, LossCount{Kind: l.Kind, Field: l.Field, Why: l.Why})
+				out = append(out, LossCount{Kind: l.Kind, Field: l.Field, From: from, Why: l.Why})
 			}
 		}
 	}
@@ -239,11 +240,11 @@ func carries(kind, field string, v json.RawMessage) bool {
 }
 
 // lossWarnings words losses for Result.Warnings.
-func lossWarnings(losses []LossCount, fromAPI, toAPI string) []string {
+func lossWarnings(losses []LossCount, toAPI string) []string {
 	var out []string
 	for _, l := range losses {
 		out = append(out, fmt.Sprintf("%d archived %s records hold %s, which %s cannot carry from %s: %s",
-			l.Count, l.Kind, l.Field, apiTitle(toAPI), apiTitle(fromAPI), strings.TrimSuffix(l.Why, ".")))
+			l.Count, l.Kind, l.Field, apiTitle(toAPI), apiTitle(l.From), strings.TrimSuffix(l.Why, ".")))
 	}
 	return out
 }
