@@ -712,7 +712,9 @@ func (a *fakeArchive) SnapshotAsOf(service string, t time.Time) (store.Snapshot,
 		}
 	}
 	if best == nil {
-		return store.Snapshot{}, store.ErrNoSnapshot
+		// As the archive words it.
+		return store.Snapshot{}, fmt.Errorf("the archive has no complete snapshot of service %s finished at or before %s; list them with `chatvault snapshots`: %w",
+			service, t.UTC().Format(time.RFC3339), store.ErrNoSnapshot)
 	}
 	return best.meta, nil
 }

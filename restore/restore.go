@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/chatvault/chatvault/internal/names"
 	"github.com/chatvault/chatvault/remote"
 	"github.com/chatvault/chatvault/store"
 	"golang.org/x/sync/errgroup"
@@ -564,8 +565,7 @@ func selectSnapshot(a archive, o *Options) (store.Snapshot, error) {
 	if !o.AsOf.IsZero() {
 		s, err := a.SnapshotAsOf(source, o.AsOf)
 		if err != nil {
-			return s, fmt.Errorf("restore: no complete snapshot of %s finished at or before %s: %w",
-				source, o.AsOf.UTC().Format(time.RFC3339), err)
+			return s, fmt.Errorf("restore: %w", err) // the archive's error names the service, the time and what to do
 		}
 		return s, nil
 	}
@@ -611,6 +611,21 @@ func latestSnapshot(a archive, source string) (store.Snapshot, error) {
 	return store.Snapshot{}, fmt.Errorf("restore: the archive holds no snapshot of %s; list them with `chatvault snapshots`: %w", source, store.ErrNoSnapshot)
 }
 
+// unknownChannel is the error for a channel name the snapshot lacks,
+// naming the channels the user may have meant.
+func unknownChannel(v snapshotView, name string, snap uint64) error {
+	msg := fmt.Sprintf("restore: channel %q is not in snapshot %d", name, snap)
+	cs, err := v.Channels()
+	if err != nil {
+		return fmt.Errorf("%s (listing its channels to suggest others failed too: %v): %w", msg, err, ErrUnknownChannel)
+	}
+	known := make([]string, len(cs))
+	for i, c := range cs {
+		known[i] = cmp.Or(c.UniqueName, c.SID)
+	}
+	return fmt.Errorf("%s; %s (chatvault ls lists them): %w", msg, names.Suggest([]string{name}, known, fmt.Sprintf("snapshot %d", snap)), ErrUnknownChannel)
+}
+
 func selectChannels(v snapshotView, sel []string, snap uint64) ([]store.ChannelRecord, error) {
 	if len(sel) == 0 {
 		cs, err := v.Channels()
@@ -625,8 +640,7 @@ func selectChannels(v snapshotView, sel []string, snap uint64) ([]store.ChannelR
 		c, err := v.Channel(s)
 		if err != nil {
 			if errors.Is(err, store.ErrNotFound) {
-				return nil, fmt.Errorf("%w: channel %q is not in snapshot %d; list its channels with `chatvault ls`: %w",
-					ErrUnknownChannel, s, snap, err)
+				return nil, unknownChannel(v, s, snap)
 			}
 			return nil, fmt.Errorf("restore: look up channel %q in snapshot %d: %w", s, snap, err)
 		}
