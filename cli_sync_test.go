@@ -150,3 +150,28 @@ func TestBinarySync(t *testing.T) {
 		t.Errorf("verify --source without --service: exit %d: %s", code, errOut)
 	}
 }
+
+// TestBinaryVerifyChannel: after restore --channel, verify --source
+// --channel compares that channel alone (exit 0) where the whole snapshot
+// differs (exit 4); --channel without --source is a usage error.
+func TestBinaryVerifyChannel(t *testing.T) {
+	info := startEmulator(t, "--channels", "3", "--messages", "10", "--seed", "12")
+	src, dst := info.Services[0], info.Services[1]
+	archive := filepath.Join(t.TempDir(), "verify.vault")
+	if code, _, errOut := chatvault(t, info, "backup", "--service", src, "--archive", archive); code != 0 {
+		t.Fatalf("backup exit %d: %s", code, errOut)
+	}
+	if code, _, errOut := chatvault(t, info, "restore", "--service", dst, "--source", src, "--archive", archive, "--channel", "general-0"); code != exitOK && code != exitPartial {
+		t.Fatalf("restore --channel exit %d: %s", code, errOut)
+	}
+	verify := []string{"verify", "--service", dst, "--source", src, "--archive", archive}
+	if code, out, _ := chatvault(t, info, verify...); code != exitDifferences {
+		t.Errorf("verify of the whole snapshot after restoring one channel: exit %d: %s", code, out)
+	}
+	if code, out, errOut := chatvault(t, info, append(verify, "--channel", "general-0")...); code != exitOK {
+		t.Errorf("verify --channel general-0: exit %d: %s %s", code, out, errOut)
+	}
+	if code, _, errOut := chatvault(t, info, "verify", "--archive", archive, "--channel", "general-0"); code != exitUsage || !strings.Contains(errOut, "--source") {
+		t.Errorf("verify --channel without --source: exit %d: %s", code, errOut)
+	}
+}

@@ -111,7 +111,7 @@ func runVerifyTarget(ctx context.Context, o verifyOptions, stdout io.Writer) err
 		return fmt.Errorf("verify target %s: %w", o.Service, err)
 	}
 	diffs, err := restore.VerifyTarget(ctx, via[restore.Target](cl, api), a, restore.Options{Target: o.Service, Source: o.Source,
-		Snapshot: fmt.Sprint(snap.ID)})
+		Snapshot: fmt.Sprint(snap.ID), Channels: o.Channels})
 	if err != nil {
 		return err
 	}

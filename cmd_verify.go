@@ -19,8 +19,9 @@ type verifyOptions struct {
 	Archive  string
 	Snapshot string
 	Service  string
-	Source   string // with Service: compare the restored target Service with the snapshot of Source
-	API      string // remote.APIAuto, APIChat or APIConversations
+	Source   string   // with Service: compare the restored target Service with the snapshot of Source
+	Channels []string // with Source: only these channels (as restore --channel restored them)
+	API      string   // remote.APIAuto, APIChat or APIConversations
 	JSON     bool
 }
 
@@ -34,6 +35,7 @@ func verifyCommand() *cli.Command {
 			snapshotFlag(),
 			&cli.StringFlag{Name: "service", Usage: "also compare the snapshot with this live service `SID` (IS…)"},
 			&cli.StringFlag{Name: "source", Usage: "--service is a restore target: compare it with the snapshot of this source `SID` (IS…) it was restored from"},
+			channelFlag("with --source: only this channel (`CH…|UNIQUE_NAME`), as restore --channel restored it; repeat for more"),
 			jsonFlag(),
 		),
 		Action: func(c *cli.Context) error {
@@ -43,6 +45,7 @@ func verifyCommand() *cli.Command {
 				Snapshot: c.String("snapshot"),
 				Service:  c.String("service"),
 				Source:   c.String("source"),
+				Channels: c.StringSlice("channel"),
 				API:      c.String("api"),
 				JSON:     c.Bool("json"),
 			}, c.App.Writer)
@@ -87,6 +90,9 @@ func runVerify(ctx context.Context, o verifyOptions, stdout io.Writer) error {
 	}
 	if o.Source != "" {
 		return runVerifyTarget(ctx, o, stdout)
+	}
+	if len(o.Channels) > 0 {
+		return usagef("--channel compares a restore target with --source; leave it out to verify the archive or compare it with its own service")
 	}
 	res := verifyResult{Problems: []store.Problem{}, Differences: []backup.Difference{}}
 	a, err := openArchiveRead(o.Archive)
