@@ -57,14 +57,19 @@ type snapshotJSON struct {
 	Added    int        `json:"added"`
 	Changed  int        `json:"changed"`
 	Deleted  int        `json:"deleted"`
-	Requests int64      `json:"requests"`
-	Failed   []string   `json:"failed,omitempty"`
-	API      string     `json:"api"` // the API the snapshot was read through
+	// Channels, members and users added, changed or deleted.
+	ChannelsChanged int      `json:"channels_changed"`
+	MembersChanged  int      `json:"members_changed"`
+	UsersChanged    int      `json:"users_changed"`
+	Requests        int64    `json:"requests"`
+	Failed          []string `json:"failed,omitempty"`
+	API             string   `json:"api"` // the API the snapshot was read through
 }
 
 func toSnapshotJSON(s store.Snapshot) snapshotJSON {
 	j := snapshotJSON{ID: s.ID, Service: s.Service, Started: s.Started.UTC(), Status: string(s.Status), Full: s.Full,
 		Channels: s.Channels, Messages: s.Messages, Added: s.Added, Changed: s.Changed, Deleted: s.Deleted,
+		ChannelsChanged: s.ChannelsChanged, MembersChanged: s.MembersChanged, UsersChanged: s.UsersChanged,
 		Requests: s.Requests, Failed: s.Failed, API: snapshotAPI(s)}
 	if !s.Finished.IsZero() {
 		f := s.Finished.UTC()

@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -177,13 +178,31 @@ func reportBackup(stdout, stderr io.Writer, o backupOptions, res backup.Result, 
 	if o.JSON {
 		return printResult(stdout, res, runErr)
 	}
-	fmt.Fprintf(stdout, "snapshot %d of %s through %s: %s, %s, %s (%d added, %d changed, %d deleted), %s, %s downloaded (%s), %s in %.1fs\n",
+	fmt.Fprintf(stdout, "snapshot %d of %s through %s: %s, %s, %s (%d added, %d changed, %d deleted), %s, %s downloaded (%s), %s in %.1fs%s\n",
 		res.Snapshot, res.Service, res.API, res.Status, plural(res.Channels, "channel"), plural(res.Messages, "message"), res.Added, res.Changed, res.Deleted,
-		plural(res.Users, "user"), plural(res.MediaFiles, "media file"), megabytes(res.MediaBytes), plural(int(res.Requests), "request"), res.DurationSeconds)
+		plural(res.Users, "user"), plural(res.MediaFiles, "media file"), megabytes(res.MediaBytes), plural(int(res.Requests), "request"), res.DurationSeconds,
+		otherChanges(res))
 	for _, w := range res.Warnings {
 		if !o.Quiet {
 			fmt.Fprintf(stderr, "warning: %s\n", w)
 		}
 	}
 	return nil
+}
+
+// otherChanges words a backup's changes besides messages, "" for none.
+func otherChanges(res backup.Result) string {
+	var parts []string
+	for _, c := range []struct {
+		n    int
+		noun string
+	}{{res.ChannelsChanged, "channel"}, {res.MembersChanged, "member"}, {res.UsersChanged, "user"}} {
+		if c.n > 0 {
+			parts = append(parts, plural(c.n, c.noun))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return "; also added, changed or deleted: " + strings.Join(parts, ", ")
 }

@@ -133,7 +133,15 @@ func TestReportsCountInWords(t *testing.T) {
 	if err := reportBackup(&out, &errOut, backupOptions{}, res, nil); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"1 channel, 1 message (", "1 user, 1 media file downloaded", "1 request in"} {
+	if strings.Contains(out.String(), "also") {
+		t.Errorf("backup without other changes says %q", out.String())
+	}
+	out.Reset()
+	res.MembersChanged, res.UsersChanged = 2, 1
+	if err := reportBackup(&out, &errOut, backupOptions{}, res, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"1 channel, 1 message (", "1 user, 1 media file downloaded", "1 request in", "; also added, changed or deleted: 2 members, 1 user"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("backup says %q, want %q", out.String(), want)
 		}

@@ -125,9 +125,12 @@ type Result struct {
 	Channels        int              `json:"channels"`
 	Users           int              `json:"users"` // users listed (and archived) by this run
 	Messages        int              `json:"messages"`
-	Added           int              `json:"added"`
+	Added           int              `json:"added"` // messages, as Changed and Deleted
 	Changed         int              `json:"changed"`
 	Deleted         int              `json:"deleted"`
+	ChannelsChanged int              `json:"channels_changed"` // channels added, changed or deleted
+	MembersChanged  int              `json:"members_changed"`  // members added, changed or deleted
+	UsersChanged    int              `json:"users_changed"`    // users added, changed or deleted
 	Requests        int64            `json:"requests"`
 	DurationSeconds float64          `json:"duration_seconds"`
 	Failures        []ChannelFailure `json:"failures,omitempty"`
@@ -550,6 +553,7 @@ func Run(ctx context.Context, src Source, a *store.Archive, o Options) (Result, 
 	res.Added = snap.Added
 	res.Changed = snap.Changed
 	res.Deleted = snap.Deleted
+	res.ChannelsChanged, res.MembersChanged, res.UsersChanged = snap.ChannelsChanged, snap.MembersChanged, snap.UsersChanged
 	res.Failures = r.failures
 	res.Warnings = r.warnings
 	res.Users = r.users

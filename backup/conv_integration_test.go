@@ -107,6 +107,8 @@ func TestIntegrationConversations(t *testing.T) {
 	}
 	expect(t, "idle run requests", e.cl.Requests()-reqs, int64(4+2*len(sids)))
 	expect(t, "idle run: added+changed+deleted", idle.Added+idle.Changed+idle.Deleted, 0)
+	expect(t, "idle run: channels, members and users changed", idle.ChannelsChanged+idle.MembersChanged+idle.UsersChanged, 0)
+	expect(t, "first run: channels added", first.ChannelsChanged, len(sids))
 
 	// Changes: new messages (more than a probe page) in one conversation,
 	// the newest message edited in another and deleted in a third, an old
@@ -161,6 +163,8 @@ func TestIntegrationConversations(t *testing.T) {
 	expect(t, "plain run added", plain.Added, probePageSize+3)
 	expect(t, "plain run deleted", plain.Deleted, 1)
 	expect(t, "plain run changed", plain.Changed, 1+inProbe)
+	expect(t, "plain run members changed", plain.MembersChanged, 1) // the participant removed
+	expect(t, "plain run channels changed", plain.ChannelsChanged, 0)
 	// What a plain run does not see without a message count: the old
 	// deletion and the old edit, and the participant_sid Conversations
 	// clears on the older messages of the removed participant.

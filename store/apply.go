@@ -346,7 +346,8 @@ func (ap *applier) apply(o *op) error {
 		_, err = ap.putVersion(sb.roles, loc{svc: w.service, bkt: bktRoles}, []byte(o.sid), w.id, kindPut, o.label, o.raw)
 		return err
 	case opPutChannel:
-		_, err = ap.putVersion(sb.channels, loc{svc: w.service, bkt: bktChannels}, []byte(o.sid), w.id, kindPut, o.label, o.raw)
+		t, err := ap.putVersion(sb.channels, loc{svc: w.service, bkt: bktChannels}, []byte(o.sid), w.id, kindPut, o.label, o.raw)
+		other(w, bktChannels, t)
 		return err
 	case opDeleteChannel:
 		return ap.deleteChannel(w, sb, o.sid)
@@ -423,9 +424,11 @@ func (ap *applier) serviceVersions(w *Writer, sb *svcBuckets, name []byte, o *op
 // putLabelled stores SID/label/raw records (members, users) as versions.
 func (ap *applier) putLabelled(b *bolt.Bucket, l loc, w *Writer, ms []MemberRecord) error {
 	for _, m := range ms {
-		if _, err := ap.putVersion(b, l, []byte(m.SID), w.id, kindPut, m.Identity, m.Raw); err != nil {
+		t, err := ap.putVersion(b, l, []byte(m.SID), w.id, kindPut, m.Identity, m.Raw)
+		if err != nil {
 			return err
 		}
+		other(w, l.bkt, t)
 	}
 	return nil
 }
@@ -433,11 +436,27 @@ func (ap *applier) putLabelled(b *bolt.Bucket, l loc, w *Writer, ms []MemberReco
 // tombstones records the deletion of string entities.
 func (ap *applier) tombstones(b *bolt.Bucket, l loc, w *Writer, sids []string) error {
 	for _, sid := range sids {
-		if _, err := ap.putVersion(b, l, []byte(sid), w.id, kindTombstone, "", nil); err != nil {
+		t, err := ap.putVersion(b, l, []byte(sid), w.id, kindTombstone, "", nil)
+		if err != nil {
 			return err
 		}
+		other(w, l.bkt, t)
 	}
 	return nil
+}
+
+// other adds the transition of a channel, member or user to the writer's
+// counters of changes besides messages (media are not counted).
+func other(w *Writer, bkt []byte, t transition) {
+	n := t.added + t.changed + t.deleted
+	switch {
+	case bytes.Equal(bkt, bktChannels):
+		w.channelsChanged += n
+	case bytes.Equal(bkt, bktMembers):
+		w.membersChanged += n
+	case bytes.Equal(bkt, bktUsers):
+		w.usersChanged += n
+	}
 }
 
 // tally adds a message transition to the writer's counters and the
@@ -527,6 +546,7 @@ func (ap *applier) finish(w *Writer, status Status, requests int64, failed []str
 	}
 	s.Finished, s.Status, s.Requests, s.Failed = finished, status, requests, failed
 	s.Added, s.Changed, s.Deleted = w.added, w.changed, w.deleted
+	s.ChannelsChanged, s.MembersChanged, s.UsersChanged = w.channelsChanged, w.membersChanged, w.usersChanged
 	if s.Channels, s.Messages, err = ap.a.totals(ap.tx, w.service, w.id); err != nil {
 		return Snapshot{}, err
 	}
@@ -558,9 +578,11 @@ func (ap *applier) stop(o *op) error {
 
 // deleteChannel tombstones the channel and its live members and messages.
 func (ap *applier) deleteChannel(w *Writer, sb *svcBuckets, channel string) error {
-	if _, err := ap.putVersion(sb.channels, loc{svc: w.service, bkt: bktChannels}, []byte(channel), w.id, kindTombstone, "", nil); err != nil {
+	t, err := ap.putVersion(sb.channels, loc{svc: w.service, bkt: bktChannels}, []byte(channel), w.id, kindTombstone, "", nil)
+	if err != nil {
 		return err
 	}
+	other(w, bktChannels, t) // its members and messages go with it, uncounted here
 	cb, err := ap.chanB(sb, channel, false)
 	if err != nil || cb == nil {
 		return err

@@ -96,9 +96,14 @@ type Snapshot struct {
 	Added    int       `json:"added"`    // messages added relative to the previous snapshot of the service
 	Changed  int       `json:"changed"`
 	Deleted  int       `json:"deleted"`
-	Requests int64     `json:"requests"`
-	Failed   []string  `json:"failed,omitempty"` // channel SIDs that failed
-	API      string    `json:"api,omitempty"`    // APIChat or APIConversations; "" (earlier releases) means chat
+	// Channels, members and users added, changed or deleted relative to
+	// the previous snapshot of the service (each kind's sum).
+	ChannelsChanged int      `json:"channels_changed,omitempty"`
+	MembersChanged  int      `json:"members_changed,omitempty"`
+	UsersChanged    int      `json:"users_changed,omitempty"`
+	Requests        int64    `json:"requests"`
+	Failed          []string `json:"failed,omitempty"` // channel SIDs that failed
+	API             string   `json:"api,omitempty"`    // APIChat or APIConversations; "" (earlier releases) means chat
 }
 
 // Archive is an open archive file. Its methods are safe for concurrent use.

@@ -327,7 +327,10 @@
 // Finished set); a process that dies leaves them running, and the next
 // read-write Open marks them interrupted with their totals but a zero
 // Finished (the time of death is unknown) and zero Added/Changed/Deleted
-// (those counters live in memory). Only one Writer per service may be open
+// and ChannelsChanged/MembersChanged/UsersChanged (those counters live in
+// memory). Added, Changed and Deleted count messages; the other three sum
+// each kind's additions, changes and deletions (a deleted channel counts
+// once in ChannelsChanged, its messages in Deleted, its members not). Only one Writer per service may be open
 // in an Archive.
 //
 // Crash safety comes from bbolt: a transaction is all or nothing, so at

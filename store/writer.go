@@ -312,7 +312,9 @@ type Writer struct {
 
 	// Owned by the writer goroutine.
 	added, changed, deleted int
-	closed                  bool
+	// Changes of other kinds: added + changed + deleted (see other).
+	channelsChanged, membersChanged, usersChanged int
+	closed                                        bool
 }
 
 // BeginSnapshot starts a snapshot of service in state running; the snapshot
