@@ -45,6 +45,7 @@ type chanRun struct {
 	// Tallies, merged into the Result when the channel ends.
 	created, skippedCh        int
 	members, messages, msSkip int
+	before                    int         // messages older than the channel's restored range (chanState.From)
 	newMembers                int         // members created, adopted or (dry run) planned
 	isReady                   bool        // the runner was told (ready)
 	turnPassed                atomic.Bool // the next channel may create (passTurn)
@@ -134,6 +135,7 @@ func (c *chanRun) finish() {
 	r.res.Members += c.members
 	r.res.Messages += c.messages
 	r.res.MessagesSkipped += c.msSkip
+	r.res.MessagesBeforeRange += c.before
 	r.res.MediaUploaded += c.uploaded
 	r.res.MediaBytes += c.uploadedBytes
 	r.res.Skipped = append(r.res.Skipped, c.skipped...)
@@ -558,9 +560,15 @@ func (c *chanRun) restoreMessages(ctx context.Context) (int, error) {
 			if err != nil {
 				return news, journalErr("read", c.st.indexKey(c.rec.SID, m.Index), err)
 			}
-			if ok && string(v) != deletedIndex {
+			switch {
+			case ok && string(v) != deletedIndex:
 				c.msSkip++
-			} else {
+			case c.st.From != nil && m.Index < *c.st.From:
+				// Older than the channel's restored range, which the restore
+				// that began it started later (--since): left out again,
+				// not reported as behind each run.
+				c.before++
+			default:
 				c.skip(m, SkipBehind, fmt.Sprintf("not restored by an earlier run, which restored later messages (up to index %d) already; "+
 					"a message cannot be inserted before them", c.st.LastSrcIndex))
 			}
@@ -670,6 +678,9 @@ func (c *chanRun) record(m *srcMessage, t *remote.Message) error {
 	k := c.st.indexKey(c.rec.SID, src)
 	if err := r.j.Put(k, []byte(strconv.FormatInt(tgt, 10))); err != nil {
 		return journalErr("write", k, err)
+	}
+	if c.st.From == nil && c.st.LastSrcIndex < 0 {
+		c.st.From = &src
 	}
 	c.st.LastSrcIndex, c.st.LastTgtIndex = src, tgt
 	c.st.Restored++

@@ -213,7 +213,8 @@
 //	ch/<source CH>                          {"target":"CH…","pending":bool,"members_done":bool,
 //	                                         "messages_done":bool,"last_src_index":n,
 //	                                         "last_tgt_index":n,"finished":bool,
-//	                                         "restored":n,"gen":g,"hash":h,"syncing":bool}  (-1 = none)
+//	                                         "restored":n,"gen":g,"hash":h,"syncing":bool,
+//	                                         "from":n}  (-1 = none)
 //	mb/<source MB>[@g]                      target MB SID
 //	wb/<source CH>[@g]/<source MB>          {"t":"MB…","h":h,"foreign":bool,"del":bool}
 //	wm/<source CH>[@g]/<source index, %020d> {"t":"IM…","h":h,"d":unix date_created,"del":bool}
@@ -222,6 +223,14 @@
 //	us/<identity>                           target US SID of a user this restore created, "pending", or "deleted" once a sync deleted it
 //	api/<chat|conversations>                "1": a restore wrote into the target through this API
 //	me/<source CH>[@g]/<source ME>          target ME SID of the file uploaded for it
+//
+// "from" is the source index of the first message restored into the
+// channel in its generation: where its restored range begins. A restore
+// with Since begins it late; a later run without Since leaves the archived
+// messages older than it out, as that restore did (Result.
+// MessagesBeforeRange), rather than reporting each as behind (SkipBehind,
+// which makes a run partial) run after run. Journals from before it have
+// none, and report them behind as before.
 //
 // "restored" counts the channel's ix entries (the messages this restore
 // put into the target channel). "gen" is the channel's generation, 0 at

@@ -28,8 +28,13 @@ type chanState struct {
 	MembersDone  bool  `json:"members_done"`
 	MessagesDone bool  `json:"messages_done"`
 	LastSrcIndex int64 `json:"last_src_index"` // source index of the newest restored message; -1 none
-	LastTgtIndex int64 `json:"last_tgt_index"` // its target index; -1 none
-	Finished     bool  `json:"finished"`
+	// From is the source index of the first message restored into the
+	// channel in this generation, where its restored range begins (a
+	// restore with --since starts it late); nil before any, or in a
+	// journal written before it was kept.
+	From         *int64 `json:"from,omitempty"`
+	LastTgtIndex int64  `json:"last_tgt_index"` // its target index; -1 none
+	Finished     bool   `json:"finished"`
 	// Restored counts the target messages journaled (ix entries) in this
 	// generation: fewer in the target means some were deleted there.
 	// Journals written before it existed have 0: not known.

@@ -213,6 +213,12 @@ type Result struct {
 	// MessagesAlreadyRestored: archived messages found already in the
 	// target (the new name of MessagesSkipped, which holds the same value).
 	MessagesAlreadyRestored int `json:"messages_already_restored"`
+	// MessagesBeforeRange: archived messages older than the first message
+	// restored into their channel, where a restore with --since began its
+	// range. They cannot be put before the messages restored after them,
+	// and are left out, as that restore left them: not Skipped, and no
+	// reason for a partial status run after run.
+	MessagesBeforeRange int `json:"messages_before_range,omitempty"`
 	// Updated and Deleted count the users, channels, members and messages a sync
 	// (Options.Sync) updated or deleted in the target.
 	Updated int `json:"updated"`

@@ -788,19 +788,49 @@ func TestNewerSnapshotAppends(t *testing.T) {
 	}
 	checkRestored(t, ft, dstSvc, journalOf(t, fa, srcSvc, dstSvc), expected(t, snap2, nil))
 
-	// A narrower earlier run leaves messages that cannot be put before later ones.
+	// A narrower earlier run (--since) began each channel's restored range
+	// later: a rerun without it leaves the older messages out as that run
+	// did, counted apart, not reported as behind run after run.
 	ft2 := newFakeTarget(srcSvc, dstSvc)
 	fa2 := newFakeArchive(snap1)
 	since := t0.Add(5 * time.Minute)
 	if _, err := run(t.Context(), ft2, fa2, opts(Options{Since: since})); err != nil {
 		t.Fatal(err)
 	}
+	older, inRange := 0, ""
+	for _, c := range snap1.channels {
+		for _, rec := range snap1.messages[c.SID] {
+			m, err := parseMessage(rec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.DateCreated.Before(since) {
+				older++
+			} else if inRange == "" && c.SID == snap1.channels[0].SID {
+				inRange = (chanState{}).indexKey(c.SID, m.Index)
+			}
+		}
+	}
 	res, err = run(t.Context(), ft2, fa2, opts(Options{}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Messages != 0 || len(res.Skipped) == 0 || res.Status != StatusPartial || !strings.Contains(res.Skipped[0].Reason, "cannot be inserted") {
-		t.Errorf("result %+v", res)
+	if older == 0 || res.Messages != 0 || len(res.Skipped) != 0 || res.Status != StatusComplete || res.MessagesBeforeRange != older {
+		t.Errorf("rerun without --since: %+v, want complete with %d messages before the range", res, older)
+	}
+	// A message inside the range that the journal no longer holds (marked
+	// as a sync's deletion leaves it) cannot be put before later ones: it
+	// is behind, reported, and the run partial.
+	j := journalOf(t, fa2, srcSvc, dstSvc)
+	j.mu.Lock()
+	j.committed[inRange] = []byte(deletedIndex)
+	j.mu.Unlock()
+	res, err = run(t.Context(), ft2, fa2, opts(Options{}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Messages != 0 || len(res.Skipped) != 1 || res.Status != StatusPartial || !strings.Contains(res.Skipped[0].Reason, "cannot be inserted") {
+		t.Errorf("rerun with a message behind: %+v", res)
 	}
 }
 
