@@ -30,9 +30,9 @@ func TestReadRetries(t *testing.T) {
 		{"500 then 503", []http.HandlerFunc{reply(500, "oops"), reply(503, twilioError(503, 20500, "down")), reply(200, channelJSON)}, 8, 3, nil, ""},
 		{"dropped connections", []http.HandlerFunc{hangUp, hangUp, reply(200, channelJSON)}, 8, 3, nil, ""},
 		{"mixed", []http.HandlerFunc{hangUp, reply(429, ""), reply(502, "<html>"), reply(200, channelJSON)}, 8, 4, nil, ""},
-		{"429 until gave up", []http.HandlerFunc{reply(429, twilioError(429, 20429, "Too many requests"))}, 2, 3, remote.ErrRateLimited, "gave up after 3 attempts"},
-		{"503 until gave up", []http.HandlerFunc{reply(503, "")}, 1, 2, nil, "gave up after 2 attempts"},
-		{"dropped until gave up", []http.HandlerFunc{hangUp}, 2, 3, nil, "gave up after 3 attempts"},
+		{"429 until gave up", []http.HandlerFunc{reply(429, twilioError(429, 20429, "Too many requests"))}, 2, 3, remote.ErrRateLimited, "gave up after 3 attempts: try again later, or with lower concurrency"},
+		{"503 until gave up", []http.HandlerFunc{reply(503, "")}, 1, 2, nil, "gave up after 2 attempts: the service keeps failing"},
+		{"dropped until gave up", []http.HandlerFunc{hangUp}, 2, 3, nil, "gave up after 3 attempts: check the URL and that the service is up"},
 		{"404 after a retry is final", []http.HandlerFunc{reply(500, ""), reply(404, twilioError(404, 20404, "nope"))}, 8, 2, remote.ErrNotFound, "after 2 attempts"},
 		{"401 is not retried", []http.HandlerFunc{reply(401, twilioError(401, 20003, "Authenticate"))}, 8, 1, remote.ErrAuthentication, ""},
 	}

@@ -115,7 +115,7 @@ func (c *Client) run(ctx context.Context, r *call) (outcome, error) {
 			return outcome{}, o.err
 		}
 		if attempt >= c.limits.MaxRetries {
-			return outcome{}, fmt.Errorf("%w (gave up after %d attempts: try again later, or with lower concurrency)", o.err, attempt+1)
+			return outcome{}, fmt.Errorf("%w (gave up after %d attempts: %s)", o.err, attempt+1, giveUpAdvice(o.err))
 		}
 		delay := c.backoff(attempt)
 		if o.hasRetryAfter {
@@ -130,6 +130,20 @@ func (c *Client) run(ctx context.Context, r *call) (outcome, error) {
 			return outcome{}, fmt.Errorf("%w; stopped while waiting to retry: %w", o.err, err)
 		}
 	}
+}
+
+// giveUpAdvice says what to do about a request that kept failing with err:
+// a lower concurrency helps against rate limits, not against a service
+// that cannot be reached or keeps failing.
+func giveUpAdvice(err error) string {
+	var ae *APIError
+	switch {
+	case errors.Is(err, ErrRateLimited):
+		return "try again later, or with lower concurrency"
+	case errors.As(err, &ae):
+		return "the service keeps failing; try again later"
+	}
+	return "check the URL and that the service is up, then try again"
 }
 
 // attempt sends r once: it waits for r's rate limiter and a slot among the
