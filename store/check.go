@@ -33,7 +33,7 @@ type Problem struct {
 // on a read-write Archive that is a write transaction that is rolled back,
 // so queued writes wait until Check returns.
 func (a *Archive) Check() ([]Problem, error) {
-	c := &checker{a: a, snaps: map[uint64]Snapshot{}, bySvc: map[string][]uint64{}}
+	c := &checker{a: a, snaps: map[uint64]Snapshot{}, bySvc: map[string][]uint64{}, passed: map[string]bool{}}
 	err := a.checkTx(func(tx *bolt.Tx) error {
 		if fi, err := os.Stat(a.path); err == nil && tx.Size() > fi.Size() {
 			c.add("file", "truncated: %d bytes, but its pages need %d", fi.Size(), tx.Size())
@@ -65,11 +65,19 @@ func (a *Archive) Check() ([]Problem, error) {
 		}
 		pw.walk(root)
 		if pw.problems > 0 {
-			return nil
+			// Damage confined to channels, chunks and journals leaves
+			// the rest to check, those buckets vetted one by one.
+			if a.walkPages(tx, root, lazyBucket) != "" {
+				return nil
+			}
+			c.damaged = true
 		}
 		if err := guard(func() error { c.walk(tx); return nil }); err != nil {
 			c.add("file", "the check stopped at a damaged page: %v", err)
 			return nil
+		}
+		if c.damaged {
+			return nil // bbolt's check would read the damaged pages
 		}
 		for err := range tx.Check() {
 			c.add("file", "bbolt structure: %v", err)
@@ -118,6 +126,30 @@ type checker struct {
 	// content maps every content record's SHA-256 (hex) to "" when it
 	// reads back whole, else to what is wrong with it.
 	content map[string]string
+	// damaged is set when the page walk found damage inside the buckets
+	// Open leaves to the reads (lazyBucket) and nowhere else: the walk
+	// then vets each such bucket before it descends (sound), and passes
+	// over the damaged ones.
+	damaged bool
+	passed  map[string]bool // the damaged buckets reported
+}
+
+// sound reports whether the lazy bucket b at path can be read: always,
+// unless the page walk found damage; then its pages are walked first
+// (Archive.vetBucket), and a damaged one is reported and passed over.
+// where names it in the problem.
+func (c *checker) sound(b *bolt.Bucket, where string, path ...string) bool {
+	if !c.damaged || b == nil {
+		return true
+	}
+	if err := c.a.vetBucket(b, path...); err != nil {
+		if !c.passed[where] { // a chunk is met twice: with its content, then alone
+			c.add(where, "its pages are damaged, so its records were not checked (chatvault repair copies what is intact)")
+		}
+		c.passed[where] = true
+		return false
+	}
+	return true
 }
 
 func (c *checker) add(where, format string, args ...any) {
@@ -345,6 +377,7 @@ func (c *checker) service(name string, sb *bolt.Bucket) {
 	points = append(points, snapInf)
 	live := map[string][]int{}   // channel -> live messages per point
 	counts := map[string][]int{} // channel -> stored count per point
+	passed := map[string]bool{}  // channels whose pages are damaged: not counted
 
 	_ = sb.ForEach(func(k, v []byte) error {
 		l := loc{svc: name, bkt: k}
@@ -383,6 +416,10 @@ func (c *checker) service(name string, sb *bolt.Bucket) {
 					c.add(fmt.Sprintf("svc/%s/ch/%q", name, ch), "unexpected key (want a channel bucket)")
 					return nil
 				}
+				if !c.sound(b.Bucket(ch), fmt.Sprintf("svc/%s/ch/%s", name, ch), string(bktSvc), name, string(bktCh), string(ch)) {
+					passed[string(ch)] = true
+					return nil
+				}
 				live[string(ch)] = c.channel(name, string(ch), b.Bucket(ch), points)
 				return nil
 			})
@@ -393,6 +430,9 @@ func (c *checker) service(name string, sb *bolt.Bucket) {
 	})
 
 	for ch := range mergeKeys(live, counts) {
+		if passed[ch] {
+			continue
+		}
 		lv, ct := live[ch], counts[ch]
 		for p, pt := range points {
 			var n, m int
@@ -497,6 +537,9 @@ func (c *checker) journals(jb *bolt.Bucket) {
 			c.add(fmt.Sprintf("journal/%q", name), "unexpected key (want a journal bucket)")
 			return nil
 		}
+		if !c.sound(jb.Bucket(name), fmt.Sprintf("journal/%s", name), string(bktJournal), string(name)) {
+			return nil
+		}
 		_ = jb.Bucket(name).ForEach(func(k, v []byte) error {
 			where := fmt.Sprintf("journal/%s/%q", name, k)
 			if v == nil {
@@ -580,7 +623,7 @@ func (c *checker) contents(tx *bolt.Tx) {
 				c.add(where, "extent %d was never handed out (sequence is %d)", doc.Extent, seq)
 			}
 			owners[doc.Extent] = doc
-			why := readBack(chb, doc)
+			why := c.readBack(chb, doc)
 			if why != "" {
 				c.add(where, "%s", why)
 			}
@@ -616,6 +659,9 @@ func (c *checker) contents(tx *bolt.Tx) {
 			c.add(where, "is not a chunk (a bucket named by an 8-byte extent and a 4-byte index)")
 			return nil
 		}
+		if !c.sound(chb.Bucket(k), where, string(bktChunks), string(k)) {
+			return nil
+		}
 		cur := chb.Bucket(k).Cursor()
 		first, _ := cur.First()
 		if next, _ := cur.Next(); !bytes.Equal(first, keyChunkData) || next != nil {
@@ -640,10 +686,14 @@ func (c *checker) contents(tx *bolt.Tx) {
 }
 
 // readBack reads a content's chunks and says what is wrong, or "".
-func readBack(chunks *bolt.Bucket, doc contentDoc) string {
+func (c *checker) readBack(chunks *bolt.Bucket, doc contentDoc) string {
 	h := sha256.New()
 	var n int64
 	for i := range doc.Chunks {
+		k := chunkKey(doc.Extent, uint32(i))
+		if chunks != nil && !c.sound(chunks.Bucket(k), fmt.Sprintf("chunks/%x", k), string(bktChunks), string(k)) {
+			return fmt.Sprintf("chunk %d of %d: its pages are damaged", i, doc.Chunks)
+		}
 		data, err := chunkData(chunkValue(chunks, doc.Extent, i), i+1 == doc.Chunks)
 		if err != nil {
 			return fmt.Sprintf("chunk %d of %d: %v", i, doc.Chunks, err)

@@ -461,3 +461,39 @@ func TestReadWriteOpenWithoutWritesKeepsBytes(t *testing.T) {
 		}
 	})
 }
+
+// TestCheckGoesOnPastDamagedChannel: with a page of one channel damaged,
+// Check still checks the rest: it names the channel passed over and finds
+// a record damaged in another channel, which it missed when it stopped at
+// the first damaged page.
+func TestCheckGoesOnPastDamagedChannel(t *testing.T) {
+	img := fuzzSampleBytes(t)
+	l := layoutOf(t, img)
+	clear(l.page(img, l.find(t, img, leafPageFlag, "message 30 of channel 1")))
+	i := bytes.Index(img, []byte("message 2 of channel 3"))
+	if i < 0 {
+		t.Fatal("no message 2 of channel 3 in the sample")
+	}
+	img[i] ^= 0x20
+	path := filepath.Join(t.TempDir(), "damaged.vault")
+	must(t, os.WriteFile(path, img, 0o600))
+	a, err := Open(path, Options{ReadOnly: true})
+	must(t, err)
+	defer a.Close()
+	probs, err := a.Check()
+	must(t, err)
+	var page, passed, record bool
+	for _, p := range probs {
+		page = page || strings.HasPrefix(p.Where, "page ")
+		passed = passed || strings.Contains(p.Where, "/ch/"+chSID(1)) && strings.Contains(p.What, "pages are damaged")
+		record = record || strings.Contains(p.Where, chSID(3)) && strings.Contains(p.What, "corrupt")
+	}
+	if !page || !passed || !record {
+		t.Errorf("problems %+v: want the damaged page, channel %s passed over and the corrupt record of channel %s", probs, chSID(1), chSID(3))
+	}
+	for _, p := range probs {
+		if strings.Contains(p.Where, "counts") && strings.Contains(p.Where, chSID(1)) {
+			t.Errorf("a channel passed over shows as a count mismatch: %+v", p)
+		}
+	}
+}

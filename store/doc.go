@@ -476,7 +476,14 @@
 // media version whose content is missing or damaged by media SID and
 // service, and run bbolt's own tx.Check. The order matters:
 // tx.Check reads every key in a goroutine of its own, where a fault cannot
-// be recovered, and loops on a damaged free-page list. Check reads in one
+// be recovered, and loops on a damaged free-page list. When the damaged
+// pages all lie inside channels, chunks or journals (the buckets Open
+// leaves to the reads) and the rest of the tree is sound, Check goes on:
+// it walks each such bucket's pages before reading it, as reads do,
+// reports each damaged one as passed over (its records unchecked, its
+// counts not compared), checks everything else, and leaves out
+// tx.Check. So a file with one damaged channel page still has its other
+// damage listed. Check reads in one
 // transaction (a rolled-back write transaction on a read-write Archive,
 // which tx.Check needs to be safe against the writer goroutine). Problems
 // are listed up to 1,000, then counted. A read-write Open refuses a file
