@@ -66,6 +66,7 @@ type chanRun struct {
 	// Sync (sync.go).
 	tgt              *remote.Channel // the journaled target channel as read back; nil when created by this run
 	updated, deleted int
+	membersRemoved   int  // members this run deleted from the target (sync)
 	gone             int  // target messages this run's deletions removed (answered 2xx)
 	resumed          bool // an earlier sync of the channel was interrupted: read back before each write
 	actions          []Action

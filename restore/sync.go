@@ -398,14 +398,18 @@ func (c *chanRun) deleteGoneMembers(ctx context.Context) error {
 			c.plan("delete", "member", d.src, d.w.Target, nil)
 			continue
 		}
+		removed := false // by this run: the channel's members_count read before it counts the member
 		err := c.write(ctx, fmt.Sprintf("delete member %s from target channel %s", d.w.Target, c.st.Target), func() error {
-			if err := r.dst.DeleteMember(ctx, r.o.Target, c.st.Target, d.w.Target); !gone(err) {
+			err := r.dst.DeleteMember(ctx, r.o.Target, c.st.Target, d.w.Target)
+			removed = err == nil
+			if !gone(err) {
 				return err
 			}
 			return nil
 		}, func() (bool, error) {
 			_, err := r.dst.FetchMember(ctx, r.o.Target, c.st.Target, d.w.Target)
 			if gone(err) {
+				removed = true // the delete whose answer was lost
 				return true, nil
 			}
 			return false, err
@@ -414,6 +418,9 @@ func (c *chanRun) deleteGoneMembers(ctx context.Context) error {
 			return err
 		}
 		c.deleted++
+		if removed {
+			c.membersRemoved++
+		}
 		d.w.Deleted = true
 		if err := c.putWritten(prefix+d.src, d.w); err != nil {
 			return err
@@ -813,7 +820,9 @@ func (c *chanRun) syncMembers(ctx context.Context, members []*srcMember) error {
 	if c.tgt == nil || r.o.DryRun {
 		return nil
 	}
-	inTarget := c.tgt.MembersCount
+	// members_count was read (c.tgt) before this run created and removed
+	// members.
+	inTarget := c.tgt.MembersCount + c.members - c.membersRemoved
 	if !remote.CapabilitiesOf(r.api).MessageCounts {
 		// No counts on the channel: one listing of the members, and the
 		// newest message, tell what someone else added.

@@ -166,6 +166,7 @@ func TestSync(t *testing.T) {
 		{"message deletions", change{delMsgs: 2}, 0, 2, 0},
 		{"new messages", change{addMsgs: 4}, 1, 0, 4},
 		{"channel attributes", change{channelAttrs: true}, 1, 0, 0},
+		{"member removed", change{delMember: true}, 0, 1, 0},
 		{"member removed and added", change{delMember: true, addMember: true}, 0, 1, 0},
 		{"member changed", change{memberAttrs: true}, 1, 0, 0},
 		{"channel gone", change{delChannel: true}, 0, 1, 0},
