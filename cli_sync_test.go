@@ -175,3 +175,28 @@ func TestBinaryVerifyChannel(t *testing.T) {
 		t.Errorf("verify --channel without --source: exit %d: %s", code, errOut)
 	}
 }
+
+// TestBinaryBackupCountsEveryRequest: the requests a backup reports (and
+// its snapshot keeps) are all it sent, those that chose the API included:
+// with Chat shut down, a 404 from Chat and the service read through
+// Conversations.
+func TestBinaryBackupCountsEveryRequest(t *testing.T) {
+	info := startEmulator(t, "--channels", "3", "--messages", "10", "--seed", "13", "--chat-api", "off")
+	archive := filepath.Join(t.TempDir(), "count.vault")
+	sum := func() int64 {
+		var n int64
+		for _, v := range emulatorStats(t, info).Requests {
+			n += v
+		}
+		return n
+	}
+	before := sum()
+	code, out, errOut := chatvault(t, info, "backup", "--service", info.Services[0], "--archive", archive, "--no-media", "--json")
+	if code != exitOK {
+		t.Fatalf("backup exit %d: %s", code, errOut)
+	}
+	r := decodeJSON(t, out, "requests", "api")
+	if got, served := int64(r["requests"].(float64)), sum()-before; got != served || r["api"] != remote.APIConversations {
+		t.Errorf("backup reports %d requests through %v; the emulator served %d", got, r["api"], served)
+	}
+}

@@ -128,10 +128,12 @@ func runBackup(ctx context.Context, o backupOptions, stdout, stderr io.Writer) e
 		}
 	}()
 
+	before := cl.Requests()
 	api, err := cl.ForAPI(ctx, o.Service, o.API)
 	if err != nil {
 		return fmt.Errorf("backup of service %s: %w", o.Service, err)
 	}
+	chosen := cl.Requests() - before // the requests that chose the API: counted with the run's
 	var progress backup.Progress = backup.NopProgress{}
 	if !o.JSON && !o.Quiet && isTerminal(stderr) {
 		bar := newProgressBar(stderr, "backing up")
@@ -148,6 +150,7 @@ func runBackup(ctx context.Context, o backupOptions, stdout, stderr io.Writer) e
 
 		NoMedia:          o.NoMedia,
 		MediaConcurrency: o.MediaConcurrency,
+		PriorRequests:    chosen,
 	})
 	began = res.Snapshot != 0
 	if res.Snapshot != 0 {

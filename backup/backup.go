@@ -107,6 +107,10 @@ type Options struct {
 	MediaConcurrency int
 	Progress         Progress // nil = NopProgress
 	Logger           *slog.Logger
+	// PriorRequests is how many requests the caller sent for this backup
+	// before Run, through src's client (choosing the API: remote.Client.
+	// ForAPI), so that Result.Requests and the snapshot count them too.
+	PriorRequests int64
 }
 
 // ChannelFailure is one channel (or, with Channel empty, one service-level
@@ -153,6 +157,9 @@ func (o *Options) validate() error {
 		} else {
 			errs = append(errs, fmt.Errorf("service %q is not a service SID: use IS followed by 32 hex digits", o.Service))
 		}
+	}
+	if o.PriorRequests < 0 {
+		errs = append(errs, fmt.Errorf("prior requests %d is negative", o.PriorRequests))
 	}
 	for _, c := range o.Channels {
 		if err := checkChannelArg(c); err != nil {
@@ -448,7 +455,7 @@ func Run(ctx context.Context, src Source, a *store.Archive, o Options) (Result, 
 	}
 	defer limitMemory()()
 	started := time.Now()
-	reqs0 := src.Requests()
+	reqs0 := src.Requests() - o.PriorRequests
 	r := &run{src: src, a: a, o: o, log: o.Logger, prog: &startGate{Progress: o.Progress},
 		caps:   remote.CapabilitiesOf(src.API()),
 		places: newPlaces(o.Concurrency), jobs: make(chan struct{}, activeJobs(o.Concurrency)), queue: newJobQueue(), begun: make(chan struct{}), named: make(chan struct{})}
