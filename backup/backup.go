@@ -377,16 +377,25 @@ func (r *run) warn(msg string) {
 // previousAPI is the API the newest snapshot of the service was read
 // through ("" when there is none; snapshots of earlier releases, Chat).
 func (r *run) previousAPI() (string, error) {
+	s, ok, err := r.snapshotBefore(math.MaxUint64)
+	if err != nil || !ok {
+		return "", err
+	}
+	return cmp.Or(s.API, remote.APIChat), nil
+}
+
+// snapshotBefore is the service's newest snapshot with an id below id.
+func (r *run) snapshotBefore(id uint64) (store.Snapshot, bool, error) {
 	snaps, err := r.a.Snapshots()
 	if err != nil {
-		return "", fmt.Errorf("backup of service %s: reading the snapshots of archive %s: %w", r.o.Service, r.a.Path(), err)
+		return store.Snapshot{}, false, fmt.Errorf("backup of service %s: reading the snapshots of archive %s: %w", r.o.Service, r.a.Path(), err)
 	}
 	for _, s := range slices.Backward(snaps) {
-		if s.Service == r.o.Service {
-			return cmp.Or(s.API, remote.APIChat), nil
+		if s.Service == r.o.Service && s.ID < id {
+			return s, true, nil
 		}
 	}
-	return "", nil
+	return store.Snapshot{}, false, nil
 }
 
 // failJob records the failure of one of channel j's jobs: as the

@@ -245,19 +245,9 @@ func (f *mediaFetcher) keptMedia(ctx context.Context, kept []string) (map[string
 		return held, nil
 	}
 	r := f.r
-	snaps, err := r.a.Snapshots()
-	if err != nil {
-		return nil, storeErr(err)
-	}
-	var prev *store.Snapshot
-	for _, s := range slices.Backward(snaps) {
-		if s.Service == r.o.Service && s.ID < r.w.ID() {
-			prev = &s
-			break
-		}
-	}
-	if prev == nil {
-		return held, nil
+	prev, ok, err := r.snapshotBefore(r.w.ID())
+	if err != nil || !ok {
+		return held, storeErr(err)
 	}
 	v, err := r.a.View(prev.ID)
 	if err != nil {

@@ -57,7 +57,7 @@ func (r *run) messages(ctx context.Context, j job) error {
 	if r.o.Full || !ok {
 		bottom = -1
 	}
-	w := &walker{r: r, ch: j.sid, size: j.size, base: st, top: -1, pendTop: -1, covHi: math.MaxInt64, media: &chanMedia{f: r.media}}
+	w := r.newWalker(j, st)
 	if bottom < 0 {
 		// The walk reads the whole channel anyway: find deletions page by
 		// page. Incremental walks only note what they covered, and look for
@@ -206,6 +206,11 @@ func (w *walker) reconcile(ctx context.Context, count int, date string) (int, st
 	return count, date, nil
 }
 
+// newWalker is a walker of channel j from its sync state st.
+func (r *run) newWalker(j job, st store.ChannelSync) *walker {
+	return &walker{r: r, ch: j.sid, size: j.size, base: st, top: -1, pendTop: -1, covHi: math.MaxInt64, media: &chanMedia{f: r.media}}
+}
+
 // probeOnly stores the probe page of a channel whose newest message is as
 // archived: the page's other messages may have been edited (an edit that
 // leaves date_updated as it was, or below the newest) or deleted, and the
@@ -214,7 +219,7 @@ func (r *run) probeOnly(ctx context.Context, j job, st store.ChannelSync, probe 
 	if len(probe.Items) == 0 {
 		return nil
 	}
-	w := &walker{r: r, ch: j.sid, size: j.size, base: st, top: -1, pendTop: -1, covHi: math.MaxInt64, media: &chanMedia{f: r.media}}
+	w := r.newWalker(j, st)
 	if _, err := w.walk(ctx, walkSpec{probe: probe, stopAt: math.MaxInt64, clampLo: math.MinInt64}); err != nil {
 		return err
 	}
@@ -261,11 +266,10 @@ func (w *walker) sweepCovered(ctx context.Context) error {
 	if w.live != nil || len(w.spans) == 0 {
 		return nil
 	}
-	if err := w.flush(ctx); err != nil {
-		return err
-	}
 	// Only the range the spans cover is read: a nightly run covers the
-	// newest page or two of a channel that may hold millions.
+	// newest page or two of a channel that may hold millions. What this
+	// walk queued need not be committed first: the indexes it stored are
+	// among those it saw, which are never found deleted.
 	lo, hi := w.spans[0].lo, w.spans[0].hi
 	for _, s := range w.spans[1:] {
 		lo, hi = min(lo, s.lo), max(hi, s.hi)

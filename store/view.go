@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -457,13 +458,5 @@ var errStopScan = errors.New("scan stopped")
 // LiveMessageIndexes lists the indexes of the channel's live messages in
 // ascending order.
 func (a *Archive) LiveMessageIndexes(service, channelSID string) ([]int64, error) {
-	if channelSID == "" {
-		return nil, nil
-	}
-	var out []int64
-	err := a.scan(loc{svc: service, ch: channelSID, bkt: bktMessages}, snapInf, listChunk, true, func(it item) error {
-		out = append(out, int64(binary.BigEndian.Uint64(it.entity)))
-		return nil
-	})
-	return out, err
+	return a.LiveMessageIndexesIn(service, channelSID, 0, math.MaxInt64)
 }
